@@ -1,0 +1,117 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Strict settings shared by every target: Swift 6 language mode, explicit `any`,
+/// imports internal unless marked `public import`, and members visible only through
+/// the module that declares them.
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Magnetar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bookie", targets: ["bookie"]),
+        .executable(name: "broker", targets: ["broker"]),
+        .executable(name: "magnetar", targets: ["magnetar"]),
+        .library(name: "Codec", targets: ["Codec"]),
+        .library(name: "Metadata", targets: ["Metadata"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // System libraries (installed by tools/setup).
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // Bottom layer.
+        .target(name: "MagnetarVersion", swiftSettings: strictSettings),
+        .target(
+            name: "Codec",
+            dependencies: [
+                "CLZ4", "CZstd", "CISAL",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "EtcdAPI",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["etcd.proto", "generate.sh"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .target(
+            name: "Metadata",
+            dependencies: [
+                "CSQLite", "EtcdAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Tools and test harness.
+        .target(
+            name: "Perf",
+            dependencies: [
+                "Codec", "Metadata",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "ClusterTesting", dependencies: ["Metadata"], swiftSettings: strictSettings),
+
+        // Executables: configuration parsing only.
+        .executableTarget(
+            name: "bookie",
+            dependencies: ["MagnetarVersion", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "bookie",
+            exclude: ["bookie.conf"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "broker",
+            dependencies: ["MagnetarVersion", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "broker",
+            exclude: ["broker.conf"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "magnetar",
+            dependencies: [
+                "MagnetarVersion", "Metadata", "Perf",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "tools/magnetar",
+            swiftSettings: strictSettings
+        ),
+
+        // Tests.
+        .testTarget(name: "CodecTests", dependencies: ["Codec"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "MetadataTests",
+            dependencies: ["Metadata", "ClusterTesting", "magnetar"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)
