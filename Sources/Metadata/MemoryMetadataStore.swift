@@ -148,15 +148,16 @@ public final class MemoryMetadataStore: MetadataStore {
     }
 
     public func close() async {
-        let reaper = self.state.withLock { state in
+        let (reaper, closing) = self.state.withLock { state in
             state.closed = true
-            for watcher in state.watchers.values {
-                watcher.continuation.finish(throwing: MetadataError(.unavailable, "the store was closed"))
-            }
-            state.watchers = [:]
-            return state.reaper
+            defer { state.watchers = [:] }
+            return (state.reaper, state.watchers.values.map(\.continuation))
         }
         reaper?.cancel()
+        // Finish outside the lock: finishing runs onTermination, which takes it again.
+        for continuation in closing {
+            continuation.finish(throwing: MetadataError(.unavailable, "the store was closed"))
+        }
     }
 
     private func startReaper() -> Task<Void, Never> {

@@ -52,6 +52,12 @@ extension MetadataStore {
         try await self.put(key, value: value, expecting: expecting, session: nil)
     }
 
+    /// Writes `value` at `key` whatever its state, as an ephemeral key of `session`.
+    @discardableResult
+    public func put(_ key: String, value: [UInt8], session: MetadataSession) async throws -> Int64 {
+        try await self.put(key, value: value, expecting: .any, session: session)
+    }
+
     /// Deletes `key` whatever its version.
     public func delete(_ key: String) async throws {
         try await self.delete(key, expecting: .any)

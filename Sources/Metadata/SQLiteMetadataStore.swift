@@ -219,11 +219,13 @@ public final class SQLiteMetadataStore: MetadataStore {
         let poller = self.poller.withLock { $0 }
         poller?.cancel()
         await poller?.value
-        self.watchers.withLock { watchers in
-            for watcher in watchers.table.values {
-                watcher.continuation.finish(throwing: MetadataError(.unavailable, "the store was closed"))
-            }
-            watchers.table = [:]
+        // Finish outside the lock: finishing runs onTermination, which takes it again.
+        let closing = self.watchers.withLock { watchers in
+            defer { watchers.table = [:] }
+            return watchers.table.values.map(\.continuation)
+        }
+        for continuation in closing {
+            continuation.finish(throwing: MetadataError(.unavailable, "the store was closed"))
         }
         try? await self.thread.shutdownGracefully()
     }
@@ -325,13 +327,12 @@ public final class SQLiteMetadataStore: MetadataStore {
                     version: row[0].integer ?? 0
                 )
             }
-            self.watchers.withLock { watchers in
+            let behind = self.watchers.withLock { watchers in
+                var behind: [AsyncThrowingStream<MetadataEvent, any Error>.Continuation] = []
                 for (id, watcher) in watchers.table {
                     if watcher.after < first - 1 {
                         // Events this watch needs were pruned: it cannot promise completeness.
-                        watcher.continuation.finish(
-                            throwing: MetadataError(.notFound, "watch fell behind the retained change history")
-                        )
+                        behind.append(watcher.continuation)
                         watchers.table[id] = nil
                         continue
                     }
@@ -340,6 +341,10 @@ public final class SQLiteMetadataStore: MetadataStore {
                     }
                     watchers.table[id]?.after = max(watcher.after, events.last!.version)
                 }
+                return behind
+            }
+            for continuation in behind {
+                continuation.finish(throwing: MetadataError(.notFound, "watch fell behind the retained change history"))
             }
             if rows.count < 1000 { return }
         }

@@ -1,0 +1,67 @@
+import Metadata
+import Testing
+
+/// Sessions and ephemeral keys, run against every backend.
+@Suite("MetadataStore sessions", .timeLimit(.minutes(2)))
+struct SessionTests {
+    @Test(arguments: Backend.allCases)
+    func closingASessionDeletesItsKeys(backend: Backend) async throws {
+        try await backend.withStore { store, root in
+            let session = try await store.createSession(ttl: .seconds(10))
+            let events = EventCollector(try await store.watch(.prefix("\(root)/")))
+            let version = try await store.put("\(root)/eph", value: "mine".bytes, expecting: .absent, session: session)
+            try await store.put("\(root)/durable", value: "stays".bytes)
+            #expect(try await store.get("\(root)/eph") == Versioned(value: "mine".bytes, version: version, session: session.id))
+            try await store.closeSession(session)
+            #expect(try await store.get("\(root)/eph") == nil)
+            #expect(try await store.get("\(root)/durable") != nil)
+            let seen = try await events.wait { $0.contains { $0.kind == .delete } }
+            #expect(seen.last == MetadataEvent(kind: .delete, key: "\(root)/eph", value: [], version: seen.last!.version))
+            #expect(await metadataError { try await store.keepAlive(session) }?.code == .sessionExpired)
+            #expect(await metadataError { try await store.put("\(root)/late", value: [], session: session) }?.code == .sessionExpired)
+            #expect(try await store.get("\(root)/late") == nil)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func keepAliveHoldsASessionPastItsTTL(backend: Backend) async throws {
+        try await backend.withStore { store, root in
+            let session = try await store.createSession(ttl: .seconds(1))
+            try await store.put("\(root)/kept", value: [], session: session)
+            let keeper = Task { try await store.keepSessionAlive(session) }
+            try await Task.sleep(for: session.ttl * 2.5)
+            #expect(try await store.get("\(root)/kept") != nil, "alive after 2.5 TTLs of keep-alive")
+            keeper.cancel()
+            try await keeper.value
+            try await store.closeSession(session)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func anAbandonedSessionExpiresAndItsKeysGo(backend: Backend) async throws {
+        try await backend.withStore { store, root in
+            let session = try await store.createSession(ttl: .seconds(1))
+            let other = try await store.createSession(ttl: .seconds(30))
+            try await store.put("\(root)/a", value: [], session: session)
+            try await store.put("\(root)/b", value: [], session: session)
+            try await store.put("\(root)/other", value: [], session: other)
+            let events = EventCollector(try await store.watch(.prefix("\(root)/")))
+            let start = ContinuousClock.now
+            let seen = try await events.wait(timeout: session.ttl + .seconds(5)) { $0.filter { $0.kind == .delete }.count >= 2 }
+            let elapsed = ContinuousClock.now - start
+            #expect(Set(seen.map(\.key)) == ["\(root)/a", "\(root)/b"])
+            #expect(elapsed <= session.ttl + .seconds(2), "expired \(elapsed) after the last keep-alive")
+            #expect(try await store.get("\(root)/a") == nil)
+            #expect(try await store.get("\(root)/other") != nil, "another session's key stays")
+            #expect(await metadataError { try await store.keepAlive(session) }?.code == .sessionExpired)
+            try await store.closeSession(other)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func anUnusableTTLIsRejected(backend: Backend) async throws {
+        try await backend.withStore { store, _ in
+            #expect(await metadataError { _ = try await store.createSession(ttl: .milliseconds(10)) }?.code == .invalidArgument)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metadata
+import Perf
+
+/// `magnetar perf …`: load generators and micro-benchmarks.
+struct Perf: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure throughput and latency.",
+        subcommands: [Codec.self, MetadataPerf.self]
+    )
+
+    struct Codec: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "CRC32C, LZ4 and ZSTD speed on 1 KiB and 1 MiB buffers, beside memcpy."
+        )
+        @Option(help: "Milliseconds spent on each measurement.") var msPerCase = 500
+        @Flag(help: "Print one JSON object per measurement.") var json = false
+
+        func run() async throws {
+            let results = try CodecBenchmark(timePerCase: .milliseconds(self.msPerCase)).run()
+            if self.json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                for result in results { print(String(decoding: try encoder.encode(result), as: UTF8.self)) }
+                return
+            }
+            print("operation            size      MB/s   of memcpy  ratio")
+            for result in results {
+                let size = result.size >= 1 << 20 ? "\(result.size >> 20) MiB" : "\(result.size >> 10) KiB"
+                let ratio = result.ratio.map { String(format: "%.3f", $0) } ?? ""
+                let name = result.operation.padding(toLength: 18, withPad: " ", startingAt: 0)
+                let sizeColumn = String(repeating: " ", count: max(0, 7 - size.count)) + size
+                print(name + " " + sizeColumn + String(format: " %9.0f %10.3f  ", result.mbPerSec, result.ofMemcpy) + ratio)
+            }
+        }
+    }
+
+    struct MetadataPerf: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "metadata",
+            abstract: "Compare-and-set put throughput and latency, and watch delivery latency."
+        )
+        @OptionGroup var metadata: MetadataOptions
+        @Option(help: "Concurrent writers, each on its own key.") var inFlight = 8
+        @Option(help: "Seconds to run.") var duration = 10.0
+        @Option(help: "Value size in bytes.") var size = 100
+        @Flag(help: "End with one JSON summary line.") var json = false
+
+        func run() async throws {
+            let store = try await MetadataCommand.open(self.metadata)
+            let benchmark = MetadataBenchmark(duration: .milliseconds(Int(self.duration * 1000)), inFlight: self.inFlight, valueSize: self.size)
+            let report = try await benchmark.run(store)
+            await store.close()
+            print(report.description ?? "")
+            print(String(format: "puts/s %.0f  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.2f ms", report.msgRate, report.latencyMs.p50, report.latencyMs.p99, report.latencyMs.p999, report.latencyMs.max))
+            if let watch = report.watchLatencyMs {
+                print(String(format: "watch delivery  p50 %.2f ms  p99 %.2f ms  max %.2f ms", watch.p50, watch.p99, watch.max))
+            }
+            if self.json { print(report.jsonLine()) }
+        }
+    }
+}
