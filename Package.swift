@@ -114,5 +114,15 @@ let package = Package(
             dependencies: ["Metadata", "ClusterTesting", "magnetar"],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "PerfTests",
+            dependencies: ["Perf", "Metadata", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ToolsTests",
+            dependencies: ["ClusterTesting", "MagnetarVersion", "magnetar", "bookie", "broker"],
+            swiftSettings: strictSettings
+        ),
     ]
 )

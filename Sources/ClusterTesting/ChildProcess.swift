@@ -53,6 +53,28 @@ public final class ChildProcess: Sendable {
         Reaper.shared.forget(process.processIdentifier)
     }
 
+    /// Runs `executable arguments…` to completion without blocking a thread, and returns
+    /// its exit status and combined output. Kills it after `timeout`.
+    public static func run(
+        _ executable: String,
+        _ arguments: [String],
+        timeout: Duration = .seconds(60)
+    ) async throws -> (status: Int32, output: String) {
+        let directory = try TemporaryDirectory(label: "run")
+        defer { directory.remove() }
+        let child = try ChildProcess(executable, arguments, logPath: directory.file("output.log"))
+        let deadline = ContinuousClock.now + timeout
+        while child.isRunning {
+            guard ContinuousClock.now < deadline else {
+                child.stop()
+                throw TestHarnessError("\(executable) \(arguments) did not finish within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        child.stop()
+        return (child.process.withLock { $0.terminationStatus }, child.output())
+    }
+
     /// The child's output so far.
     public func output() -> String {
         (try? String(contentsOfFile: self.logPath, encoding: .utf8)) ?? ""
@@ -85,22 +107,36 @@ public final class ChildProcess: Sendable {
     }
 }
 
-/// Kills, at normal exit of the test process, every child that a test left running.
-private final class Reaper: Sendable {
+/// Kills, at normal exit of the test process, every child that a test left running, and
+/// then removes the directories registered for removal.
+final class Reaper: Sendable {
     static let shared: Reaper = {
         let reaper = Reaper()
         atexit {
-            for pid in Reaper.shared.pids.withLock({ $0 }) {
+            let (pids, directories) = Reaper.shared.state.withLock { ($0.pids, $0.directories) }
+            for pid in pids {
                 _ = kill(pid, SIGKILL)
+                var status: Int32 = 0
+                _ = waitpid(pid, &status, 0)
+            }
+            for directory in directories {
+                try? FileManager.default.removeItem(atPath: directory)
             }
         }
         return reaper
     }()
 
-    private let pids = Mutex<Set<Int32>>([])
+    private struct State {
+        var pids: Set<Int32> = []
+        var directories: Set<String> = []
+    }
 
-    func track(_ pid: Int32) { self.pids.withLock { _ = $0.insert(pid) } }
-    func forget(_ pid: Int32) { self.pids.withLock { _ = $0.remove(pid) } }
+    private let state = Mutex(State())
+
+    func track(_ pid: Int32) { self.state.withLock { _ = $0.pids.insert(pid) } }
+    func forget(_ pid: Int32) { self.state.withLock { _ = $0.pids.remove(pid) } }
+    func removeAtExit(_ directory: String) { self.state.withLock { _ = $0.directories.insert(directory) } }
+    func keepAtExit(_ directory: String) { self.state.withLock { _ = $0.directories.remove(directory) } }
 }
 
 /// Paths of the executables this package builds, next to the running test binary.

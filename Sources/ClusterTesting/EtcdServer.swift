@@ -18,6 +18,7 @@ public final class EtcdServer: Sendable {
         self.clientPort = clientPort
         self.peerPort = peerPort
         self.directory = directory
+        directory.removeAtExit()
         self.process = Mutex(try Self.launch(clientPort: clientPort, peerPort: peerPort, directory: directory))
     }
 

@@ -12,12 +12,19 @@ public struct TemporaryDirectory: Sendable {
         self.path = url.path
     }
 
+    /// Also removes the directory when the test process exits normally, for directories
+    /// that live as long as the process.
+    public func removeAtExit() {
+        Reaper.shared.removeAtExit(self.path)
+    }
+
     /// `path/name`.
     public func file(_ name: String) -> String {
         (self.path as NSString).appendingPathComponent(name)
     }
 
     public func remove() {
+        Reaper.shared.keepAtExit(self.path)
         try? FileManager.default.removeItem(atPath: self.path)
     }
 }

@@ -1,5 +1,6 @@
 internal import CZstd
 public import NIOCore
+import Synchronization
 
 /// Zstandard frames, the format of Pulsar's `ZSTD` compression type.
 ///
@@ -20,7 +21,9 @@ public enum Zstd {
         var status = 0
         _ = source.withUnsafeReadableBytes { input in
             output.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
-                status = ZSTD_compress(out.baseAddress, out.count, input.baseAddress, input.count, level)
+                status = compressionContexts.withContext { context in
+                    ZSTD_compressCCtx(context, out.baseAddress, out.count, input.baseAddress, input.count, level)
+                }
                 return ZSTD_isError(status) != 0 ? 0 : status
             }
         }
@@ -59,7 +62,9 @@ public enum Zstd {
         var status = 0
         _ = source.withUnsafeReadableBytes { input in
             output.writeWithUnsafeMutableBytes(minimumWritableBytes: uncompressedSize) { out in
-                status = ZSTD_decompress(out.baseAddress, uncompressedSize, input.baseAddress, input.count)
+                status = decompressionContexts.withContext { context in
+                    ZSTD_decompressDCtx(context, out.baseAddress, uncompressedSize, input.baseAddress, input.count)
+                }
                 return ZSTD_isError(status) != 0 ? 0 : status
             }
         }
@@ -78,3 +83,41 @@ public enum Zstd {
         String(cString: ZSTD_getErrorName(status))
     }
 }
+
+/// ZSTD contexts kept for reuse: making one costs more than compressing a small batch.
+/// A caller borrows one for a single call, so no context is ever used by two threads.
+private final class ContextPool: Sendable {
+    private struct Context: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private let idle = Mutex<[Context]>([])
+    private let make: @Sendable () -> OpaquePointer?
+    private let free: @Sendable (OpaquePointer) -> Void
+    private let limit = 16
+
+    init(make: @escaping @Sendable () -> OpaquePointer?, free: @escaping @Sendable (OpaquePointer) -> Void) {
+        self.make = make
+        self.free = free
+    }
+
+    func withContext(_ body: (OpaquePointer) -> Int) -> Int {
+        guard let context = self.idle.withLock({ $0.popLast() })?.pointer ?? self.make() else {
+            return ZSTD_MEMORY_ALLOCATION_ERROR
+        }
+        let result = body(context)
+        let kept = self.idle.withLock { idle in
+            guard idle.count < self.limit else { return false }
+            idle.append(Context(pointer: context))
+            return true
+        }
+        if !kept { self.free(context) }
+        return result
+    }
+}
+
+/// `(size_t)-ZSTD_error_memory_allocation`, the status ZSTD itself returns for that failure.
+private let ZSTD_MEMORY_ALLOCATION_ERROR = Int(bitPattern: UInt(bitPattern: -Int(ZSTD_error_memory_allocation.rawValue)))
+
+private let compressionContexts = ContextPool(make: { ZSTD_createCCtx() }, free: { ZSTD_freeCCtx($0) })
+private let decompressionContexts = ContextPool(make: { ZSTD_createDCtx() }, free: { ZSTD_freeDCtx($0) })

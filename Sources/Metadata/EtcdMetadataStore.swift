@@ -98,7 +98,8 @@ public final class EtcdMetadataStore: MetadataStore {
             let response = try await self.transaction(key, compare, success: operation)
             guard response.succeeded else { throw Self.failedExpectation(key, expecting, response) }
             return response.header.revision
-        } catch let error as RPCError where error.code == .notFound && session != nil {
+        } catch let error as MetadataError where error.code == .notFound && session != nil {
+            // etcd's answer to a put with a lease it no longer has.
             throw MetadataError.sessionExpired(session!.id)
         }
     }
@@ -184,7 +185,7 @@ public final class EtcdMetadataStore: MetadataStore {
         request.id = session.id
         do {
             let _: EtcdLeaseRevokeResponse = try await self.call(.leaseRevoke, request)
-        } catch let error as RPCError where error.code == .notFound {
+        } catch let error as MetadataError where error.code == .notFound {
             return  // Already expired: its keys are gone, which is what closing asks for.
         }
     }
@@ -273,29 +274,38 @@ public final class EtcdMetadataStore: MetadataStore {
         }
     }
 
-    /// Runs `body` against the preferred endpoint, moving to the next one while endpoints
-    /// report themselves unreachable. Other gRPC failures become ``MetadataError``s.
+    /// Runs `body` against the preferred endpoint, moving round the endpoints while they
+    /// report themselves unreachable (with a short backoff after each full round) until
+    /// the request timeout has passed. Every failure leaves as a ``MetadataError``.
+    ///
+    /// A retried write may have been applied by the attempt that looked unreachable; a
+    /// compare-and-set then fails with `badVersion`, as if another writer had won.
     private func withFailover<T: Sendable>(_ body: (Client) async throws -> T) async throws -> T {
-        let start = self.preferred.load(ordering: .relaxed)
+        let deadline = ContinuousClock.now + self.configuration.requestTimeout
+        var backoff = Duration.milliseconds(50)
         var lastError: RPCError?
-        for attempt in 0..<self.endpoints.count {
-            let index = (start + attempt) % self.endpoints.count
-            do {
-                let result = try await body(self.endpoints[index].client)
-                if index != start { self.preferred.store(index, ordering: .relaxed) }
-                return result
-            } catch let error as RPCError where error.code == .unavailable {
-                lastError = error
-                self.logger.debug("etcd endpoint unavailable", metadata: ["endpoint": "\(self.endpoints[index].name)"])
-            } catch let error as RPCError where error.code == .notFound {
-                throw error  // Callers decide what a missing lease means.
-            } catch let error as RPCError {
-                throw Self.translate(error)
-            } catch let error as MetadataError {
-                throw error
-            } catch {
-                throw MetadataError(.unavailable, "etcd call failed: \(error)")
+        while true {
+            let start = self.preferred.load(ordering: .relaxed)
+            for attempt in 0..<self.endpoints.count {
+                let index = (start + attempt) % self.endpoints.count
+                do {
+                    let result = try await body(self.endpoints[index].client)
+                    if index != start { self.preferred.store(index, ordering: .relaxed) }
+                    return result
+                } catch let error as RPCError where error.code == .unavailable {
+                    lastError = error
+                    self.logger.debug("etcd endpoint unavailable", metadata: ["endpoint": "\(self.endpoints[index].name)"])
+                } catch let error as RPCError {
+                    throw Self.translate(error)
+                } catch let error as MetadataError {
+                    throw error
+                } catch {
+                    throw MetadataError(.unavailable, "etcd call failed: \(error)")
+                }
             }
+            guard ContinuousClock.now + backoff < deadline, !Task.isCancelled else { break }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(1))
         }
         let names = self.endpoints.map(\.name).joined(separator: ", ")
         throw MetadataError(.unavailable, "no etcd endpoint answered (\(names)): \(lastError?.message ?? "")")
@@ -303,6 +313,8 @@ public final class EtcdMetadataStore: MetadataStore {
 
     static func translate(_ error: RPCError) -> MetadataError {
         switch error.code {
+        case .notFound:
+            MetadataError(.notFound, "etcd: \(error.message)")
         case .deadlineExceeded:
             MetadataError(.unavailable, "etcd did not answer in time: \(error.message)")
         case .invalidArgument, .failedPrecondition, .outOfRange:

@@ -109,7 +109,9 @@ public final class MemoryMetadataStore: MetadataStore {
             return id
         }
         continuation.onTermination = { [weak self] _ in
-            self?.state.withLock { _ = $0.watchers.removeValue(forKey: id) }
+            // Not inline: termination can run while the task runtime holds a lock that a
+            // yield under `state` also needs.
+            Task { self?.state.withLock { _ = $0.watchers.removeValue(forKey: id) } }
         }
         return MetadataWatch(stream)
     }

@@ -181,7 +181,9 @@ public final class SQLiteMetadataStore: MetadataStore {
             }
         }
         continuation.onTermination = { [weak self] _ in
-            self?.watchers.withLock { _ = $0.table.removeValue(forKey: id) }
+            // Not inline: termination can run while the task runtime holds a lock that a
+            // yield under `watchers` also needs.
+            Task { self?.watchers.withLock { _ = $0.table.removeValue(forKey: id) } }
         }
         return MetadataWatch(stream)
     }

@@ -5,8 +5,16 @@ import Testing
 @Suite struct CompressionTests {
     static let codecs: [CompressionType] = [.lz4, .zstd]
 
-    /// Text-like bytes that compress, with a seeded random tail that does not.
-    static func sample(_ count: Int, seed: UInt64 = 7) -> ByteBuffer {
+    /// Text-like bytes that compress, with some random bytes that do not.
+    static func sample(_ count: Int) -> ByteBuffer {
+        precondition(count <= Self.largeSample.readableBytes)
+        return Self.largeSample.getSlice(at: 0, length: count)!
+    }
+
+    /// 1 MiB of sample bytes, made once for every test.
+    static let largeSample = Self.makeSample(1 << 20, seed: 7)
+
+    static func makeSample(_ count: Int, seed: UInt64) -> ByteBuffer {
         var generator = SeededGenerator(seed: seed)
         let words = ["ledger", "entry", "bookie", "quorum", "fence", "cursor", "topic", " "]
         var buffer = ByteBuffer()

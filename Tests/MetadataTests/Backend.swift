@@ -55,13 +55,13 @@ let testLogger: Logger = {
 /// One real etcd for the whole test process, started on first use and killed at exit.
 actor SharedEtcd {
     static let shared = SharedEtcd()
-    private var server: EtcdServer?
+    private var starting: Task<EtcdServer, any Error>?
 
     func url() async throws -> String {
-        if let server { return server.url }
-        let server = try await EtcdServer.start()
-        self.server = server
-        return server.url
+        if self.starting == nil {
+            self.starting = Task { try await EtcdServer.start() }
+        }
+        return try await self.starting!.value.url
     }
 }
 

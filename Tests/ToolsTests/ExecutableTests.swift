@@ -1,0 +1,45 @@
+import ClusterTesting
+import Foundation
+import MagnetarVersion
+import Testing
+
+/// Runs the built executables as a user would and checks what they print.
+@Suite(.timeLimit(.minutes(1)))
+struct ExecutableTests {
+    static func run(_ name: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await ChildProcess.run(try BuiltProducts.path(of: name), arguments)
+    }
+
+    @Test(arguments: ["magnetar", "bookie", "broker"])
+    func answersVersionAndHelp(executable: String) async throws {
+        let version = try await Self.run(executable, ["--version"])
+        #expect(version.status == 0)
+        #expect(version.output.trimmingCharacters(in: .whitespacesAndNewlines) == MagnetarVersion.current)
+        let help = try await Self.run(executable, ["--help"])
+        #expect(help.status == 0)
+        #expect(help.output.contains("USAGE: \(executable)"))
+        let bad = try await Self.run(executable, ["--no-such-flag"])
+        #expect(bad.status != 0)
+        #expect(bad.output.contains("no-such-flag"))
+    }
+
+    @Test func metadataCommandsRoundTripThroughAFile() async throws {
+        let directory = try TemporaryDirectory(label: "cli")
+        defer { directory.remove() }
+        let url = "sqlite:\(directory.file("metadata.db"))"
+        let put = try await Self.run("magnetar", ["metadata", "put", "--metadata-url", url, "/tenants/public", #"{"clusters":["standalone"]}"#])
+        #expect(put.status == 0 && put.output.hasPrefix("version "))
+        let get = try await Self.run("magnetar", ["metadata", "get", "--metadata-url", url, "/tenants/public"])
+        #expect(get.status == 0)
+        #expect(get.output.contains(#"{"clusters":["standalone"]}"#))
+        let list = try await Self.run("magnetar", ["metadata", "ls", "--metadata-url", url, "/"])
+        #expect(list.output == "tenants\n")
+        let stale = try await Self.run("magnetar", ["metadata", "put", "--metadata-url", url, "--expect-absent", "/tenants/public", "{}"])
+        #expect(stale.status != 0)
+        #expect(stale.output.contains("already exists"))
+        let missing = try await Self.run("magnetar", ["metadata", "get", "--metadata-url", url, "/tenants/none"])
+        #expect(missing.status != 0 && missing.output.contains("does not exist"))
+        let badURL = try await Self.run("magnetar", ["metadata", "get", "--metadata-url", "zk://x:1", "/a"])
+        #expect(badURL.status != 0 && badURL.output.contains("unknown metadata URL"))
+    }
+}
