@@ -95,8 +95,17 @@ public final class EtcdMetadataStore: MetadataStore {
             }
             var operation = EtcdRequestOp()
             operation.requestPut = put
-            let response = try await self.transaction(key, compare, success: operation)
-            guard response.succeeded else { throw Self.failedExpectation(key, expecting, response) }
+            let (response, retried) = try await self.transaction(key, compare, success: operation)
+            guard response.succeeded else {
+                // An attempt that looked lost may have landed: then the key holds exactly
+                // what this put wrote, and the put succeeded.
+                if retried, let current = response.responses.first?.responseRange.kvs.first,
+                    current.value == put.value, current.lease == put.lease
+                {
+                    return current.modRevision
+                }
+                throw Self.failedExpectation(key, expecting, response)
+            }
             return response.header.revision
         } catch let error as MetadataError where error.code == .notFound && session != nil {
             // etcd's answer to a put with a lease it no longer has.
@@ -109,15 +118,18 @@ public final class EtcdMetadataStore: MetadataStore {
         if expecting == .absent { try expecting.checkDelete(key, current: nil) }
         var delete = EtcdDeleteRangeRequest()
         delete.key = Data(key.utf8)
+        // As for puts, a retried delete that finds the key gone was applied by the attempt
+        // that looked lost.
         guard let compare = Self.compare(key, expecting) else {
-            let response: EtcdDeleteRangeResponse = try await self.call(.deleteRange, delete)
-            if response.deleted == 0 { throw MetadataError.notFound(key) }
+            let (response, retried): (EtcdDeleteRangeResponse, Bool) = try await self.callNotingRetries(.deleteRange, delete)
+            if response.deleted == 0 && !retried { throw MetadataError.notFound(key) }
             return
         }
         var operation = EtcdRequestOp()
         operation.requestDeleteRange = delete
-        let response = try await self.transaction(key, compare, success: operation)
-        guard response.succeeded else { throw Self.failedExpectation(key, expecting, response) }
+        let (response, retried) = try await self.transaction(key, compare, success: operation)
+        let gone = response.responses.first?.responseRange.kvs.isEmpty ?? false
+        guard response.succeeded || (retried && gone) else { throw Self.failedExpectation(key, expecting, response) }
     }
 
     public func children(of path: String) async throws -> [String] {
@@ -165,7 +177,7 @@ public final class EtcdMetadataStore: MetadataStore {
         var message = EtcdLeaseKeepAliveRequest()
         message.id = session.id
         let request = message
-        let remaining = try await self.withFailover { client in
+        let (remaining, _) = try await self.withFailover { client in
             try await client.bidirectionalStreaming(
                 request: StreamingClientRequest { writer in try await writer.write(request) },
                 descriptor: EtcdMethod.leaseKeepAlive.descriptor,
@@ -223,8 +235,13 @@ public final class EtcdMetadataStore: MetadataStore {
         return compare
     }
 
-    /// Runs `compare ? success : range(key)`, so a failure tells what the key holds.
-    private func transaction(_ key: String, _ compare: EtcdCompare, success: EtcdRequestOp) async throws -> EtcdTxnResponse {
+    /// Runs `compare ? success : range(key)`, so a failure tells what the key holds, and
+    /// says whether an attempt was retried after a failure that left its fate unknown.
+    private func transaction(
+        _ key: String,
+        _ compare: EtcdCompare,
+        success: EtcdRequestOp
+    ) async throws -> (EtcdTxnResponse, retried: Bool) {
         var request = EtcdTxnRequest()
         request.compare = [compare]
         request.success = [success]
@@ -233,7 +250,7 @@ public final class EtcdMetadataStore: MetadataStore {
         var failure = EtcdRequestOp()
         failure.requestRange = read
         request.failure = [failure]
-        return try await self.call(.txn, request)
+        return try await self.callNotingRetries(.txn, request)
     }
 
     private static func failedExpectation(_ key: String, _ expectation: Expectation, _ response: EtcdTxnResponse) -> MetadataError {
@@ -263,6 +280,13 @@ public final class EtcdMetadataStore: MetadataStore {
         _ method: EtcdMethod,
         _ request: Request
     ) async throws -> Response {
+        try await self.callNotingRetries(method, request).0
+    }
+
+    private func callNotingRetries<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ method: EtcdMethod,
+        _ request: Request
+    ) async throws -> (Response, retried: Bool) {
         try await self.withFailover { client in
             try await client.unary(
                 request: ClientRequest(message: request),
@@ -280,7 +304,7 @@ public final class EtcdMetadataStore: MetadataStore {
     ///
     /// A retried write may have been applied by the attempt that looked unreachable; a
     /// compare-and-set then fails with `badVersion`, as if another writer had won.
-    private func withFailover<T: Sendable>(_ body: (Client) async throws -> T) async throws -> T {
+    private func withFailover<T: Sendable>(_ body: (Client) async throws -> T) async throws -> (T, retried: Bool) {
         let deadline = ContinuousClock.now + self.configuration.requestTimeout
         var backoff = Duration.milliseconds(50)
         var lastError: RPCError?
@@ -291,7 +315,7 @@ public final class EtcdMetadataStore: MetadataStore {
                 do {
                     let result = try await body(self.endpoints[index].client)
                     if index != start { self.preferred.store(index, ordering: .relaxed) }
-                    return result
+                    return (result, lastError != nil)
                 } catch let error as RPCError where error.code == .unavailable {
                     lastError = error
                     self.logger.debug("etcd endpoint unavailable", metadata: ["endpoint": "\(self.endpoints[index].name)"])
