@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "magnetar", targets: ["magnetar"]),
         .library(name: "Codec", targets: ["Codec"]),
         .library(name: "Metadata", targets: ["Metadata"]),
+        .library(name: "BookieWire", targets: ["BookieWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -46,6 +47,11 @@ let package = Package(
                 "CLZ4", "CZstd", "CISAL",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "BookieWire",
+            dependencies: ["Codec", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -109,6 +115,16 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "CodecTests", dependencies: ["Codec"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "BookieWireTests",
+            dependencies: [
+                "BookieWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "MetadataTests",
             dependencies: ["Metadata", "ClusterTesting", "magnetar"],

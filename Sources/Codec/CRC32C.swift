@@ -21,10 +21,13 @@ public enum CRC32C {
         buffer.withUnsafeReadableBytes { self.checksum($0, continuing: previous) }
     }
 
-    /// The checksum of a byte sequence held in contiguous storage.
+    /// The checksum of `bytes` (an array, a slice, a string's UTF-8 view…).
     @inlinable
-    public static func checksum(_ bytes: some ContiguousBytes, continuing previous: UInt32 = 0) -> UInt32 {
-        bytes.withUnsafeBytes { self.checksum($0, continuing: previous) }
+    public static func checksum(_ bytes: some Sequence<UInt8>, continuing previous: UInt32 = 0) -> UInt32 {
+        if let checksum = bytes.withContiguousStorageIfAvailable({ self.checksum(UnsafeRawBufferPointer($0), continuing: previous) }) {
+            return checksum
+        }
+        return Array(bytes).withUnsafeBytes { self.checksum($0, continuing: previous) }
     }
 
     /// Runs the raw register update over `bytes`, in pieces that fit ISA-L's `int` length.
@@ -44,18 +47,5 @@ public enum CRC32C {
             remaining -= piece
         }
         return register
-    }
-}
-
-/// Contiguous byte storage (`[UInt8]`, `ArraySlice<UInt8>`, `UnsafeRawBufferPointer`…).
-public protocol ContiguousBytes {
-    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
-}
-
-extension Array: ContiguousBytes where Element == UInt8 {}
-extension ArraySlice: ContiguousBytes where Element == UInt8 {}
-extension UnsafeRawBufferPointer: ContiguousBytes {
-    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(self)
     }
 }

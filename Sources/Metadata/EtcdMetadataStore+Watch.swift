@@ -59,7 +59,7 @@ extension EtcdMetadataStore {
                 try? await Task.sleep(for: .milliseconds(100))
             }
         }
-        continuation.finish()
+        continuation.finish(throwing: MetadataError(.unavailable, "the watch was stopped"))
     }
 
     /// One watch stream: create the watcher at `next`, deliver events, advance `next`.

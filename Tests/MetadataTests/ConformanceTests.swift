@@ -200,6 +200,30 @@ struct ConformanceTests {
     }
 
     @Test(arguments: Backend.allCases)
+    func closingTheStoreEndsItsWatchesWithAnError(backend: Backend) async throws {
+        try await backend.withStore { store, root in
+            let watch = try await store.watch(.prefix("\(root)/"))
+            try await store.put("\(root)/k", value: [])
+            let ended = Task {
+                var received = 0
+                do {
+                    for try await _ in watch { received += 1 }
+                    return (received, nil as MetadataError?)
+                } catch let error as MetadataError {
+                    return (received, error)
+                } catch {
+                    return (received, MetadataError(.invalidArgument, "unexpected \(error)"))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            await store.close()
+            let (received, error) = await ended.value
+            #expect(received == 1)
+            #expect(error?.code == .unavailable)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
     func aClosedStoreSaysUnavailable(backend: Backend) async throws {
         try await backend.withStore { store, root in
             await store.close()

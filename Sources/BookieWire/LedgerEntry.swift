@@ -1,0 +1,74 @@
+public import NIOCore
+import Codec
+
+/// One ledger entry as the ledger client writes it and every bookie stores it:
+///
+///     [u64 ledgerID][u64 entryID][i64 lastAddConfirmed][u64 ledgerLength][u32 crc32c][payload]
+///
+/// The CRC32C covers the four header fields and the payload, so a bookie can refuse a
+/// corrupt entry and a reader can detect one, without knowing anything else about it.
+/// `ledgerLength` is the ledger's total payload length up to and including this entry.
+public struct LedgerEntry: Hashable, Sendable {
+    /// Bytes before the payload.
+    public static let headerSize = 8 + 8 + 8 + 8 + 4
+
+    public var ledgerID: UInt64
+    public var entryID: UInt64
+    /// The writer's last add confirmed when it sent this entry (-1 before the first).
+    public var lastAddConfirmed: Int64
+    public var ledgerLength: UInt64
+    public var payload: ByteBuffer
+
+    public init(ledgerID: UInt64, entryID: UInt64, lastAddConfirmed: Int64, ledgerLength: UInt64, payload: ByteBuffer) {
+        self.ledgerID = ledgerID
+        self.entryID = entryID
+        self.lastAddConfirmed = lastAddConfirmed
+        self.ledgerLength = ledgerLength
+        self.payload = payload
+    }
+
+    /// Writes the entry with its digest into `buffer`.
+    public func write(into buffer: inout ByteBuffer) {
+        let start = buffer.writerIndex
+        buffer.writeMultipleIntegers(self.ledgerID, self.entryID, UInt64(bitPattern: self.lastAddConfirmed), self.ledgerLength)
+        let fields = buffer.getSlice(at: start, length: 32)!
+        let digest = CRC32C.checksum(self.payload, continuing: CRC32C.checksum(fields))
+        buffer.writeInteger(digest)
+        buffer.writeImmutableBuffer(self.payload)
+    }
+
+    /// The entry's encoded size.
+    public var encodedSize: Int { Self.headerSize + self.payload.readableBytes }
+
+    /// Decodes an entry occupying all of `bytes`, verifying its digest. The payload is a
+    /// slice of `bytes`, not a copy.
+    public init(decoding bytes: ByteBuffer) throws(BookieWireError) {
+        guard bytes.readableBytes >= Self.headerSize,
+            let (ledgerID, entryID, lac, length, digest) = bytes.getMultipleIntegers(
+                at: bytes.readerIndex,
+                as: (UInt64, UInt64, UInt64, UInt64, UInt32).self
+            )
+        else {
+            throw BookieWireError(.malformedFrame, "an entry needs \(Self.headerSize) header bytes, got \(bytes.readableBytes)")
+        }
+        let computed = bytes.withUnsafeReadableBytes { raw in
+            let fields = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<32]))
+            return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[Self.headerSize...]), continuing: fields)
+        }
+        guard computed == digest else {
+            throw BookieWireError(
+                .corruptEntry,
+                "entry \(ledgerID):\(entryID) has digest \(hex(digest)), its bytes give \(hex(computed))"
+            )
+        }
+        self.ledgerID = ledgerID
+        self.entryID = entryID
+        self.lastAddConfirmed = Int64(bitPattern: lac)
+        self.ledgerLength = length
+        self.payload = bytes.getSlice(at: bytes.readerIndex + Self.headerSize, length: bytes.readableBytes - Self.headerSize)!
+    }
+}
+
+private func hex(_ value: UInt32) -> String {
+    "0x" + String(value, radix: 16, uppercase: true)
+}
