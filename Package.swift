@@ -55,6 +55,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "BookieStorage",
+            dependencies: ["Codec", "BookieWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "EtcdAPI",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["etcd.proto", "generate.sh"],
@@ -115,6 +120,11 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "CodecTests", dependencies: ["Codec"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "BookieStorageTests",
+            dependencies: ["BookieStorage", "ClusterTesting", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "BookieWireTests",
             dependencies: [

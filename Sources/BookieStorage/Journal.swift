@@ -1,0 +1,285 @@
+import Codec
+import Foundation
+import NIOCore
+
+/// The bookie's write-ahead journal: an entry is acknowledged only once its record is on
+/// disk.
+///
+/// One thread owns the files. Appends queue up; the thread takes everything queued, frames
+/// it as one batch, and commits the group — `write` then `fdatasync` — when the queue has
+/// drained, when the oldest waiting append is `maxGroupWait` old, or when `maxGroupBytes`
+/// are buffered. Completions run on the journal thread after the sync, in append order;
+/// hop elsewhere before doing real work in them. With `syncEachGroup` off, completions run
+/// after the write and the files are synced once a second.
+///
+/// Files are preallocated and rolled at `maxFileSize`. Each open starts a new file, so a
+/// torn tail left by a crash is never written over; ``replay(directory:from:visit:)``
+/// finds and cuts it.
+public final class Journal: @unchecked Sendable {
+    /// Where and how the journal writes. Defaults are in each field's comment.
+    public struct Configuration: Sendable {
+        /// The directory of journal files; created if absent.
+        public var directory: String
+        /// `fdatasync` before acknowledging (default true).
+        public var syncEachGroup: Bool
+        /// Commit a group once its oldest append has waited this long (default 1 ms).
+        public var maxGroupWait: Duration
+        /// Commit a group once this many bytes are buffered (default 512 KiB).
+        public var maxGroupBytes: Int
+        /// Start a new file past this size (default 512 MiB).
+        public var maxFileSize: Int
+        /// Preallocate files in steps of this size (default 64 MiB).
+        public var preallocationStep: Int
+
+        public init(
+            directory: String,
+            syncEachGroup: Bool = true,
+            maxGroupWait: Duration = .milliseconds(1),
+            maxGroupBytes: Int = 512 << 10,
+            maxFileSize: Int = 512 << 20,
+            preallocationStep: Int = 64 << 20
+        ) {
+            self.directory = directory
+            self.syncEachGroup = syncEachGroup
+            self.maxGroupWait = maxGroupWait
+            self.maxGroupBytes = maxGroupBytes
+            self.maxFileSize = maxFileSize
+            self.preallocationStep = preallocationStep
+        }
+    }
+
+    /// Called once per append with the position just past its record, or the failure.
+    public typealias Completion = @Sendable (Result<JournalPosition, JournalError>) -> Void
+
+    private struct Pending {
+        var record: JournalRecord
+        var completion: Completion
+        var enqueued: ContinuousClock.Instant
+    }
+
+    // Shared with the journal thread, guarded by `condition`.
+    private let condition = NSCondition()
+    private var queue: [Pending] = []
+    private var closing = false
+    private var failure: JournalError?
+    private var stopped = false
+    private var groups = 0
+
+    // Owned by the journal thread.
+    private let configuration: Configuration
+    private var fileID: UInt64
+    private var fd: Int32
+    private var fileOffset: Int
+    private var allocatedEnd: Int
+    private var lastSync = ContinuousClock.now
+    private var unsyncedWrites = false
+
+    private init(configuration: Configuration, fileID: UInt64, fd: Int32) {
+        self.configuration = configuration
+        self.fileID = fileID
+        self.fd = fd
+        self.fileOffset = JournalFile.headerSize
+        self.allocatedEnd = configuration.preallocationStep
+    }
+
+    /// Opens a journal in `configuration.directory` on a new file after any existing ones,
+    /// and starts its thread. Replay existing files first: this does not read them.
+    public static func open(_ configuration: Configuration) throws(JournalError) -> Journal {
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
+        } catch {
+            throw JournalError(.io, "cannot create the journal directory \(configuration.directory): \(error)")
+        }
+        let next = (try JournalFile.ids(in: configuration.directory).last ?? 0) + 1
+        let fd = try JournalFile.create(configuration.directory, id: next, preallocate: configuration.preallocationStep)
+        let journal = Journal(configuration: configuration, fileID: next, fd: fd)
+        let thread = Thread { journal.run() }
+        thread.name = "journal"
+        thread.start()
+        return journal
+    }
+
+    /// The file the journal is writing now; files with smaller ids are complete.
+    public var currentFileID: UInt64 {
+        self.condition.withLock { self.fileID }
+    }
+
+    /// Group commits written so far.
+    public var groupsCommitted: Int {
+        self.condition.withLock { self.groups }
+    }
+
+    /// Appends waiting for the journal thread.
+    public var queueDepth: Int {
+        self.condition.withLock { self.queue.count }
+    }
+
+    /// Queues `record`; `completion` runs once it is durable (or failed).
+    public func append(_ record: JournalRecord, completion: @escaping Completion) {
+        self.condition.lock()
+        if let failure = self.failure ?? (self.closing ? JournalError(.closed, "the journal is closed") : nil) {
+            self.condition.unlock()
+            completion(.failure(failure))
+            return
+        }
+        self.queue.append(Pending(record: record, completion: completion, enqueued: .now))
+        if self.queue.count == 1 { self.condition.signal() }
+        self.condition.unlock()
+    }
+
+    /// Appends `record` and returns once it is durable.
+    @discardableResult
+    public func append(_ record: JournalRecord) async throws(JournalError) -> JournalPosition {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<JournalPosition, JournalError>, Never>) in
+            self.append(record) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// Commits everything queued, syncs, and stops the thread. Later appends fail.
+    public func close() {
+        self.condition.lock()
+        self.closing = true
+        self.condition.broadcast()
+        while !self.stopped { self.condition.wait() }
+        self.condition.unlock()
+    }
+
+    // MARK: The journal thread
+
+    private func run() {
+        var batch = ByteBuffer()
+        batch.reserveCapacity(self.configuration.maxGroupBytes + (1 << 20))
+        var waiting: [(Completion, JournalPosition)] = []
+        var oldest: ContinuousClock.Instant?
+        while true {
+            self.condition.lock()
+            while self.queue.isEmpty && waiting.isEmpty && !self.closing {
+                if self.unsyncedWrites {
+                    _ = self.condition.wait(until: Date(timeIntervalSinceNow: 1))
+                    if self.queue.isEmpty { break }
+                } else {
+                    self.condition.wait()
+                }
+            }
+            let taken = self.queue
+            self.queue.removeAll(keepingCapacity: true)
+            let closing = self.closing
+            self.condition.unlock()
+
+            if taken.isEmpty && waiting.isEmpty {
+                self.syncIfDue(force: closing)
+                if closing { break }
+                continue
+            }
+            for item in taken {
+                if batch.readableBytes == 0 {
+                    batch.writeMultipleIntegers(UInt32(0), UInt32(0))  // The batch header, filled at commit.
+                }
+                if self.fileOffset + batch.readableBytes + item.record.encodedSize > self.configuration.maxFileSize,
+                    self.fileOffset > JournalFile.headerSize || batch.readableBytes > JournalFile.batchHeaderSize
+                {
+                    self.commit(&batch, &waiting)
+                    self.roll()
+                    batch.writeMultipleIntegers(UInt32(0), UInt32(0))
+                }
+                item.record.write(into: &batch)
+                let end = JournalPosition(fileID: self.fileID, offset: UInt64(self.fileOffset + batch.readableBytes))
+                waiting.append((item.completion, end))
+                oldest = oldest.map { min($0, item.enqueued) } ?? item.enqueued
+            }
+            let drained = self.condition.withLock { self.queue.isEmpty }
+            let overdue = oldest.map { ContinuousClock.now - $0 >= self.configuration.maxGroupWait } ?? false
+            if drained || overdue || closing || batch.readableBytes >= self.configuration.maxGroupBytes {
+                self.commit(&batch, &waiting)
+                oldest = nil
+            }
+        }
+        Glibc.close(self.fd)
+        self.condition.withLock {
+            self.stopped = true
+            self.condition.broadcast()
+        }
+    }
+
+    /// Writes the batch, syncs if configured, and completes the waiting appends.
+    private func commit(_ batch: inout ByteBuffer, _ waiting: inout [(Completion, JournalPosition)]) {
+        defer {
+            batch.clear()
+            waiting.removeAll(keepingCapacity: true)
+        }
+        guard batch.readableBytes > JournalFile.batchHeaderSize else { return }
+        if let failure = self.condition.withLock({ self.failure }) {
+            for (completion, _) in waiting { completion(.failure(failure)) }
+            return
+        }
+        let length = batch.readableBytes - JournalFile.batchHeaderSize
+        let checksum = batch.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[JournalFile.batchHeaderSize...])) }
+        batch.setMultipleIntegers(UInt32(length), checksum, at: batch.readerIndex)
+        let path = JournalFile.path(self.configuration.directory, self.fileID)
+        do throws(JournalError) {
+            let end = self.fileOffset + batch.readableBytes
+            if end > self.allocatedEnd {
+                let step = self.configuration.preallocationStep
+                let newEnd = (end + step - 1) / step * step
+                try JournalFile.preallocate(self.fd, from: self.allocatedEnd, length: newEnd - self.allocatedEnd, path: path)
+                self.allocatedEnd = newEnd
+            }
+            try batch.withUnsafeReadableBytes { raw in
+                Result { () throws(JournalError) in try JournalFile.write(self.fd, raw, at: self.fileOffset, path: path) }
+            }.get()
+            self.fileOffset = end
+            if self.configuration.syncEachGroup {
+                guard fdatasync(self.fd) == 0 else { throw JournalFile.error("sync \(path)") }
+                self.lastSync = .now
+            } else {
+                self.unsyncedWrites = true
+            }
+        } catch {
+            self.fail(error, waiting)
+            return
+        }
+        self.condition.withLock { self.groups += 1 }
+        for (completion, position) in waiting { completion(.success(position)) }
+        if !self.configuration.syncEachGroup { self.syncIfDue(force: false) }
+    }
+
+    private func syncIfDue(force: Bool) {
+        guard self.unsyncedWrites, force || ContinuousClock.now - self.lastSync >= .seconds(1) else { return }
+        if fdatasync(self.fd) == 0 {
+            self.unsyncedWrites = false
+            self.lastSync = .now
+        }
+    }
+
+    /// Finishes the current file and starts the next one.
+    private func roll() {
+        let path = JournalFile.path(self.configuration.directory, self.fileID)
+        do throws(JournalError) {
+            guard fdatasync(self.fd) == 0 else { throw JournalFile.error("sync \(path)") }
+            let next = self.fileID + 1
+            let fd = try JournalFile.create(self.configuration.directory, id: next, preallocate: self.configuration.preallocationStep)
+            Glibc.close(self.fd)
+            self.condition.withLock {
+                self.fd = fd
+                self.fileID = next
+            }
+            self.fileOffset = JournalFile.headerSize
+            self.allocatedEnd = self.configuration.preallocationStep
+            self.unsyncedWrites = false
+        } catch {
+            self.fail(error, [])
+        }
+    }
+
+    /// Fails the given appends and everything queued, and refuses appends from now on.
+    private func fail(_ error: JournalError, _ waiting: [(Completion, JournalPosition)]) {
+        let queued = self.condition.withLock {
+            self.failure = self.failure ?? error
+            defer { self.queue.removeAll() }
+            return self.queue
+        }
+        for (completion, _) in waiting { completion(.failure(error)) }
+        for item in queued { item.completion(.failure(error)) }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// Naming, creation and low-level I/O of journal files.
+///
+/// A file starts with a 16-byte header, `"MGJRNL01"` and its u64 id, followed by batches:
+/// `[u32 length][u32 crc32c][records]`, one per group commit, the CRC32C covering the
+/// records. The rest of the file is preallocated zeros; a zero length ends the data.
+enum JournalFile {
+    static let magic = Array("MGJRNL01".utf8)
+    static let headerSize = 16
+    static let batchHeaderSize = 8
+
+    static func name(_ id: UInt64) -> String {
+        let hex = String(id, radix: 16)
+        return "journal-" + String(repeating: "0", count: max(0, 16 - hex.count)) + hex + ".log"
+    }
+
+    static func id(fromName name: String) -> UInt64? {
+        guard name.hasPrefix("journal-"), name.hasSuffix(".log") else { return nil }
+        return UInt64(name.dropFirst("journal-".count).dropLast(".log".count), radix: 16)
+    }
+
+    /// The ids of the journal files in `directory`, in order.
+    static func ids(in directory: String) throws(JournalError) -> [UInt64] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: directory).compactMap(Self.id(fromName:)).sorted()
+        } catch {
+            throw JournalError(.io, "cannot list the journal directory \(directory): \(error)")
+        }
+    }
+
+    static func path(_ directory: String, _ id: UInt64) -> String {
+        (directory as NSString).appendingPathComponent(Self.name(id))
+    }
+
+    /// Creates file `id` with its header, preallocates `size` bytes, and makes its
+    /// directory entry durable. Returns the open descriptor.
+    static func create(_ directory: String, id: UInt64, preallocate size: Int) throws(JournalError) -> Int32 {
+        let path = Self.path(directory, id)
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Self.error("create \(path)") }
+        var header = Self.magic
+        withUnsafeBytes(of: id.bigEndian) { header.append(contentsOf: $0) }
+        do throws(JournalError) {
+            try Self.preallocate(fd, from: 0, length: max(size, Self.headerSize), path: path)
+            try header.withUnsafeBytes { raw in Result { () throws(JournalError) in try Self.write(fd, raw, at: 0, path: path) } }.get()
+            guard fdatasync(fd) == 0 else { throw Self.error("sync \(path)") }
+            try Self.syncDirectory(directory)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    static func preallocate(_ fd: Int32, from offset: Int, length: Int, path: String) throws(JournalError) {
+        let status = posix_fallocate(fd, off_t(offset), off_t(length))
+        guard status == 0 else {
+            throw JournalError(.io, "cannot preallocate \(length) bytes in \(path): \(String(cString: strerror(status)))")
+        }
+    }
+
+    static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws(JournalError) {
+        var written = 0
+        let total = bytes.count
+        while written < total {
+            let result = pwrite(fd, bytes.baseAddress! + written, total - written, off_t(offset + written))
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw Self.error("write \(path)")
+            }
+            written += result
+        }
+    }
+
+    static func syncDirectory(_ directory: String) throws(JournalError) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.error("open \(directory)") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw Self.error("sync \(directory)") }
+    }
+
+    static func error(_ what: String) -> JournalError {
+        JournalError(.io, "cannot \(what): \(String(cString: strerror(errno)))")
+    }
+}
