@@ -38,6 +38,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CRocksDB", pkgConfig: "rocksdb", providers: [.apt(["librocksdb-dev"])]),
 
         // Bottom layer.
         .target(name: "MagnetarVersion", swiftSettings: strictSettings),
@@ -56,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "BookieStorage",
-            dependencies: ["Codec", "BookieWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Codec", "BookieWire", "CRocksDB", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .target(

@@ -1,0 +1,178 @@
+import Codec
+import Foundation
+import NIOCore
+
+/// Append-only entry log files, where flushed entries live; the index points into them.
+///
+/// A file is `entrylog-<id>.log`: a 16-byte header (`"MGENTLOG"`, u64 id) and records
+/// `[u32 length][u32 crc32c][u64 ledger][u64 entry][entry bytes]`, the CRC32C covering
+/// the ids and bytes. Appends are buffered and reach the disk on ``flush()``, which syncs;
+/// reads check the CRC and the ids, so damaged or misplaced bytes are never served.
+///
+/// One thread appends and flushes; reads may come from any thread.
+final class EntryLog: @unchecked Sendable {
+    static let headerSize = 16
+    static let recordHeaderSize = 4 + 4 + 8 + 8
+    private static let magic = Array("MGENTLOG".utf8)
+
+    private let directory: String
+    private let maxFileSize: Int
+    private var fileID: UInt64
+    private var fd: Int32
+    private var offset: Int
+    private var buffer = ByteBuffer()
+    /// Open descriptors of files being read, by id. Guarded by `readers`' lock.
+    private let readers = NSLock()
+    private var readDescriptors: [UInt64: Int32] = [:]
+
+    /// Opens the log in `directory`, starting a new file after any existing ones.
+    init(directory: String, maxFileSize: Int = 1 << 30) throws(StorageError) {
+        self.directory = directory
+        self.maxFileSize = maxFileSize
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError(.io, "cannot create the entry log directory \(directory): \(error)")
+        }
+        self.fileID = (try Self.ids(in: directory).last ?? 0) + 1
+        self.fd = try Self.create(directory, id: self.fileID)
+        self.offset = Self.headerSize
+    }
+
+    deinit {
+        close(self.fd)
+        for fd in self.readDescriptors.values { close(fd) }
+    }
+
+    /// Buffers an entry and returns where it will be once flushed.
+    func append(ledgerID: UInt64, entryID: UInt64, bytes: ByteBuffer) throws(StorageError) -> EntryLocation {
+        let size = Self.recordHeaderSize + bytes.readableBytes
+        if self.offset + self.buffer.readableBytes + size > self.maxFileSize, self.offset + self.buffer.readableBytes > Self.headerSize {
+            try self.flush()
+            try self.roll()
+        }
+        let start = self.buffer.writerIndex
+        self.buffer.writeMultipleIntegers(UInt32(size - 8), UInt32(0), ledgerID, entryID)
+        self.buffer.writeImmutableBuffer(bytes)
+        let checksum = self.buffer.withUnsafeReadableBytes { raw in
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(start - self.buffer.readerIndex + 8)...]))
+        }
+        self.buffer.setInteger(checksum, at: start + 4)
+        let location = EntryLocation(
+            logID: self.fileID,
+            offset: UInt64(self.offset + start - self.buffer.readerIndex),
+            length: UInt32(size)
+        )
+        return location
+    }
+
+    /// Writes buffered appends and syncs the file.
+    func flush() throws(StorageError) {
+        guard self.buffer.readableBytes > 0 else { return }
+        var written = 0
+        let total = self.buffer.readableBytes
+        let path = Self.path(self.directory, self.fileID)
+        while written < total {
+            let result = self.buffer.withUnsafeReadableBytes { raw in
+                pwrite(self.fd, raw.baseAddress! + written, total - written, off_t(self.offset + written))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw Self.error("write \(path)")
+            }
+            written += result
+        }
+        guard fdatasync(self.fd) == 0 else { throw Self.error("sync \(path)") }
+        self.offset += total
+        self.buffer.clear()
+    }
+
+    /// Reads the entry at `location`, checking that it is `ledgerID:entryID` and intact.
+    func read(_ location: EntryLocation, ledgerID: UInt64, entryID: UInt64) throws(StorageError) -> ByteBuffer {
+        let fd = try self.readDescriptor(location.logID)
+        var record = ByteBuffer()
+        let length = Int(location.length)
+        let path = Self.path(self.directory, location.logID)
+        let read = record.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { raw in
+            max(0, pread(fd, raw.baseAddress!, length, off_t(location.offset)))
+        }
+        guard read == length, length >= Self.recordHeaderSize,
+            let (size, checksum, ledger, entry) = record.readMultipleIntegers(as: (UInt32, UInt32, UInt64, UInt64).self),
+            Int(size) == length - 8
+        else {
+            throw StorageError(.corrupt, "\(path) at \(location.offset): the record of \(ledgerID):\(entryID) is cut or malformed")
+        }
+        let computed = CRC32C.checksum(record, continuing: CRC32C.checksum(Self.ids(ledger, entry)))
+        guard computed == checksum, ledger == ledgerID, entry == entryID else {
+            throw StorageError(.corrupt, "\(path) at \(location.offset): the record of \(ledgerID):\(entryID) fails its checksum")
+        }
+        return record
+    }
+
+    /// The ids of entry log files in the directory, in order.
+    static func ids(in directory: String) throws(StorageError) -> [UInt64] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: directory).compactMap { name in
+                guard name.hasPrefix("entrylog-"), name.hasSuffix(".log") else { return nil }
+                return UInt64(name.dropFirst("entrylog-".count).dropLast(".log".count), radix: 16)
+            }.sorted()
+        } catch {
+            throw StorageError(.io, "cannot list \(directory): \(error)")
+        }
+    }
+
+    static func path(_ directory: String, _ id: UInt64) -> String {
+        let hex = String(id, radix: 16)
+        return (directory as NSString).appendingPathComponent("entrylog-" + String(repeating: "0", count: max(0, 16 - hex.count)) + hex + ".log")
+    }
+
+    private static func ids(_ ledger: UInt64, _ entry: UInt64) -> [UInt8] {
+        var bytes = Bytes()
+        bytes.append(ledger)
+        bytes.append(entry)
+        return bytes.bytes
+    }
+
+    private func roll() throws(StorageError) {
+        close(self.fd)
+        self.fileID += 1
+        self.fd = try Self.create(self.directory, id: self.fileID)
+        self.offset = Self.headerSize
+    }
+
+    private func readDescriptor(_ id: UInt64) throws(StorageError) -> Int32 {
+        self.readers.lock()
+        defer { self.readers.unlock() }
+        if let fd = self.readDescriptors[id] { return fd }
+        let path = Self.path(self.directory, id)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.error("open \(path)") }
+        self.readDescriptors[id] = fd
+        return fd
+    }
+
+    private static func create(_ directory: String, id: UInt64) throws(StorageError) -> Int32 {
+        let path = Self.path(directory, id)
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Self.error("create \(path)") }
+        var header = Self.magic
+        var idBytes = Bytes()
+        idBytes.append(id)
+        header += idBytes.bytes
+        let written = header.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
+        guard written == header.count, fdatasync(fd) == 0 else {
+            close(fd)
+            throw Self.error("write \(path)")
+        }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            defer { close(directoryFD) }
+            guard fsync(directoryFD) == 0 else { throw Self.error("sync \(directory)") }
+        }
+        return fd
+    }
+
+    private static func error(_ what: String) -> StorageError {
+        StorageError(.io, "cannot \(what): \(String(cString: strerror(errno)))")
+    }
+}
