@@ -1,6 +1,5 @@
 import Foundation
 public import Logging
-import NIOPosix
 import Synchronization
 
 /// The embedded metadata store (`sqlite:<path>`): one SQLite file shared by every process
@@ -14,7 +13,8 @@ import Synchronization
 /// sessions and their ephemeral keys, so a process killed with SIGKILL loses its keys
 /// within the TTL (plus one poll interval) while any other process has the file open.
 ///
-/// All SQLite calls run on one thread the store owns, never on the caller's.
+/// All SQLite calls, and the polling, run on one thread the store owns, never on the
+/// caller's or on Swift's cooperative pool.
 public final class SQLiteMetadataStore: MetadataStore {
     /// How the store opens and polls its file.
     public struct Configuration: Sendable {
@@ -52,44 +52,50 @@ public final class SQLiteMetadataStore: MetadataStore {
     }
 
     /// The connection, touched only on `thread`.
-    private final class Confined: @unchecked Sendable {
+    private final class Confined {
         let database: SQLiteDatabase
         var lastPrune: Int64 = 0
         init(_ database: SQLiteDatabase) { self.database = database }
     }
 
     private let configuration: Configuration
-    private let thread: NIOThreadPool
-    private let confined: Confined
+    private let thread = Mutex<DatabaseThread<Confined>?>(nil)
     private let watchers = Mutex(Watchers())
-    private let poller = Mutex<Task<Void, Never>?>(nil)
     private let logger: Logger
 
-    private init(configuration: Configuration, thread: NIOThreadPool, confined: Confined, logger: Logger) {
+    private init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
-        self.thread = thread
-        self.confined = confined
         self.logger = logger
     }
 
     /// Opens the store at `configuration.path`, creating the file and schema if needed,
-    /// and starts polling it.
+    /// and starts polling it on the store's own thread.
     public static func open(_ configuration: Configuration, logger: Logger) async throws -> SQLiteMetadataStore {
-        let thread = NIOThreadPool(numberOfThreads: 1)
-        thread.start()
-        do {
-            let confined = try await thread.runIfActive {
-                let database = try SQLiteDatabase(path: configuration.path, busyTimeout: configuration.busyTimeout)
-                try Self.prepareSchema(database)
-                return Confined(database)
-            }
-            let store = SQLiteMetadataStore(configuration: configuration, thread: thread, confined: confined, logger: logger)
-            store.poller.withLock { $0 = store.startPolling() }
-            return store
-        } catch {
-            try? await thread.shutdownGracefully()
-            throw error
+        let database = try await Self.onNewThread { () throws(MetadataError) in
+            let database = try SQLiteDatabase(path: configuration.path, busyTimeout: configuration.busyTimeout)
+            try Self.prepareSchema(database)
+            return UncheckedBox(database)
         }
+        let store = SQLiteMetadataStore(configuration: configuration, logger: logger)
+        let confined = Confined(database.value)
+        let thread = DatabaseThread(name: "metadata-sqlite", resource: confined, interval: configuration.pollInterval) {
+            [weak store] confined in
+            do {
+                try store?.poll(confined)
+            } catch {
+                store?.logger.debug("metadata poll failed", metadata: ["error": "\(error)"])
+            }
+        }
+        store.thread.withLock { $0 = thread }
+        return store
+    }
+
+    /// Runs blocking `body` on a fresh thread (opening a file can wait on locks).
+    private static func onNewThread<T: Sendable>(_ body: @escaping @Sendable () throws(MetadataError) -> T) async throws(MetadataError) -> T {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, MetadataError>, Never>) in
+            Thread { continuation.resume(returning: Result { () throws(MetadataError) in try body() }) }.start()
+        }
+        return try result.get()
     }
 
     private static func prepareSchema(_ database: SQLiteDatabase) throws(MetadataError) {
@@ -218,9 +224,11 @@ public final class SQLiteMetadataStore: MetadataStore {
     }
 
     public func close() async {
-        let poller = self.poller.withLock { $0 }
-        poller?.cancel()
-        await poller?.value
+        let thread = self.thread.withLock { thread in
+            defer { thread = nil }
+            return thread
+        }
+        thread?.stop()
         // Finish outside the lock: finishing runs onTermination, which takes it again.
         let closing = self.watchers.withLock { watchers in
             defer { watchers.table = [:] }
@@ -229,19 +237,15 @@ public final class SQLiteMetadataStore: MetadataStore {
         for continuation in closing {
             continuation.finish(throwing: MetadataError(.unavailable, "the store was closed"))
         }
-        try? await self.thread.shutdownGracefully()
     }
 
     // MARK: Database thread
 
-    private func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws(MetadataError) -> T) async throws -> T {
-        do {
-            return try await self.thread.runIfActive { [confined] in try body(confined.database) }
-        } catch let error as MetadataError {
-            throw error
-        } catch {
+    private func run<T: Sendable>(_ body: @escaping (SQLiteDatabase) throws(MetadataError) -> T) async throws -> T {
+        guard let thread = self.thread.withLock({ $0 }) else {
             throw MetadataError(.unavailable, "the store is closed")
         }
+        return try await thread.submit { confined throws(MetadataError) in try body(confined.database) }
     }
 
     private static func version(of key: String, in database: SQLiteDatabase) throws(MetadataError) -> Int64? {
@@ -278,24 +282,9 @@ public final class SQLiteMetadataStore: MetadataStore {
 
     // MARK: Polling
 
-    private func startPolling() -> Task<Void, Never> {
-        Task { [weak self, interval = self.configuration.pollInterval] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                guard let self, !Task.isCancelled else { return }
-                do {
-                    try await self.run { [weak self] database throws(MetadataError) in
-                        try self?.poll(database)
-                    }
-                } catch {
-                    self.logger.debug("metadata poll failed", metadata: ["error": "\(error)"])
-                }
-            }
-        }
-    }
-
     /// One poll: reap expired sessions, feed watches, and now and then prune old events.
-    private func poll(_ database: SQLiteDatabase) throws(MetadataError) {
+    private func poll(_ confined: Confined) throws(MetadataError) {
+        let database = confined.database
         let now = Self.nowMilliseconds()
         let expired = try database.query("SELECT id FROM sessions WHERE expires_ms <= ? LIMIT 1", .integer(now))
         if !expired.isEmpty {
@@ -307,8 +296,8 @@ public final class SQLiteMetadataStore: MetadataStore {
             }
         }
         try self.deliverEvents(database)
-        if now - self.confined.lastPrune > 10_000 {
-            self.confined.lastPrune = now
+        if now - confined.lastPrune > 10_000 {
+            confined.lastPrune = now
             let horizon = now - Self.milliseconds(self.configuration.eventRetention)
             try database.query("DELETE FROM events WHERE at_ms < ?", .integer(horizon))
         }
@@ -359,4 +348,10 @@ public final class SQLiteMetadataStore: MetadataStore {
     private static func milliseconds(_ duration: Duration) -> Int64 {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
+}
+
+/// Carries a value that is not `Sendable` from the thread that made it to its one owner.
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -26,7 +26,7 @@ struct JournalTests {
     @Test func recordsReplayInOrderAfterClose() async throws {
         let directory = try TemporaryDirectory(label: "journal")
         defer { directory.remove() }
-        let journal = try Journal.open(.init(directory: directory.path))
+        let journal = try Journal.open(.init(directory: directory.path, preallocationStep: 256 << 10))
         let records: [JournalRecord] = [
             .ledgerKey(ledgerID: 1, key: Array("secret".utf8)),
             Self.entry(1, 0), Self.entry(1, 1, size: 0), Self.entry(2, 0, size: 70_000),
@@ -47,7 +47,7 @@ struct JournalTests {
     @Test func concurrentAppendsShareGroupCommitsAndAllComplete() async throws {
         let directory = try TemporaryDirectory(label: "journal-group")
         defer { directory.remove() }
-        let journal = try Journal.open(.init(directory: directory.path))
+        let journal = try Journal.open(.init(directory: directory.path, preallocationStep: 256 << 10))
         let count = 2000
         let completed = Mutex<[Int: JournalPosition]>([:])
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
@@ -94,7 +94,7 @@ struct JournalTests {
     @Test func withoutSyncEachGroupRecordsStillReplay() async throws {
         let directory = try TemporaryDirectory(label: "journal-nosync")
         defer { directory.remove() }
-        let journal = try Journal.open(.init(directory: directory.path, syncEachGroup: false))
+        let journal = try Journal.open(.init(directory: directory.path, syncEachGroup: false, preallocationStep: 256 << 10))
         for index in 0..<50 { try await journal.append(Self.entry(3, UInt64(index))) }
         journal.close()
         #expect(try Self.replayAll(directory.path).0.count == 50)
@@ -103,7 +103,7 @@ struct JournalTests {
     @Test func aTornTailIsCut() async throws {
         let directory = try TemporaryDirectory(label: "journal-torn")
         defer { directory.remove() }
-        let journal = try Journal.open(.init(directory: directory.path))
+        let journal = try Journal.open(.init(directory: directory.path, preallocationStep: 256 << 10))
         var end = JournalPosition.start
         for index in 0..<10 { end = try await journal.append(Self.entry(1, UInt64(index))) }
         journal.close()
@@ -125,7 +125,7 @@ struct JournalTests {
     @Test func aFlippedBitBeforeGoodDataIsRefused() async throws {
         let directory = try TemporaryDirectory(label: "journal-flip")
         defer { directory.remove() }
-        let journal = try Journal.open(.init(directory: directory.path))
+        let journal = try Journal.open(.init(directory: directory.path, preallocationStep: 256 << 10))
         var positions: [JournalPosition] = []
         for index in 0..<10 { positions.append(try await journal.append(Self.entry(1, UInt64(index)))) }
         journal.close()
@@ -146,7 +146,7 @@ struct JournalTests {
     @Test func aFlippedBitInTheLastBatchIsCutNotServed() async throws {
         let directory = try TemporaryDirectory(label: "journal-flip-last")
         defer { directory.remove() }
-        let journal = try Journal.open(.init(directory: directory.path))
+        let journal = try Journal.open(.init(directory: directory.path, preallocationStep: 256 << 10))
         var positions: [JournalPosition] = []
         for index in 0..<5 { positions.append(try await journal.append(Self.entry(1, UInt64(index)))) }
         journal.close()
@@ -163,7 +163,7 @@ struct JournalTests {
         let directory = try TemporaryDirectory(label: "journal-old")
         defer { directory.remove() }
         for round in 0..<2 {
-            let journal = try Journal.open(.init(directory: directory.path))
+            let journal = try Journal.open(.init(directory: directory.path, preallocationStep: 256 << 10))
             try await journal.append(Self.entry(1, UInt64(round)))
             journal.close()
         }
