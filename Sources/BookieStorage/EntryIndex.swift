@@ -76,6 +76,11 @@ final class EntryIndex: Sendable {
         var isEmpty: Bool { self.batch.count == 0 }
     }
 
+    /// Releases the database; nothing may use the index afterwards.
+    func close() {
+        self.database.close()
+    }
+
     func apply(_ changes: Changes, sync: Bool) throws(StorageError) {
         try self.database.write(changes.batch, sync: sync)
     }

@@ -27,11 +27,21 @@ final class RocksDB: @unchecked Sendable {
         self.readOptions = rocksdb_readoptions_create()
     }
 
+    private var closed = false
+
+    /// Closes the database, releasing its lock so that it can be opened again. No call may
+    /// follow, or run concurrently.
+    func close() {
+        guard !self.closed else { return }
+        self.closed = true
+        rocksdb_close(self.handle)
+    }
+
     deinit {
         rocksdb_writeoptions_destroy(self.writeOptions)
         rocksdb_writeoptions_destroy(self.syncWriteOptions)
         rocksdb_readoptions_destroy(self.readOptions)
-        rocksdb_close(self.handle)
+        self.close()
     }
 
     func get(_ key: [UInt8]) throws(StorageError) -> [UInt8]? {

@@ -1,0 +1,266 @@
+public import BookieWire
+import Foundation
+public import NIOCore
+import Synchronization
+
+/// The storage engine of a bookie: journal, write cache, entry logs and index, with no
+/// networking.
+///
+/// An add is acknowledged once its journal record is durable; it then sits in the write
+/// cache until ``flush()`` writes the cache to an entry log sorted by (ledger, entry),
+/// indexes it, and records a checkpoint (the journal position everything before which is
+/// now in the entry logs). Journal files wholly before the checkpoint are deleted. Opening
+/// replays the journal from the checkpoint, so every acknowledged entry survives a crash.
+public final class BookieStore: Sendable {
+    /// Where a store keeps its files. Defaults are in each field's comment.
+    public struct Configuration: Sendable {
+        public var journal: Journal.Configuration
+        /// Holds `index/` (RocksDB) and `entrylogs/`.
+        public var ledgerDirectory: String
+
+        public init(journal: Journal.Configuration, ledgerDirectory: String) {
+            self.journal = journal
+            self.ledgerDirectory = ledgerDirectory
+        }
+    }
+
+    /// Why the store refused a request, as the status a bookie answers with.
+    public struct Refusal: Error, Hashable, Sendable, CustomStringConvertible {
+        public var status: BookieStatus
+        public var message: String
+        public init(_ status: BookieStatus, _ message: String) {
+            self.status = status
+            self.message = message
+        }
+        public var description: String { "\(self.status): \(self.message)" }
+    }
+
+    private struct State {
+        /// Acknowledged entries not yet in an entry log, by ledger then entry.
+        var cache: [UInt64: [UInt64: ByteBuffer]] = [:]
+        var cachedBytes = 0
+        var ledgers: [UInt64: LedgerState] = [:]
+        /// Ledgers whose state changed since the last flush.
+        var changedLedgers: Set<UInt64> = []
+        /// The journal position of the last record reflected in `cache` and `ledgers`.
+        var applied = JournalPosition.start
+    }
+
+    private let state = Mutex(State())
+    private let journal: Journal
+    private let index: EntryIndex
+    private let entryLog: EntryLog
+    private let flushLock = NSLock()
+    private let journalDirectory: String
+
+    private init(journal: Journal, index: EntryIndex, entryLog: EntryLog, state: State, journalDirectory: String) {
+        self.journal = journal
+        self.index = index
+        self.entryLog = entryLog
+        self.journalDirectory = journalDirectory
+        self.state.withLock { $0 = state }
+    }
+
+    /// Opens the store, replaying the journal from the last checkpoint.
+    public static func open(_ configuration: Configuration) throws -> BookieStore {
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.ledgerDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError(.io, "cannot create the ledger directory \(configuration.ledgerDirectory): \(error)")
+        }
+        let index = try EntryIndex(path: (configuration.ledgerDirectory as NSString).appendingPathComponent("index"))
+        let entryLog = try EntryLog(directory: (configuration.ledgerDirectory as NSString).appendingPathComponent("entrylogs"))
+        var state = State()
+        let checkpoint = try index.checkpoint() ?? .start
+        state.applied = checkpoint
+        if FileManager.default.fileExists(atPath: configuration.journal.directory) {
+            _ = try Journal.replay(directory: configuration.journal.directory, from: checkpoint) { record, position in
+                try Self.apply(record, at: position, to: &state, index: index)
+            }
+        }
+        let journal = try Journal.open(configuration.journal)
+        // Everything in the older files is now in `state`: the next checkpoint may drop them.
+        state.applied = max(state.applied, JournalPosition(fileID: journal.currentFileID, offset: 0))
+        return BookieStore(journal: journal, index: index, entryLog: entryLog, state: state, journalDirectory: configuration.journal.directory)
+    }
+
+    /// Applies a durable journal record to the in-memory state.
+    private static func apply(_ record: JournalRecord, at position: JournalPosition, to state: inout State, index: EntryIndex) throws {
+        func ledger(_ id: UInt64) throws -> LedgerState {
+            if let known = state.ledgers[id] { return known }
+            return try index.state(ledgerID: id) ?? LedgerState()
+        }
+        switch record {
+        case .entry(let ledgerID, let entryID, let bytes):
+            var ledgerState = try ledger(ledgerID)
+            if let entry = try? LedgerEntry(decoding: bytes), entry.lastAddConfirmed > ledgerState.lastAddConfirmed {
+                ledgerState.lastAddConfirmed = entry.lastAddConfirmed
+            }
+            state.ledgers[ledgerID] = ledgerState
+            if state.cache[ledgerID]?[entryID] == nil { state.cachedBytes += bytes.readableBytes }
+            state.cache[ledgerID, default: [:]][entryID] = bytes
+        case .fence(let ledgerID):
+            var ledgerState = try ledger(ledgerID)
+            ledgerState.fenced = true
+            state.ledgers[ledgerID] = ledgerState
+        case .ledgerKey(let ledgerID, let key):
+            var ledgerState = try ledger(ledgerID)
+            ledgerState.key = key
+            state.ledgers[ledgerID] = ledgerState
+        case .lastAddConfirmed(let ledgerID, let lac):
+            var ledgerState = try ledger(ledgerID)
+            ledgerState.lastAddConfirmed = max(ledgerState.lastAddConfirmed, lac)
+            state.ledgers[ledgerID] = ledgerState
+        }
+        state.changedLedgers.insert(record.ledgerID)
+        state.applied = max(state.applied, position)
+    }
+
+    // MARK: Requests
+
+    /// Stores an encoded entry once it is durable. Refuses a corrupt entry, a normal add to
+    /// a fenced ledger, and a key that differs from the ledger's.
+    public func addEntry(_ bytes: ByteBuffer, ledgerKey: [UInt8], recovery: Bool) async throws(Refusal) -> (ledgerID: UInt64, entryID: UInt64) {
+        let entry: LedgerEntry
+        do {
+            entry = try LedgerEntry(decoding: bytes)
+        } catch {
+            throw Refusal(.corruptEntry, error.message)
+        }
+        let known = try self.ledgerState(entry.ledgerID)
+        if let known, !known.key.isEmpty, known.key != ledgerKey {
+            throw Refusal(.unauthorized, "ledger \(entry.ledgerID) was created with another key")
+        }
+        if let known, known.fenced, !recovery {
+            throw Refusal(.fenced, "ledger \(entry.ledgerID) is fenced")
+        }
+        if known?.key.isEmpty ?? true, !ledgerKey.isEmpty {
+            try await self.journalAndApply(.ledgerKey(ledgerID: entry.ledgerID, key: ledgerKey))
+        }
+        try await self.journalAndApply(.entry(ledgerID: entry.ledgerID, entryID: entry.entryID, bytes: bytes))
+        return (entry.ledgerID, entry.entryID)
+    }
+
+    /// The encoded entry, from the write cache or the entry logs.
+    public func readEntry(ledgerID: UInt64, entryID: UInt64) throws(Refusal) -> ByteBuffer {
+        let (cached, known) = self.state.withLock { ($0.cache[ledgerID]?[entryID], $0.ledgers[ledgerID] != nil) }
+        if let cached { return cached }
+        do {
+            if let location = try self.index.location(ledgerID: ledgerID, entryID: entryID) {
+                return try self.entryLog.read(location, ledgerID: ledgerID, entryID: entryID)
+            }
+            if !known, try self.index.state(ledgerID: ledgerID) == nil {
+                throw Refusal(.noLedger, "no ledger \(ledgerID) here")
+            }
+        } catch let error as StorageError {
+            throw Refusal(.ioError, error.message)
+        } catch let refusal as Refusal {
+            throw refusal
+        } catch {
+            throw Refusal(.ioError, "\(error)")
+        }
+        throw Refusal(.noEntry, "no entry \(ledgerID):\(entryID) here")
+    }
+
+    /// Fences the ledger (durably) and returns its LAC as this bookie knows it.
+    public func fence(ledgerID: UInt64, ledgerKey: [UInt8]) async throws(Refusal) -> Int64 {
+        let known = try self.ledgerState(ledgerID)
+        if let known, !known.key.isEmpty, known.key != ledgerKey {
+            throw Refusal(.unauthorized, "ledger \(ledgerID) was created with another key")
+        }
+        if !(known?.fenced ?? false) {
+            try await self.journalAndApply(.fence(ledgerID: ledgerID))
+        }
+        return try self.ledgerState(ledgerID)?.lastAddConfirmed ?? -1
+    }
+
+    /// The ledger's state, or nil when this bookie has never heard of it.
+    public func ledgerState(_ ledgerID: UInt64) throws(Refusal) -> LedgerState? {
+        if let known = self.state.withLock({ $0.ledgers[ledgerID] }) { return known }
+        do {
+            return try self.index.state(ledgerID: ledgerID)
+        } catch {
+            throw Refusal(.ioError, error.message)
+        }
+    }
+
+    private func journalAndApply(_ record: JournalRecord) async throws(Refusal) {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, Refusal>, Never>) in
+            self.journal.append(record) { result in
+                switch result {
+                case .success(let position):
+                    // Runs on the journal thread in journal order, so `applied` only grows.
+                    do {
+                        try self.state.withLock { state in try Self.apply(record, at: position, to: &state, index: self.index) }
+                        continuation.resume(returning: .success(()))
+                    } catch {
+                        continuation.resume(returning: .failure(Refusal(.ioError, "\(error)")))
+                    }
+                case .failure(let error):
+                    continuation.resume(returning: .failure(Refusal(.ioError, error.message)))
+                }
+            }
+        }
+        try result.get()
+    }
+
+    // MARK: Flush and checkpoint
+
+    /// Writes the write cache to the entry logs and the index, records the checkpoint,
+    /// and deletes journal files wholly before it. Safe to call from any thread; flushes
+    /// run one at a time.
+    public func flush() throws {
+        self.flushLock.lock()
+        defer { self.flushLock.unlock() }
+        let (snapshot, ledgers, checkpoint) = self.state.withLock { state in
+            let changed = Dictionary(uniqueKeysWithValues: state.changedLedgers.compactMap { id in state.ledgers[id].map { (id, $0) } })
+            state.changedLedgers.removeAll()
+            return (state.cache, changed, state.applied)
+        }
+        let changes = EntryIndex.Changes()
+        for ledgerID in snapshot.keys.sorted() {
+            let entries = snapshot[ledgerID]!
+            for entryID in entries.keys.sorted() {
+                let location = try self.entryLog.append(ledgerID: ledgerID, entryID: entryID, bytes: entries[entryID]!)
+                changes.setLocation(location, ledgerID: ledgerID, entryID: entryID)
+            }
+        }
+        for (ledgerID, ledgerState) in ledgers { changes.setState(ledgerState, ledgerID: ledgerID) }
+        changes.setCheckpoint(checkpoint)
+        try self.entryLog.flush()
+        try self.index.apply(changes, sync: true)
+        // Drop flushed entries from the cache unless they were replaced meanwhile.
+        self.state.withLock { state in
+            for (ledgerID, entries) in snapshot {
+                for (entryID, bytes) in entries where state.cache[ledgerID]?[entryID] == bytes {
+                    state.cache[ledgerID]?[entryID] = nil
+                    state.cachedBytes -= bytes.readableBytes
+                }
+                if state.cache[ledgerID]?.isEmpty == true { state.cache[ledgerID] = nil }
+            }
+        }
+        for id in try JournalFile.ids(in: self.journalDirectory) where id < checkpoint.fileID {
+            try? FileManager.default.removeItem(atPath: JournalFile.path(self.journalDirectory, id))
+        }
+    }
+
+    /// Bytes of acknowledged entries waiting for the next flush.
+    public var cachedBytes: Int { self.state.withLock { $0.cachedBytes } }
+
+    /// Stops the journal and releases the index. Call ``flush()`` first to avoid a replay
+    /// at the next open. Nothing may use the store afterwards.
+    public func close() {
+        self.journal.close()
+        self.flushLock.lock()
+        self.index.close()
+        self.flushLock.unlock()
+    }
+}
+
+extension JournalRecord {
+    var ledgerID: UInt64 {
+        switch self {
+        case .entry(let id, _, _), .fence(let id), .ledgerKey(let id, _), .lastAddConfirmed(let id, _): id
+        }
+    }
+}
