@@ -61,6 +61,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "BookieServer",
+            dependencies: [
+                "BookieStorage", "BookieWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "EtcdAPI",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["etcd.proto", "generate.sh"],
@@ -121,6 +130,16 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "CodecTests", dependencies: ["Codec"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "BookieServerTests",
+            dependencies: [
+                "BookieServer", "BookieStorage", "BookieWire", "ClusterTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "BookieStorageTests",
             dependencies: ["BookieStorage", "ClusterTesting", .product(name: "NIOCore", package: "swift-nio")],

@@ -121,24 +121,46 @@ public final class BookieStore: Sendable {
     /// Stores an encoded entry once it is durable. Refuses a corrupt entry, a normal add to
     /// a fenced ledger, and a key that differs from the ledger's.
     public func addEntry(_ bytes: ByteBuffer, ledgerKey: [UInt8], recovery: Bool) async throws(Refusal) -> (ledgerID: UInt64, entryID: UInt64) {
+        let result = await withCheckedContinuation { continuation in
+            self.addEntry(bytes, ledgerKey: ledgerKey, recovery: recovery) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// Like ``addEntry(_:ledgerKey:recovery:)``, calling `completion` once the entry is
+    /// durable (on the journal thread) or refused (on the caller's).
+    public func addEntry(
+        _ bytes: ByteBuffer,
+        ledgerKey: [UInt8],
+        recovery: Bool,
+        completion: @escaping @Sendable (Result<(ledgerID: UInt64, entryID: UInt64), Refusal>) -> Void
+    ) {
         let entry: LedgerEntry
-        do {
-            entry = try LedgerEntry(decoding: bytes)
+        let known: LedgerState?
+        do throws(Refusal) {
+            do {
+                entry = try LedgerEntry(decoding: bytes)
+            } catch {
+                throw Refusal(.corruptEntry, error.message)
+            }
+            known = try self.ledgerState(entry.ledgerID)
+            if let known, !known.key.isEmpty, known.key != ledgerKey {
+                throw Refusal(.unauthorized, "ledger \(entry.ledgerID) was created with another key")
+            }
+            if let known, known.fenced, !recovery {
+                throw Refusal(.fenced, "ledger \(entry.ledgerID) is fenced")
+            }
         } catch {
-            throw Refusal(.corruptEntry, error.message)
-        }
-        let known = try self.ledgerState(entry.ledgerID)
-        if let known, !known.key.isEmpty, known.key != ledgerKey {
-            throw Refusal(.unauthorized, "ledger \(entry.ledgerID) was created with another key")
-        }
-        if let known, known.fenced, !recovery {
-            throw Refusal(.fenced, "ledger \(entry.ledgerID) is fenced")
+            completion(.failure(error))
+            return
         }
         if known?.key.isEmpty ?? true, !ledgerKey.isEmpty {
-            try await self.journalAndApply(.ledgerKey(ledgerID: entry.ledgerID, key: ledgerKey))
+            // The key record goes first; the entry record follows it in the same journal.
+            self.journalAndApply(.ledgerKey(ledgerID: entry.ledgerID, key: ledgerKey)) { _ in }
         }
-        try await self.journalAndApply(.entry(ledgerID: entry.ledgerID, entryID: entry.entryID, bytes: bytes))
-        return (entry.ledgerID, entry.entryID)
+        self.journalAndApply(.entry(ledgerID: entry.ledgerID, entryID: entry.entryID, bytes: bytes)) { result in
+            completion(result.map { (entry.ledgerID, entry.entryID) })
+        }
     }
 
     /// The encoded entry, from the write cache or the entry logs.
@@ -162,16 +184,76 @@ public final class BookieStore: Sendable {
         throw Refusal(.noEntry, "no entry \(ledgerID):\(entryID) here")
     }
 
+    /// Up to `maxEntries` consecutive entries from `firstEntryID`, stopping before
+    /// `maxBytes` would be passed (but always returning the first) or at a missing entry.
+    /// Throws when the first entry itself cannot be read.
+    public func readEntries(ledgerID: UInt64, firstEntryID: UInt64, maxEntries: Int, maxBytes: Int) throws(Refusal) -> [ByteBuffer] {
+        var entries = [try self.readEntry(ledgerID: ledgerID, entryID: firstEntryID)]
+        var bytes = entries[0].readableBytes
+        var next = firstEntryID
+        while entries.count < maxEntries, next < .max {
+            next += 1
+            guard let entry = try? self.readEntry(ledgerID: ledgerID, entryID: next), bytes + entry.readableBytes <= maxBytes else { break }
+            bytes += entry.readableBytes
+            entries.append(entry)
+        }
+        return entries
+    }
+
+    /// Records an explicit LAC for the ledger, durably.
+    public func writeLastAddConfirmed(ledgerID: UInt64, lac: Int64, ledgerKey: [UInt8]) async throws(Refusal) {
+        let result = await withCheckedContinuation { continuation in
+            self.writeLastAddConfirmed(ledgerID: ledgerID, lac: lac, ledgerKey: ledgerKey) { continuation.resume(returning: $0) }
+        }
+        try result.get()
+    }
+
+    /// Like ``writeLastAddConfirmed(ledgerID:lac:ledgerKey:)`` with a completion.
+    public func writeLastAddConfirmed(
+        ledgerID: UInt64,
+        lac: Int64,
+        ledgerKey: [UInt8],
+        completion: @escaping @Sendable (Result<Void, Refusal>) -> Void
+    ) {
+        do throws(Refusal) {
+            try self.checkKey(ledgerID, ledgerKey)
+        } catch {
+            return completion(.failure(error))
+        }
+        self.journalAndApply(.lastAddConfirmed(ledgerID: ledgerID, lac: lac), completion: completion)
+    }
+
     /// Fences the ledger (durably) and returns its LAC as this bookie knows it.
     public func fence(ledgerID: UInt64, ledgerKey: [UInt8]) async throws(Refusal) -> Int64 {
-        let known = try self.ledgerState(ledgerID)
-        if let known, !known.key.isEmpty, known.key != ledgerKey {
+        let result = await withCheckedContinuation { continuation in
+            self.fence(ledgerID: ledgerID, ledgerKey: ledgerKey) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// Like ``fence(ledgerID:ledgerKey:)`` with a completion.
+    public func fence(ledgerID: UInt64, ledgerKey: [UInt8], completion: @escaping @Sendable (Result<Int64, Refusal>) -> Void) {
+        let known: LedgerState?
+        do throws(Refusal) {
+            try self.checkKey(ledgerID, ledgerKey)
+            known = try self.ledgerState(ledgerID)
+        } catch {
+            return completion(.failure(error))
+        }
+        if let known, known.fenced {
+            return completion(.success(known.lastAddConfirmed))
+        }
+        self.journalAndApply(.fence(ledgerID: ledgerID)) { result in
+            completion(result.flatMap { () -> Result<Int64, Refusal> in
+                Result { () throws(Refusal) in try self.ledgerState(ledgerID)?.lastAddConfirmed ?? -1 }
+            })
+        }
+    }
+
+    private func checkKey(_ ledgerID: UInt64, _ key: [UInt8]) throws(Refusal) {
+        if let known = try self.ledgerState(ledgerID), !known.key.isEmpty, known.key != key {
             throw Refusal(.unauthorized, "ledger \(ledgerID) was created with another key")
         }
-        if !(known?.fenced ?? false) {
-            try await self.journalAndApply(.fence(ledgerID: ledgerID))
-        }
-        return try self.ledgerState(ledgerID)?.lastAddConfirmed ?? -1
     }
 
     /// The ledger's state, or nil when this bookie has never heard of it.
@@ -185,23 +267,28 @@ public final class BookieStore: Sendable {
     }
 
     private func journalAndApply(_ record: JournalRecord) async throws(Refusal) {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, Refusal>, Never>) in
-            self.journal.append(record) { result in
-                switch result {
-                case .success(let position):
-                    // Runs on the journal thread in journal order, so `applied` only grows.
-                    do {
-                        try self.state.withLock { state in try Self.apply(record, at: position, to: &state, index: self.index) }
-                        continuation.resume(returning: .success(()))
-                    } catch {
-                        continuation.resume(returning: .failure(Refusal(.ioError, "\(error)")))
-                    }
-                case .failure(let error):
-                    continuation.resume(returning: .failure(Refusal(.ioError, error.message)))
-                }
-            }
+        let result = await withCheckedContinuation { continuation in
+            self.journalAndApply(record) { continuation.resume(returning: $0) }
         }
         try result.get()
+    }
+
+    /// Journals `record` and, once it is durable, applies it to the state — on the journal
+    /// thread, in journal order, so `applied` only grows — then calls `completion`.
+    private func journalAndApply(_ record: JournalRecord, completion: @escaping @Sendable (Result<Void, Refusal>) -> Void) {
+        self.journal.append(record) { result in
+            switch result {
+            case .success(let position):
+                do {
+                    try self.state.withLock { state in try Self.apply(record, at: position, to: &state, index: self.index) }
+                    completion(.success(()))
+                } catch {
+                    completion(.failure(Refusal(.ioError, "\(error)")))
+                }
+            case .failure(let error):
+                completion(.failure(Refusal(.ioError, error.message)))
+            }
+        }
     }
 
     // MARK: Flush and checkpoint

@@ -1,0 +1,124 @@
+public import BookieStorage
+public import BookieWire
+import Foundation
+public import NIOCore
+public import NIOPosix
+
+/// Serves bookie requests on one connection: parses frames, runs them against the
+/// ``BookieStore``, and writes responses, each tagged with its request's id.
+///
+/// Adds complete when the journal makes them durable; reads, fences and LAC requests run
+/// on `blockingPool` so that no disk work happens on the event loop. Responses may go out
+/// in a different order than requests came in. A frame that cannot be parsed gets a
+/// `badRequest` answer when its request id is known; a stream that cannot be framed
+/// (oversize, garbled length) is answered where possible and closed.
+public final class BookieRequestHandler: ChannelInboundHandler {
+    public typealias InboundIn = BookieFrame
+    public typealias OutboundOut = ByteBuffer
+
+    private let store: BookieStore
+    private let blockingPool: NIOThreadPool
+    private let info: @Sendable () -> BookieInfo
+
+    public init(store: BookieStore, blockingPool: NIOThreadPool, info: @escaping @Sendable () -> BookieInfo) {
+        self.store = store
+        self.blockingPool = blockingPool
+        self.info = info
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        let request: BookieRequest
+        do {
+            request = try BookieRequest(parsing: frame)
+        } catch {
+            let operation = BookieOperation(rawValue: frame.type) ?? .getInfo
+            Self.send(.failure(frame.requestID, operation, .badRequest, error.message), context: context)
+            return
+        }
+        let id = request.requestID
+        let eventLoop = context.eventLoop
+        let respond: @Sendable (BookieResponse) -> Void = { [context = NIOLoopBound(context, eventLoop: eventLoop)] response in
+            eventLoop.execute { Self.send(response, context: context.value) }
+        }
+        switch request.body {
+        case .add(let entry, let key, let recovery):
+            self.store.addEntry(entry, ledgerKey: key, recovery: recovery) { result in
+                switch result {
+                case .success(let (ledgerID, entryID)): respond(BookieResponse(requestID: id, .add(ledgerID: ledgerID, entryID: entryID)))
+                case .failure(let refusal): respond(.failure(id, .add, refusal.status, refusal.message))
+                }
+            }
+        case .read(let read):
+            let readEntries: @Sendable (Int64?) -> Void = { [store = self.store, pool = self.blockingPool] fencedLAC in
+                Self.run(id, .read, on: pool, store: store, respond: respond) { store throws(BookieStore.Refusal) in
+                    var lac = fencedLAC ?? -1
+                    if fencedLAC == nil, let state = try store.ledgerState(read.ledgerID) { lac = state.lastAddConfirmed }
+                    let entries = try store.readEntries(
+                        ledgerID: read.ledgerID, firstEntryID: read.firstEntryID,
+                        maxEntries: Int(read.maxEntries), maxBytes: Int(read.maxBytes)
+                    )
+                    return .read(ledgerID: read.ledgerID, firstEntryID: read.firstEntryID, lastAddConfirmed: lac, entries: entries)
+                }
+            }
+            guard read.fence else { return readEntries(nil) }
+            self.store.fence(ledgerID: read.ledgerID, ledgerKey: read.ledgerKey) { result in
+                switch result {
+                case .success(let lac): readEntries(lac)
+                case .failure(let refusal): respond(.failure(id, .read, refusal.status, refusal.message))
+                }
+            }
+        case .readLAC(let ledgerID):
+            Self.run(id, .readLAC, on: self.blockingPool, store: self.store, respond: respond) { store throws(BookieStore.Refusal) in
+                guard let state = try store.ledgerState(ledgerID) else { throw BookieStore.Refusal(.noLedger, "no ledger \(ledgerID) here") }
+                return .readLAC(ledgerID: ledgerID, lastAddConfirmed: state.lastAddConfirmed)
+            }
+        case .writeLAC(let ledgerID, let lac, let key):
+            self.store.writeLastAddConfirmed(ledgerID: ledgerID, lac: lac, ledgerKey: key) { result in
+                switch result {
+                case .success: respond(BookieResponse(requestID: id, .writeLAC(ledgerID: ledgerID)))
+                case .failure(let refusal): respond(.failure(id, .writeLAC, refusal.status, refusal.message))
+                }
+            }
+        case .getInfo:
+            let info = self.info
+            Self.run(id, .getInfo, on: self.blockingPool, store: self.store, respond: respond) { _ throws(BookieStore.Refusal) in .getInfo(info()) }
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Framing errors: the stream cannot be trusted past this point.
+        if let error = error as? BookieWireError, let id = error.requestID {
+            Self.send(.failure(id, .getInfo, .badRequest, error.message), context: context)
+        }
+        context.close(promise: nil)
+    }
+
+    /// Runs blocking `work` on the pool and responds with its body or its refusal.
+    private static func run(
+        _ id: UInt64,
+        _ operation: BookieOperation,
+        on pool: NIOThreadPool,
+        store: BookieStore,
+        respond: @escaping @Sendable (BookieResponse) -> Void,
+        _ work: @escaping @Sendable (BookieStore) throws(BookieStore.Refusal) -> BookieResponse.Body
+    ) {
+        pool.submit { state in
+            guard case .active = state else {
+                return respond(.failure(id, operation, .ioError, "the bookie is shutting down"))
+            }
+            do throws(BookieStore.Refusal) {
+                respond(BookieResponse(requestID: id, try work(store)))
+            } catch {
+                respond(.failure(id, operation, error.status, error.message))
+            }
+        }
+    }
+
+    private static func send(_ response: BookieResponse, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        response.write(into: &buffer)
+        context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
+    }
+}
