@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // System libraries (installed by tools/setup).
@@ -63,7 +64,9 @@ let package = Package(
         .target(
             name: "BookieServer",
             dependencies: [
-                "BookieStorage", "BookieWire",
+                "BookieStorage", "BookieWire", "Metadata",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -105,7 +108,13 @@ let package = Package(
         // Executables: configuration parsing only.
         .executableTarget(
             name: "bookie",
-            dependencies: ["MagnetarVersion", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "MagnetarVersion", "BookieServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             path: "bookie",
             exclude: ["bookie.conf"],
             swiftSettings: strictSettings
@@ -133,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "BookieServerTests",
             dependencies: [
-                "BookieServer", "BookieStorage", "BookieWire", "ClusterTesting",
+                "BookieServer", "BookieStorage", "BookieWire", "ClusterTesting", "bookie",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
