@@ -20,7 +20,17 @@ struct ExecutableTests {
         #expect(help.output.contains("USAGE: \(executable)"))
         let bad = try await Self.run(executable, ["--no-such-flag"])
         #expect(bad.status != 0)
-        #expect(bad.output.contains("no-such-flag"))
+        #expect(bad.output.hasPrefix("Error: "), "a clear error: \(bad.output)")
+        #expect(bad.output.contains("Usage: \(executable)"))
+    }
+
+    @Test func bookieRefusesAMalformedListenAddress() async throws {
+        let bad = try await Self.run(
+            "bookie",
+            ["--id", "b", "--listen", "nohostport", "--journal-dir", "/tmp/j", "--ledger-dirs", "/tmp/l", "--metadata-url", "memory:"]
+        )
+        #expect(bad.status != 0)
+        #expect(bad.output.contains("--listen must be HOST:PORT"))
     }
 
     @Test func metadataCommandsRoundTripThroughAFile() async throws {
