@@ -97,7 +97,8 @@ let package = Package(
         .target(
             name: "Perf",
             dependencies: [
-                "Codec", "Metadata",
+                "Codec", "Metadata", "BookieWire",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

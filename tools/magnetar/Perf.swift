@@ -8,7 +8,7 @@ import Perf
 struct Perf: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency.",
-        subcommands: [Codec.self, MetadataPerf.self]
+        subcommands: [Codec.self, MetadataPerf.self, BookiePerf.self]
     )
 
     struct Codec: AsyncParsableCommand {
@@ -58,6 +58,40 @@ struct Perf: AsyncParsableCommand {
             if let watch = report.watchLatencyMs {
                 print(String(format: "watch delivery  p50 %.2f ms  p99 %.2f ms  max %.2f ms", watch.p50, watch.p99, watch.max))
             }
+            if self.json { print(report.jsonLine()) }
+        }
+    }
+
+    struct BookiePerf: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "bookie",
+            abstract: "Add throughput and latency of one bookie."
+        )
+        @Option(help: "The bookie, HOST:PORT.") var bookie: String
+        @Option(help: "Entry payload size in bytes.") var size = 1024
+        @Option(help: "Adds outstanding at once.") var inFlight = 64
+        @Option(help: "Seconds to run.") var duration = 10.0
+        @Option(help: "Ledgers to spread the adds over.") var ledgers = 1
+        @Flag(help: "End with one JSON summary line.") var json = false
+
+        func run() async throws {
+            guard let colon = self.bookie.lastIndex(of: ":"), let port = Int(self.bookie[self.bookie.index(after: colon)...]) else {
+                throw ValidationError("--bookie must be HOST:PORT")
+            }
+            guard self.size >= 0, self.inFlight >= 1, self.ledgers >= 1, self.duration > 0 else {
+                throw ValidationError("--size, --in-flight, --ledgers and --duration must be positive")
+            }
+            let report = try await BookieBenchmark(
+                host: String(self.bookie[..<colon]), port: port, entrySize: self.size, inFlight: self.inFlight,
+                ledgers: self.ledgers, duration: .milliseconds(Int(self.duration * 1000))
+            ).run()
+            print(report.description ?? "")
+            print(
+                String(
+                    format: "adds/s %.0f  MB/s %.1f  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.2f ms",
+                    report.msgRate, report.mbPerSec, report.latencyMs.p50, report.latencyMs.p99, report.latencyMs.p999, report.latencyMs.max
+                )
+            )
             if self.json { print(report.jsonLine()) }
         }
     }
