@@ -1,6 +1,7 @@
 public import BookieStorage
 public import BookieWire
 import Foundation
+import Synchronization
 public import NIOCore
 public import NIOPosix
 
@@ -61,6 +62,9 @@ public final class BookieRequestHandler: ChannelInboundHandler {
                     return .read(ledgerID: read.ledgerID, firstEntryID: read.firstEntryID, lastAddConfirmed: lac, entries: entries)
                 }
             }
+            if let poll = read.longPoll {
+                return self.longPoll(read, poll, id: id, context: context, respond: respond)
+            }
             guard read.fence else { return readEntries(nil) }
             self.store.fence(ledgerID: read.ledgerID, ledgerKey: read.ledgerKey) { result in
                 switch result {
@@ -83,6 +87,45 @@ public final class BookieRequestHandler: ChannelInboundHandler {
         case .getInfo:
             let info = self.info
             Self.run(id, .getInfo, on: self.blockingPool, store: self.store, respond: respond) { _ throws(BookieStore.Refusal) in .getInfo(info()) }
+        }
+    }
+
+    /// Answers once the ledger's LAC passes `poll.previousLAC` (with the entries from
+    /// `firstEntryID` that the LAC covers) or, at the timeout, with no entries and the
+    /// LAC as it stands.
+    private func longPoll(
+        _ read: ReadRequest,
+        _ poll: ReadRequest.LongPoll,
+        id: UInt64,
+        context: ChannelHandlerContext,
+        respond: @escaping @Sendable (BookieResponse) -> Void
+    ) {
+        let store = self.store
+        let pool = self.blockingPool
+        let answered = Once()
+        let answerOnce: @Sendable (Int64, Bool) -> Void = { lac, timedOut in
+            guard answered.claim() else { return }
+            guard !timedOut, UInt64(bitPattern: lac) >= read.firstEntryID, lac >= 0 else {
+                return respond(BookieResponse(requestID: id, .read(ledgerID: read.ledgerID, firstEntryID: read.firstEntryID, lastAddConfirmed: lac, entries: [])))
+            }
+            Self.run(id, .read, on: pool, store: store, respond: respond) { store throws(BookieStore.Refusal) in
+                let covered = min(Int(read.maxEntries), Int(UInt64(bitPattern: lac) - read.firstEntryID) + 1)
+                let entries = try store.readEntries(
+                    ledgerID: read.ledgerID, firstEntryID: read.firstEntryID, maxEntries: covered, maxBytes: Int(read.maxBytes)
+                )
+                return .read(ledgerID: read.ledgerID, firstEntryID: read.firstEntryID, lastAddConfirmed: lac, entries: entries)
+            }
+        }
+        let token: Int?
+        do {
+            token = try store.waitForLAC(ledgerID: read.ledgerID, above: poll.previousLAC) { lac in answerOnce(lac, false) }
+        } catch {
+            return respond(.failure(id, .read, error.status, error.message))
+        }
+        guard let token else { return }
+        context.eventLoop.scheduleTask(in: .milliseconds(Int64(poll.timeoutMilliseconds))) {
+            store.cancelLACWait(ledgerID: read.ledgerID, token: token)
+            answerOnce((try? store.ledgerState(read.ledgerID)?.lastAddConfirmed) ?? -1, true)
         }
     }
 
@@ -120,5 +163,15 @@ public final class BookieRequestHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: 64)
         response.write(into: &buffer)
         context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
+    }
+}
+
+/// A flag that exactly one caller can claim.
+private final class Once: Sendable {
+    private let claimed = Atomic(false)
+
+    /// True for the first caller only.
+    func claim() -> Bool {
+        !self.claimed.exchange(true, ordering: .acquiringAndReleasing)
     }
 }

@@ -44,6 +44,23 @@ public final class BookieStore: Sendable {
         var changedLedgers: Set<UInt64> = []
         /// The journal position of the last record reflected in `cache` and `ledgers`.
         var applied = JournalPosition.start
+        /// Long-poll readers waiting for a ledger's LAC to pass a value, by ledger.
+        var lacWaiters: [UInt64: [LACWaiter]] = [:]
+        var nextWaiterID = 0
+
+        /// Removes and returns the waiters of `ledgerID` that `lac` satisfies.
+        mutating func satisfiedWaiters(_ ledgerID: UInt64, lac: Int64) -> [LACWaiter] {
+            guard let waiting = self.lacWaiters[ledgerID] else { return [] }
+            let (ready, rest) = (waiting.filter { lac > $0.previous }, waiting.filter { lac <= $0.previous })
+            self.lacWaiters[ledgerID] = rest.isEmpty ? nil : rest
+            return ready
+        }
+    }
+
+    struct LACWaiter {
+        var id: Int
+        var previous: Int64
+        var notify: @Sendable (Int64) -> Void
     }
 
     private let state = Mutex(State())
@@ -223,6 +240,34 @@ public final class BookieStore: Sendable {
         self.journalAndApply(.lastAddConfirmed(ledgerID: ledgerID, lac: lac), completion: completion)
     }
 
+    /// Calls `notify` with the ledger's LAC as soon as it is above `previous` — at once if
+    /// it already is. Returns a token for ``cancelLACWait(ledgerID:token:)``, or nil when
+    /// `notify` already ran.
+    public func waitForLAC(ledgerID: UInt64, above previous: Int64, notify: @escaping @Sendable (Int64) -> Void) throws(Refusal) -> Int? {
+        let current = try self.ledgerState(ledgerID)?.lastAddConfirmed ?? -1
+        let token: Int? = self.state.withLock { state in
+            // Re-check under the lock: the LAC may have moved since the read above.
+            let lac = max(current, state.ledgers[ledgerID]?.lastAddConfirmed ?? -1)
+            guard lac <= previous else { return nil }
+            let id = state.nextWaiterID
+            state.nextWaiterID += 1
+            state.lacWaiters[ledgerID, default: []].append(LACWaiter(id: id, previous: previous, notify: notify))
+            return id
+        }
+        if token == nil {
+            notify(max(current, self.state.withLock { $0.ledgers[ledgerID]?.lastAddConfirmed ?? -1 }))
+        }
+        return token
+    }
+
+    /// Forgets a waiter whose reader gave up.
+    public func cancelLACWait(ledgerID: UInt64, token: Int) {
+        self.state.withLock { state in
+            state.lacWaiters[ledgerID]?.removeAll { $0.id == token }
+            if state.lacWaiters[ledgerID]?.isEmpty == true { state.lacWaiters[ledgerID] = nil }
+        }
+    }
+
     /// Fences the ledger (durably) and returns its LAC as this bookie knows it.
     public func fence(ledgerID: UInt64, ledgerKey: [UInt8]) async throws(Refusal) -> Int64 {
         let result = await withCheckedContinuation { continuation in
@@ -280,8 +325,13 @@ public final class BookieStore: Sendable {
             switch result {
             case .success(let position):
                 do {
-                    try self.state.withLock { state in try Self.apply(record, at: position, to: &state, index: self.index) }
+                    let (ready, lac) = try self.state.withLock { state in
+                        try Self.apply(record, at: position, to: &state, index: self.index)
+                        let lac = state.ledgers[record.ledgerID]?.lastAddConfirmed ?? -1
+                        return (state.satisfiedWaiters(record.ledgerID, lac: lac), lac)
+                    }
                     completion(.success(()))
+                    for waiter in ready { waiter.notify(lac) }
                 } catch {
                     completion(.failure(Refusal(.ioError, "\(error)")))
                 }

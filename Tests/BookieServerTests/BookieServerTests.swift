@@ -106,6 +106,39 @@ struct BookieServerTests {
         try await fixture.stop()
     }
 
+    @Test func aLongPollReadWaitsForTheLACToPass() async throws {
+        let fixture = try await ServerFixture()
+        try await fixture.withConnection { send, receive in
+            for index: UInt64 in 0..<3 {
+                _ = try await Self.call(BookieRequest(requestID: index, .add(entry: Self.entry(5, index), ledgerKey: Self.key, recovery: false)), send, receive)
+            }
+            // The LAC (1) is already past 0: answered at once with what it covers.
+            let ready = try await Self.call(
+                BookieRequest(requestID: 10, .read(ReadRequest(ledgerID: 5, firstEntryID: 1, maxEntries: 10, longPoll: .init(previousLAC: 0, timeoutMilliseconds: 5000)))),
+                send, receive
+            )
+            #expect(ready == BookieResponse(requestID: 10, .read(ledgerID: 5, firstEntryID: 1, lastAddConfirmed: 1, entries: [Self.entry(5, 1)])))
+            // Nothing passes 100 in time: the answer comes at the timeout, empty.
+            let started = ContinuousClock.now
+            let timedOut = try await Self.call(
+                BookieRequest(requestID: 11, .read(ReadRequest(ledgerID: 5, firstEntryID: 101, longPoll: .init(previousLAC: 100, timeoutMilliseconds: 300)))),
+                send, receive
+            )
+            #expect(ContinuousClock.now - started >= .milliseconds(250))
+            #expect(timedOut == BookieResponse(requestID: 11, .read(ledgerID: 5, firstEntryID: 101, lastAddConfirmed: 1, entries: [])))
+            // Waiting for the LAC to pass 1: an add on another connection moves it to 2.
+            try await send(BookieRequest(requestID: 12, .read(ReadRequest(ledgerID: 5, firstEntryID: 2, longPoll: .init(previousLAC: 1, timeoutMilliseconds: 10_000)))).bytes)
+            try await Task.sleep(for: .milliseconds(100))
+            try await fixture.withConnection { send, receive in
+                let added = try await Self.call(BookieRequest(requestID: 3, .add(entry: Self.entry(5, 3), ledgerKey: Self.key, recovery: false)), send, receive)
+                #expect(added.status == .ok)
+            }
+            let woken = try BookieResponse(parsing: try #require(try await receive()))
+            #expect(woken == BookieResponse(requestID: 12, .read(ledgerID: 5, firstEntryID: 2, lastAddConfirmed: 2, entries: [Self.entry(5, 2)])))
+        }
+        try await fixture.stop()
+    }
+
     @Test func pipelinedAddsAreAllAnswered() async throws {
         let fixture = try await ServerFixture()
         try await fixture.withConnection { send, receive in
