@@ -143,7 +143,8 @@ let package = Package(
         .testTarget(
             name: "BookieServerTests",
             dependencies: [
-                "BookieServer", "BookieStorage", "BookieWire", "ClusterTesting", "bookie",
+                "BookieServer", "BookieStorage", "BookieWire", "ClusterTesting", "Metadata", "bookie",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

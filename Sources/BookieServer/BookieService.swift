@@ -26,6 +26,11 @@ public final class BookieService: Service {
         public var flushInterval: Duration
         /// TTL of the registration session (default 10 s).
         public var sessionTTL: Duration
+        /// When to turn read-only and back (default past 95% disk use, back at 90%).
+        public var diskMonitor: DiskMonitor
+        /// The fraction of the ledger disk in use; `statvfs` of the first ledger directory
+        /// unless replaced (tests do).
+        public var diskUsage: @Sendable (String) -> Double
 
         public init(
             id: String,
@@ -37,7 +42,9 @@ public final class BookieService: Service {
             rack: String? = nil,
             journalSync: Bool = true,
             flushInterval: Duration = .seconds(1),
-            sessionTTL: Duration = .seconds(10)
+            sessionTTL: Duration = .seconds(10),
+            diskMonitor: DiskMonitor = DiskMonitor(),
+            diskUsage: @escaping @Sendable (String) -> Double = DiskSpace.usage(of:)
         ) {
             self.id = id
             self.host = host
@@ -49,6 +56,8 @@ public final class BookieService: Service {
             self.journalSync = journalSync
             self.flushInterval = flushInterval
             self.sessionTTL = sessionTTL
+            self.diskMonitor = diskMonitor
+            self.diskUsage = diskUsage
         }
     }
 
@@ -82,20 +91,30 @@ public final class BookieService: Service {
             store: store,
             group: MultiThreadedEventLoopGroup.singleton,
             blockingPool: pool,
-            info: { DiskSpace.info(of: ledgerDirectory) }
+            info: { DiskSpace.info(of: ledgerDirectory, readOnly: store.isReadOnly) }
         )
         let address = "\(configuration.host):\(server.localPort)"
         let session = try await metadata.createSession(ttl: configuration.sessionTTL)
-        let registration = Registration(address: address, rack: configuration.rack, state: "writable")
-        try await metadata.put(
-            "/bookies/available/\(configuration.id)",
-            value: Array(try JSONEncoder().encode(registration)),
-            session: session
-        )
+        let register: @Sendable (Bool) async throws -> Void = { readOnly in
+            let registration = Registration(address: address, rack: configuration.rack, state: readOnly ? "read-only" : "writable")
+            try await metadata.put(
+                "/bookies/available/\(configuration.id)",
+                value: Array(try JSONEncoder().encode(registration)),
+                session: session
+            )
+        }
+        var monitor = configuration.diskMonitor
+        _ = monitor.observe(usage: configuration.diskUsage(ledgerDirectory))
+        store.isReadOnly = monitor.readOnly
+        try await register(monitor.readOnly)
+        let startingMonitor = monitor
         self.logger.info("bookie serving", metadata: ["id": "\(configuration.id)", "address": "\(address)"])
 
         await cancelWhenGracefulShutdown {
-            await Self.runLoops(metadata: metadata, session: session, store: store, pool: pool, configuration: configuration, logger: self.logger)
+            await Self.runLoops(
+                metadata: metadata, session: session, store: store, pool: pool, configuration: configuration,
+                monitor: startingMonitor, register: register, logger: self.logger
+            )
         }
 
         self.logger.info("bookie stopping", metadata: ["id": "\(configuration.id)"])
@@ -114,9 +133,26 @@ public final class BookieService: Service {
         store: BookieStore,
         pool: NIOThreadPool,
         configuration: Configuration,
+        monitor: DiskMonitor,
+        register: @escaping @Sendable (Bool) async throws -> Void,
         logger: Logger
     ) async {
         await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var monitor = monitor
+                let directory = configuration.ledgerDirectories[0]
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: configuration.flushInterval)
+                    guard monitor.observe(usage: configuration.diskUsage(directory)) else { continue }
+                    store.isReadOnly = monitor.readOnly
+                    logger.warning("bookie is now \(monitor.readOnly ? "read-only" : "writable")")
+                    do {
+                        try await register(monitor.readOnly)
+                    } catch {
+                        logger.error("could not update the registration", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
             group.addTask {
                 do {
                     try await metadata.keepSessionAlive(session)
@@ -149,11 +185,18 @@ public final class BookieService: Service {
 }
 
 /// Free and total space of the file system holding a directory.
-enum DiskSpace {
-    static func info(of directory: String) -> BookieInfo {
+public enum DiskSpace {
+    static func info(of directory: String, readOnly: Bool) -> BookieInfo {
         var stats = statvfs()
-        guard statvfs(directory, &stats) == 0 else { return BookieInfo(freeBytes: 0, totalBytes: 0, readOnly: false) }
+        guard statvfs(directory, &stats) == 0 else { return BookieInfo(freeBytes: 0, totalBytes: 0, readOnly: readOnly) }
         let block = UInt64(stats.f_frsize)
-        return BookieInfo(freeBytes: UInt64(stats.f_bavail) * block, totalBytes: UInt64(stats.f_blocks) * block, readOnly: false)
+        return BookieInfo(freeBytes: UInt64(stats.f_bavail) * block, totalBytes: UInt64(stats.f_blocks) * block, readOnly: readOnly)
+    }
+
+    /// The fraction of the file system holding `directory` that is in use (0 when unknown).
+    public static func usage(of directory: String) -> Double {
+        let info = Self.info(of: directory, readOnly: false)
+        guard info.totalBytes > 0 else { return 0 }
+        return 1 - Double(info.freeBytes) / Double(info.totalBytes)
     }
 }

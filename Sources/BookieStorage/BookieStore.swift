@@ -64,6 +64,7 @@ public final class BookieStore: Sendable {
     }
 
     private let state = Mutex(State())
+    private let readOnlyFlag = Atomic(false)
     private let journal: Journal
     private let index: EntryIndex
     private let entryLog: EntryLog
@@ -166,6 +167,9 @@ public final class BookieStore: Sendable {
             }
             if let known, known.fenced, !recovery {
                 throw Refusal(.fenced, "ledger \(entry.ledgerID) is fenced")
+            }
+            if !recovery, self.isReadOnly {
+                throw Refusal(.readOnly, "this bookie is read-only: its disks are nearly full")
             }
         } catch {
             completion(.failure(error))
@@ -379,6 +383,13 @@ public final class BookieStore: Sendable {
         for id in try JournalFile.ids(in: self.journalDirectory) where id < checkpoint.fileID {
             try? FileManager.default.removeItem(atPath: JournalFile.path(self.journalDirectory, id))
         }
+    }
+
+    /// Whether normal adds are refused (recovery adds are still accepted). Set by the
+    /// bookie's disk monitor.
+    public var isReadOnly: Bool {
+        get { self.readOnlyFlag.load(ordering: .relaxed) }
+        set { self.readOnlyFlag.store(newValue, ordering: .relaxed) }
     }
 
     /// Bytes of acknowledged entries waiting for the next flush.

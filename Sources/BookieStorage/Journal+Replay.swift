@@ -13,8 +13,10 @@ extension Journal {
         public var tornBytes: Int
     }
 
-    /// Reads every record from `start` on, in order, and calls `visit` with each and the
-    /// position just past it.
+    /// Reads every record after `start` (a position some earlier append returned), in
+    /// order, and calls `visit` with each and the position just past it. Positions fall
+    /// between records, possibly inside a group-commit batch, so the file holding `start`
+    /// is read from its beginning and records up to `start` are checked but not visited.
     ///
     /// A damaged batch at the very end of the newest file, followed only by zeros, is the
     /// torn tail of a crash: it was never acknowledged, and replay stops there. Damage
@@ -57,7 +59,7 @@ extension Journal {
                 if isNewest && header.allSatisfy({ $0 == 0 }) { return }
                 throw corrupt(0, "the header is not that of journal file \(id)")
             }
-            var offset = max(startOffset, JournalFile.headerSize)
+            var offset = JournalFile.headerSize
             while offset + JournalFile.batchHeaderSize <= bytes.count {
                 let length = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).bigEndian)
                 let checksum = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).bigEndian
@@ -65,9 +67,12 @@ extension Journal {
                 let dataStart = offset + JournalFile.batchHeaderSize
                 let plausible = length <= bytes.count - dataStart
                 if plausible, CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[dataStart..<(dataStart + length)])) == checksum {
-                    try Self.replayBatch(bytes, dataStart..<(dataStart + length), fileID: id, into: &summary, corrupt: corrupt, visit: visit)
+                    try Self.replayBatch(
+                        bytes, dataStart..<(dataStart + length), fileID: id, after: startOffset,
+                        into: &summary, corrupt: corrupt, visit: visit
+                    )
                     offset = dataStart + length
-                    summary.end = JournalPosition(fileID: id, offset: UInt64(offset))
+                    summary.end = max(summary.end, JournalPosition(fileID: id, offset: UInt64(offset)))
                     continue
                 }
                 // A bad batch: torn only if it is the last thing ever written.
@@ -85,6 +90,7 @@ extension Journal {
         _ bytes: UnsafeRawBufferPointer,
         _ range: Range<Int>,
         fileID: UInt64,
+        after skipped: Int,
         into summary: inout ReplaySummary,
         corrupt: (Int, String) -> JournalError,
         visit: (JournalRecord, JournalPosition) throws -> Void
@@ -100,6 +106,7 @@ extension Journal {
             guard CRC32C.checksum(body) == checksum else { throw corrupt(offset, "a record fails its checksum") }
             guard let record = JournalRecord(body: ByteBuffer(bytes: body)) else { throw corrupt(offset, "a record is malformed") }
             offset = bodyStart + length
+            guard offset > skipped else { continue }
             summary.records += 1
             try visit(record, JournalPosition(fileID: fileID, offset: UInt64(offset)))
         }

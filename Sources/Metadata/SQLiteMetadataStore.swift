@@ -83,7 +83,7 @@ public final class SQLiteMetadataStore: MetadataStore {
             do {
                 try store?.poll(confined)
             } catch {
-                store?.logger.debug("metadata poll failed", metadata: ["error": "\(error)"])
+                store?.logger.warning("metadata poll failed", metadata: ["error": "\(error)"])
             }
         }
         store.thread.withLock { $0 = thread }

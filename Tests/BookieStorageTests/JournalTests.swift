@@ -68,6 +68,11 @@ struct JournalTests {
         #expect(journal.groupsCommitted < count, "appends were grouped (\(journal.groupsCommitted) groups)")
         let (replayed, _) = try Self.replayAll(directory.path)
         #expect(replayed == (0..<count).map { Self.entry(7, UInt64($0)) })
+        // Positions fall between records, also inside a batch: replay resumes exactly there.
+        for k in [0, 1, 499, 1000, 1998] {
+            let (tail, _) = try Self.replayAll(directory.path, from: positions[k]!)
+            #expect(tail == ((k + 1)..<count).map { Self.entry(7, UInt64($0)) }, "from the position of record \(k)")
+        }
     }
 
     @Test func filesRollAndReplayAcrossThemAndAcrossReopens() async throws {
