@@ -46,8 +46,8 @@ extension Journal {
     ) throws {
         let path = JournalFile.path(directory, id)
         try MappedFile.withContents(of: path) { bytes in
-            func corrupt(_ offset: Int, _ what: String) -> JournalError {
-                JournalError(.corrupt, "\(path) is damaged at offset \(offset): \(what); refusing to replay past it")
+            func corrupt(_ offset: Int, _ what: String) -> StorageError {
+                StorageError(.corrupt, "\(path) is damaged at offset \(offset): \(what); refusing to replay past it")
             }
             guard bytes.count >= JournalFile.headerSize else {
                 // A crash while the file was being created: nothing in it was acknowledged.
@@ -92,7 +92,7 @@ extension Journal {
         fileID: UInt64,
         after skipped: Int,
         into summary: inout ReplaySummary,
-        corrupt: (Int, String) -> JournalError,
+        corrupt: (Int, String) -> StorageError,
         visit: (JournalRecord, JournalPosition) throws -> Void
     ) throws {
         var offset = range.lowerBound

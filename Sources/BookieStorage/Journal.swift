@@ -49,7 +49,7 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// Called once per append with the position just past its record, or the failure.
-    public typealias Completion = @Sendable (Result<JournalPosition, JournalError>) -> Void
+    public typealias Completion = @Sendable (Result<JournalPosition, StorageError>) -> Void
 
     private struct Pending {
         var record: JournalRecord
@@ -61,7 +61,7 @@ public final class Journal: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Pending] = []
     private var closing = false
-    private var failure: JournalError?
+    private var failure: StorageError?
     private var stopped = false
     private var groups = 0
 
@@ -84,11 +84,11 @@ public final class Journal: @unchecked Sendable {
 
     /// Opens a journal in `configuration.directory` on a new file after any existing ones,
     /// and starts its thread. Replay existing files first: this does not read them.
-    public static func open(_ configuration: Configuration) throws(JournalError) -> Journal {
+    public static func open(_ configuration: Configuration) throws(StorageError) -> Journal {
         do {
             try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
         } catch {
-            throw JournalError(.io, "cannot create the journal directory \(configuration.directory): \(error)")
+            throw StorageError(.io, "cannot create the journal directory \(configuration.directory): \(error)")
         }
         let next = (try JournalFile.ids(in: configuration.directory).last ?? 0) + 1
         let fd = try JournalFile.create(configuration.directory, id: next, preallocate: configuration.preallocationStep)
@@ -117,7 +117,7 @@ public final class Journal: @unchecked Sendable {
     /// Queues `record`; `completion` runs once it is durable (or failed).
     public func append(_ record: JournalRecord, completion: @escaping Completion) {
         self.condition.lock()
-        if let failure = self.failure ?? (self.closing ? JournalError(.closed, "the journal is closed") : nil) {
+        if let failure = self.failure ?? (self.closing ? StorageError(.closed, "the journal is closed") : nil) {
             self.condition.unlock()
             completion(.failure(failure))
             return
@@ -129,8 +129,8 @@ public final class Journal: @unchecked Sendable {
 
     /// Appends `record` and returns once it is durable.
     @discardableResult
-    public func append(_ record: JournalRecord) async throws(JournalError) -> JournalPosition {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<JournalPosition, JournalError>, Never>) in
+    public func append(_ record: JournalRecord) async throws(StorageError) -> JournalPosition {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<JournalPosition, StorageError>, Never>) in
             self.append(record) { continuation.resume(returning: $0) }
         }
         return try result.get()
@@ -217,7 +217,7 @@ public final class Journal: @unchecked Sendable {
         let checksum = batch.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[JournalFile.batchHeaderSize...])) }
         batch.setMultipleIntegers(UInt32(length), checksum, at: batch.readerIndex)
         let path = JournalFile.path(self.configuration.directory, self.fileID)
-        do throws(JournalError) {
+        do throws(StorageError) {
             let end = self.fileOffset + batch.readableBytes
             if end > self.allocatedEnd {
                 let step = self.configuration.preallocationStep
@@ -226,7 +226,7 @@ public final class Journal: @unchecked Sendable {
                 self.allocatedEnd = newEnd
             }
             try batch.withUnsafeReadableBytes { raw in
-                Result { () throws(JournalError) in try JournalFile.write(self.fd, raw, at: self.fileOffset, path: path) }
+                Result { () throws(StorageError) in try JournalFile.write(self.fd, raw, at: self.fileOffset, path: path) }
             }.get()
             self.fileOffset = end
             if self.configuration.syncEachGroup {
@@ -255,7 +255,7 @@ public final class Journal: @unchecked Sendable {
     /// Finishes the current file and starts the next one.
     private func roll() {
         let path = JournalFile.path(self.configuration.directory, self.fileID)
-        do throws(JournalError) {
+        do throws(StorageError) {
             guard fdatasync(self.fd) == 0 else { throw JournalFile.error("sync \(path)") }
             let next = self.fileID + 1
             let fd = try JournalFile.create(self.configuration.directory, id: next, preallocate: self.configuration.preallocationStep)
@@ -273,7 +273,7 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// Fails the given appends and everything queued, and refuses appends from now on.
-    private func fail(_ error: JournalError, _ waiting: [(Completion, JournalPosition)]) {
+    private func fail(_ error: StorageError, _ waiting: [(Completion, JournalPosition)]) {
         let queued = self.condition.withLock {
             self.failure = self.failure ?? error
             defer { self.queue.removeAll() }

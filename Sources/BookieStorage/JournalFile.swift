@@ -21,11 +21,11 @@ enum JournalFile {
     }
 
     /// The ids of the journal files in `directory`, in order.
-    static func ids(in directory: String) throws(JournalError) -> [UInt64] {
+    static func ids(in directory: String) throws(StorageError) -> [UInt64] {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: directory).compactMap(Self.id(fromName:)).sorted()
         } catch {
-            throw JournalError(.io, "cannot list the journal directory \(directory): \(error)")
+            throw StorageError(.io, "cannot list the journal directory \(directory): \(error)")
         }
     }
 
@@ -35,15 +35,15 @@ enum JournalFile {
 
     /// Creates file `id` with its header, preallocates `size` bytes, and makes its
     /// directory entry durable. Returns the open descriptor.
-    static func create(_ directory: String, id: UInt64, preallocate size: Int) throws(JournalError) -> Int32 {
+    static func create(_ directory: String, id: UInt64, preallocate size: Int) throws(StorageError) -> Int32 {
         let path = Self.path(directory, id)
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Self.error("create \(path)") }
         var header = Self.magic
         withUnsafeBytes(of: id.bigEndian) { header.append(contentsOf: $0) }
-        do throws(JournalError) {
+        do throws(StorageError) {
             try Self.preallocate(fd, from: 0, length: max(size, Self.headerSize), path: path)
-            try header.withUnsafeBytes { raw in Result { () throws(JournalError) in try Self.write(fd, raw, at: 0, path: path) } }.get()
+            try header.withUnsafeBytes { raw in Result { () throws(StorageError) in try Self.write(fd, raw, at: 0, path: path) } }.get()
             guard fdatasync(fd) == 0 else { throw Self.error("sync \(path)") }
             try Self.syncDirectory(directory)
         } catch {
@@ -53,14 +53,14 @@ enum JournalFile {
         return fd
     }
 
-    static func preallocate(_ fd: Int32, from offset: Int, length: Int, path: String) throws(JournalError) {
+    static func preallocate(_ fd: Int32, from offset: Int, length: Int, path: String) throws(StorageError) {
         let status = posix_fallocate(fd, off_t(offset), off_t(length))
         guard status == 0 else {
-            throw JournalError(.io, "cannot preallocate \(length) bytes in \(path): \(String(cString: strerror(status)))")
+            throw StorageError(.io, "cannot preallocate \(length) bytes in \(path): \(String(cString: strerror(status)))")
         }
     }
 
-    static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws(JournalError) {
+    static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws(StorageError) {
         var written = 0
         let total = bytes.count
         while written < total {
@@ -73,14 +73,14 @@ enum JournalFile {
         }
     }
 
-    static func syncDirectory(_ directory: String) throws(JournalError) {
+    static func syncDirectory(_ directory: String) throws(StorageError) {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw Self.error("open \(directory)") }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw Self.error("sync \(directory)") }
     }
 
-    static func error(_ what: String) -> JournalError {
-        JournalError(.io, "cannot \(what): \(String(cString: strerror(errno)))")
+    static func error(_ what: String) -> StorageError {
+        StorageError(.io, "cannot \(what): \(String(cString: strerror(errno)))")
     }
 }

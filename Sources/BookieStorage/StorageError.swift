@@ -1,14 +1,17 @@
-/// A failure of the bookie's ledger storage: its index or entry logs.
+/// A failure of the bookie's storage: its journal, index or entry logs.
 public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Wrapped: Hashable, Sendable { case io, corrupt }
+        private enum Wrapped: Hashable, Sendable { case io, corrupt, closed }
         private let wrapped: Wrapped
         private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
 
         /// A read, write or sync of the storage files failed.
         public static let io = Code(.io)
-        /// Stored bytes fail their checksum or do not parse: they are never served.
+        /// Stored bytes fail their checksum or do not parse: they are never served. For the
+        /// journal, damage that is not a torn tail (a crash's unacknowledged last batch).
         public static let corrupt = Code(.corrupt)
+        /// The journal was closed, or failed earlier and accepts nothing more.
+        public static let closed = Code(.closed)
 
         public var description: String { String(describing: self.wrapped) }
     }

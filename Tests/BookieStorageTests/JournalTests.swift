@@ -40,7 +40,7 @@ struct JournalTests {
         #expect(replayed == records)
         #expect(summary.end == positions.last)
         #expect(summary.tornBytes == 0)
-        let closed = await #expect(throws: JournalError.self) { try await journal.append(.fence(ledgerID: 3)) }
+        let closed = await #expect(throws: StorageError.self) { try await journal.append(.fence(ledgerID: 3)) }
         #expect(closed?.code == .closed)
     }
 
@@ -140,7 +140,7 @@ struct JournalTests {
         bytes[target] ^= 0x10
         try bytes.write(to: URL(fileURLWithPath: file))
         var served: [JournalRecord] = []
-        let error = #expect(throws: JournalError.self) {
+        let error = #expect(throws: StorageError.self) {
             _ = try Journal.replay(directory: directory.path) { record, _ in served.append(record) }
         }
         #expect(error?.code == .corrupt)
@@ -176,7 +176,7 @@ struct JournalTests {
         var bytes = try Data(contentsOf: URL(fileURLWithPath: oldest))
         bytes[30] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: oldest))
-        let error = #expect(throws: JournalError.self) { _ = try Self.replayAll(directory.path) }
+        let error = #expect(throws: StorageError.self) { _ = try Self.replayAll(directory.path) }
         #expect(error?.code == .corrupt)
     }
 }
