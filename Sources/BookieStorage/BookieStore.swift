@@ -111,8 +111,9 @@ public final class BookieStore: Sendable {
         switch record {
         case .entry(let ledgerID, let entryID, let bytes):
             var ledgerState = try ledger(ledgerID)
-            if let entry = try? LedgerEntry(decoding: bytes), entry.lastAddConfirmed > ledgerState.lastAddConfirmed {
-                ledgerState.lastAddConfirmed = entry.lastAddConfirmed
+            // Verified when added, and checksummed by its journal record since.
+            if let lac = LedgerEntry.lastAddConfirmed(in: bytes), lac > ledgerState.lastAddConfirmed {
+                ledgerState.lastAddConfirmed = lac
             }
             state.ledgers[ledgerID] = ledgerState
             if state.cache[ledgerID]?[entryID] == nil { state.cachedBytes += bytes.readableBytes }

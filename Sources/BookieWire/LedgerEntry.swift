@@ -40,6 +40,12 @@ public struct LedgerEntry: Hashable, Sendable {
     /// The entry's encoded size.
     public var encodedSize: Int { Self.headerSize + self.payload.readableBytes }
 
+    /// The LAC field of an encoded entry, read without verifying the digest: for bytes
+    /// already verified (on add) or covered by another checksum (a journal record).
+    public static func lastAddConfirmed(in bytes: ByteBuffer) -> Int64? {
+        bytes.getInteger(at: bytes.readerIndex + 16, as: UInt64.self).map { Int64(bitPattern: $0) }
+    }
+
     /// Decodes an entry occupying all of `bytes`, verifying its digest. The payload is a
     /// slice of `bytes`, not a copy.
     public init(decoding bytes: ByteBuffer) throws(BookieWireError) {
