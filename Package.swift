@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // System libraries (installed by tools/setup).
@@ -43,6 +44,7 @@ let package = Package(
 
         // Bottom layer.
         .target(name: "MagnetarVersion", swiftSettings: strictSettings),
+        .target(name: "Settings", swiftSettings: strictSettings),
         .target(
             name: "Codec",
             dependencies: [
@@ -64,7 +66,9 @@ let package = Package(
         .target(
             name: "BookieServer",
             dependencies: [
-                "BookieStorage", "BookieWire", "Metadata",
+                "BookieStorage", "BookieWire", "Metadata", "HTTPServing",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -92,6 +96,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "HTTPServing",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
 
         // Tools and test harness.
         .target(
@@ -110,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "bookie",
             dependencies: [
-                "MagnetarVersion", "BookieServer",
+                "MagnetarVersion", "BookieServer", "Settings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -179,6 +193,18 @@ let package = Package(
         .testTarget(
             name: "ToolsTests",
             dependencies: ["ClusterTesting", "MagnetarVersion", "magnetar", "bookie", "broker"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "SettingsTests", dependencies: ["Settings", "ClusterTesting"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "HTTPServingTests",
+            dependencies: [
+                "HTTPServing",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

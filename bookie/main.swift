@@ -3,6 +3,7 @@ import BookieServer
 import Logging
 import MagnetarVersion
 import ServiceLifecycle
+import Settings
 import UnixSignals
 
 /// The storage node: keeps ledger entries durably and serves them to brokers.
@@ -11,39 +12,78 @@ struct Bookie: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bookie",
         abstract: "Magnetar storage node: stores ledger entries durably on a quorum of bookies.",
+        discussion: """
+            Every setting can also come from the environment (MAGNETAR_BOOKIE_ and the name in \
+            capitals with '_' for '-', e.g. MAGNETAR_BOOKIE_JOURNAL_DIR) or from a --config file \
+            of 'name = value' lines (see bookie/bookie.conf). Flags win over the environment, \
+            which wins over the file.
+            """,
         version: MagnetarVersion.current
     )
 
-    @Option(help: "This bookie's id, unique in the cluster.") var id: String
-    @Option(help: "Address to serve the bookie protocol on, HOST:PORT (port 0 picks one).") var listen = "127.0.0.1:3181"
-    @Option(help: "Port for /metrics and /health (not served yet in this version).") var httpPort: Int?
-    @Option(help: "Directory for the journal.") var journalDir: String
-    @Option(help: "Comma-separated ledger storage directories.") var ledgerDirs: String
-    @Option(help: "memory:, sqlite:<path> or etcd://host:port[,host:port…]") var metadataUrl: String
+    @Option(help: "A file of 'name = value' settings.") var config: String?
+    @Option(help: "This bookie's id, unique in the cluster.") var id: String?
+    @Option(help: "Address to serve the bookie protocol on, HOST:PORT (port 0 picks one; default 127.0.0.1:3181).") var listen: String?
+    @Option(help: "Port for /metrics and /health on the listen host (default 8000; 0 picks one).") var httpPort: String?
+    @Option(help: "Directory for the journal.") var journalDir: String?
+    @Option(help: "Comma-separated ledger storage directories.") var ledgerDirs: String?
+    @Option(help: "memory:, sqlite:<path> or etcd://host:port[,host:port…]") var metadataUrl: String?
     @Option(help: "Rack name, for rack-aware placement.") var rack: String?
-    @Option(help: "fdatasync the journal before acknowledging (true|false).") var journalSync = true
+    @Option(help: "fdatasync the journal before acknowledging (true|false, default true).") var journalSync: String?
+    @Option(help: "Seconds between garbage collections of deleted ledgers (default 300).") var gcIntervalSeconds: String?
+    @Option(help: "Compact entry logs with less live data than this fraction (default 0.5).") var compactionThreshold: String?
+    @Option(help: "Most MB/s that compaction copies (default 32).") var compactionRateMb: String?
+    @Option(help: "Turn read-only past this fraction of disk use (default 0.95).") var readOnlyAbove: String?
+    @Option(help: "Turn writable again at this fraction of disk use (default 0.90).") var writableBelow: String?
+
+    static let settingNames: Set<String> = [
+        "id", "listen", "http-port", "journal-dir", "ledger-dirs", "metadata-url", "rack", "journal-sync",
+        "gc-interval-seconds", "compaction-threshold", "compaction-rate-mb", "read-only-above", "writable-below",
+    ]
 
     func run() async throws {
-        guard let colon = self.listen.lastIndex(of: ":"), let port = Int(self.listen[self.listen.index(after: colon)...]),
-            (0...65_535).contains(port)
-        else {
-            throw ValidationError("--listen must be HOST:PORT, got '\(self.listen)'")
+        let configuration: BookieService.Configuration
+        let httpPort: Int
+        do {
+            let settings = try Settings(file: self.config, environmentPrefix: "MAGNETAR_BOOKIE_", known: Self.settingNames)
+            let listen = settings.string("listen", flag: self.listen) ?? "127.0.0.1:3181"
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65_535).contains(port) else {
+                throw ValidationError("listen must be HOST:PORT, got '\(listen)'")
+            }
+            httpPort = try settings.value("http-port", flag: self.httpPort, default: 8000) { Int($0).flatMap { (0...65_535).contains($0) ? $0 : nil } }
+            let fraction: (String) -> Double? = { Double($0).flatMap { (0...1).contains($0) ? $0 : nil } }
+            let readOnlyAbove = try settings.value("read-only-above", flag: self.readOnlyAbove, default: 0.95, fraction)
+            let writableBelow = try settings.value("writable-below", flag: self.writableBelow, default: 0.90, fraction)
+            guard writableBelow <= readOnlyAbove else {
+                throw ValidationError("writable-below (\(writableBelow)) must not exceed read-only-above (\(readOnlyAbove))")
+            }
+            configuration = .init(
+                id: try settings.required("id", flag: self.id),
+                host: String(listen[..<colon]),
+                port: port,
+                httpPort: httpPort,
+                journalDirectory: try settings.required("journal-dir", flag: self.journalDir),
+                ledgerDirectories: try settings.required("ledger-dirs", flag: self.ledgerDirs).split(separator: ",").map(String.init),
+                metadataURL: try settings.required("metadata-url", flag: self.metadataUrl),
+                rack: settings.string("rack", flag: self.rack),
+                journalSync: try settings.bool("journal-sync", flag: self.journalSync, default: true),
+                diskMonitor: DiskMonitor(readOnlyAbove: readOnlyAbove, writableBelow: writableBelow),
+                garbageCollectionInterval: .seconds(
+                    try settings.value("gc-interval-seconds", flag: self.gcIntervalSeconds, default: 300) { Double($0).flatMap { $0 > 0 ? $0 : nil } }
+                ),
+                compactionThreshold: try settings.value("compaction-threshold", flag: self.compactionThreshold, default: 0.5, fraction),
+                compactionRate: Int(
+                    try settings.value("compaction-rate-mb", flag: self.compactionRateMb, default: 32) { Double($0).flatMap { $0 > 0 ? $0 : nil } }
+                        * 1_048_576
+                )
+            )
+        } catch let problem as Settings.Problem {
+            throw ValidationError(problem.description)
         }
+        guard !configuration.ledgerDirectories.isEmpty else { throw ValidationError("ledger-dirs names no directory") }
         var logger = Logger(label: "bookie")
         logger.logLevel = .info
-        let service = BookieService(
-            configuration: .init(
-                id: self.id,
-                host: String(self.listen[..<colon]),
-                port: port,
-                journalDirectory: self.journalDir,
-                ledgerDirectories: self.ledgerDirs.split(separator: ",").map(String.init),
-                metadataURL: self.metadataUrl,
-                rack: self.rack,
-                journalSync: self.journalSync
-            ),
-            logger: logger
-        )
+        let service = BookieService(configuration: configuration, logger: logger)
         let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }

@@ -1,6 +1,7 @@
 public import BookieStorage
 public import BookieWire
 import Foundation
+import Prometheus
 import Synchronization
 public import NIOCore
 public import NIOPosix
@@ -20,10 +21,13 @@ public final class BookieRequestHandler: ChannelInboundHandler {
     private let store: BookieStore
     private let blockingPool: NIOThreadPool
     private let info: @Sendable () -> BookieInfo
+    private let metrics: BookieMetrics
+    private var responses: ResponseOutbox?
 
-    public init(store: BookieStore, blockingPool: NIOThreadPool, info: @escaping @Sendable () -> BookieInfo) {
+    public init(store: BookieStore, blockingPool: NIOThreadPool, metrics: BookieMetrics, info: @escaping @Sendable () -> BookieInfo) {
         self.store = store
         self.blockingPool = blockingPool
+        self.metrics = metrics
         self.info = info
     }
 
@@ -38,21 +42,37 @@ public final class BookieRequestHandler: ChannelInboundHandler {
             return
         }
         let id = request.requestID
-        let eventLoop = context.eventLoop
-        let respond: @Sendable (BookieResponse) -> Void = { [context = NIOLoopBound(context, eventLoop: eventLoop)] response in
-            eventLoop.execute { Self.send(response, context: context.value) }
-        }
+        let outbox = self.outbox(context)
+        let respond: @Sendable (BookieResponse) -> Void = { response in outbox.send(response) }
         switch request.body {
         case .add(let entry, let key, let recovery):
+            let metrics = self.metrics
+            let start = ContinuousClock.now
             self.store.addEntry(entry, ledgerKey: key, recovery: recovery) { result in
                 switch result {
-                case .success(let (ledgerID, entryID)): respond(BookieResponse(requestID: id, .add(ledgerID: ledgerID, entryID: entryID)))
-                case .failure(let refusal): respond(.failure(id, .add, refusal.status, refusal.message))
+                case .success(let (ledgerID, entryID)):
+                    metrics.addLatency.record(ContinuousClock.now - start)
+                    metrics.bytesWritten.increment(by: Int64(entry.readableBytes))
+                    respond(BookieResponse(requestID: id, .add(ledgerID: ledgerID, entryID: entryID)))
+                case .failure(let refusal):
+                    metrics.addFailures.increment()
+                    respond(.failure(id, .add, refusal.status, refusal.message))
                 }
             }
         case .read(let read):
+            let metrics = self.metrics
+            let start = ContinuousClock.now
+            let respondMeasured: @Sendable (BookieResponse) -> Void = { response in
+                if case .read(_, _, _, let entries) = response.body {
+                    metrics.readLatency.record(ContinuousClock.now - start)
+                    metrics.bytesRead.increment(by: Int64(entries.reduce(0) { $0 + $1.readableBytes }))
+                } else {
+                    metrics.readFailures.increment()
+                }
+                respond(response)
+            }
             let readEntries: @Sendable (Int64?) -> Void = { [store = self.store, pool = self.blockingPool] fencedLAC in
-                Self.run(id, .read, on: pool, store: store, respond: respond) { store throws(BookieStore.Refusal) in
+                Self.run(id, .read, on: pool, store: store, respond: respondMeasured) { store throws(BookieStore.Refusal) in
                     var lac = fencedLAC ?? -1
                     if fencedLAC == nil, let state = try store.ledgerState(read.ledgerID) { lac = state.lastAddConfirmed }
                     let entries = try store.readEntries(
@@ -69,13 +89,12 @@ public final class BookieRequestHandler: ChannelInboundHandler {
             self.store.fence(ledgerID: read.ledgerID, ledgerKey: read.ledgerKey) { result in
                 switch result {
                 case .success(let lac): readEntries(lac)
-                case .failure(let refusal): respond(.failure(id, .read, refusal.status, refusal.message))
+                case .failure(let refusal): respondMeasured(.failure(id, .read, refusal.status, refusal.message))
                 }
             }
         case .readLAC(let ledgerID):
             Self.run(id, .readLAC, on: self.blockingPool, store: self.store, respond: respond) { store throws(BookieStore.Refusal) in
-                guard let state = try store.ledgerState(ledgerID) else { throw BookieStore.Refusal(.noLedger, "no ledger \(ledgerID) here") }
-                return .readLAC(ledgerID: ledgerID, lastAddConfirmed: state.lastAddConfirmed)
+                .readLAC(ledgerID: ledgerID, lastAddConfirmed: try store.lastAddConfirmed(ledgerID: ledgerID))
             }
         case .writeLAC(let ledgerID, let lac, let key):
             self.store.writeLastAddConfirmed(ledgerID: ledgerID, lac: lac, ledgerKey: key) { result in
@@ -129,6 +148,13 @@ public final class BookieRequestHandler: ChannelInboundHandler {
         }
     }
 
+    private func outbox(_ context: ChannelHandlerContext) -> ResponseOutbox {
+        if let outbox = self.responses { return outbox }
+        let outbox = ResponseOutbox(context: context)
+        self.responses = outbox
+        return outbox
+    }
+
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Framing errors: the stream cannot be trusted past this point.
         if let error = error as? BookieWireError, let id = error.requestID {
@@ -163,6 +189,46 @@ public final class BookieRequestHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: 64)
         response.write(into: &buffer)
         context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
+    }
+}
+
+/// Responses completed off the event loop (by the journal thread or the blocking pool),
+/// written in batches: the first response queued schedules one task on the loop, which
+/// writes everything queued by then as one buffer with one flush. Under load a group
+/// commit's worth of acknowledgements costs one hop and one system call per connection.
+private final class ResponseOutbox: Sendable {
+    private struct Queue {
+        var responses: [BookieResponse] = []
+        var scheduled = false
+    }
+
+    private let queue = Mutex(Queue())
+    private let context: NIOLoopBound<ChannelHandlerContext>
+
+    init(context: ChannelHandlerContext) {
+        self.context = NIOLoopBound(context, eventLoop: context.eventLoop)
+    }
+
+    func send(_ response: BookieResponse) {
+        let schedule = self.queue.withLock { queue in
+            queue.responses.append(response)
+            defer { queue.scheduled = true }
+            return !queue.scheduled
+        }
+        if schedule { self.context.eventLoop.execute { self.drain() } }
+    }
+
+    private func drain() {
+        let responses = self.queue.withLock { queue in
+            queue.scheduled = false
+            defer { queue.responses.removeAll(keepingCapacity: true) }
+            return queue.responses
+        }
+        let context = self.context.value
+        guard context.channel.isActive, !responses.isEmpty else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 64 * responses.count)
+        for response in responses { response.write(into: &buffer) }
+        context.writeAndFlush(NIOAny(buffer), promise: nil)
     }
 }
 

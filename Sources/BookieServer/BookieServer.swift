@@ -36,6 +36,7 @@ public final class BookieServer: Sendable {
         store: BookieStore,
         group: any EventLoopGroup,
         blockingPool: NIOThreadPool,
+        metrics: BookieMetrics = BookieMetrics(),
         info: @escaping @Sendable () -> BookieInfo
     ) async throws -> BookieServer {
         let channel = try await ServerBootstrap(group: group)
@@ -48,7 +49,7 @@ public final class BookieServer: Sendable {
                         ByteToMessageHandler(BookieFrameDecoder(maximumFrameSize: configuration.maximumFrameSize))
                     )
                     try channel.pipeline.syncOperations.addHandler(
-                        BookieRequestHandler(store: store, blockingPool: blockingPool, info: info)
+                        BookieRequestHandler(store: store, blockingPool: blockingPool, metrics: metrics, info: info)
                     )
                 }
             }

@@ -15,12 +15,28 @@ public final class BookieStore: Sendable {
     /// Where a store keeps its files. Defaults are in each field's comment.
     public struct Configuration: Sendable {
         public var journal: Journal.Configuration
-        /// Holds `index/` (RocksDB) and `entrylogs/`.
-        public var ledgerDirectory: String
+        /// Each holds `entrylogs/`; the first also holds `index/` (RocksDB). A ledger's
+        /// entries go to the directory its id selects (id modulo the count), so the list
+        /// must not change once data is written (the bookie's cookie enforces this).
+        public var ledgerDirectories: [String]
+        /// Ledgers with ids up to this one may have lost entries here (0: none). They
+        /// answer `unknownLedgerState` where they would answer "no such ledger or entry",
+        /// take only recovery adds, and answer a fence with `unknownLedgerState` once it is
+        /// recorded. The bookie keeps the horizon in its cookie.
+        public var unknownStateHorizon: UInt64
+        /// An entry log is rolled to a new file past this size (default 1 GiB).
+        public var entryLogFileSize: Int
+
+        public init(journal: Journal.Configuration, ledgerDirectories: [String], unknownStateHorizon: UInt64 = 0, entryLogFileSize: Int = 1 << 30) {
+            precondition(!ledgerDirectories.isEmpty && ledgerDirectories.count <= 256, "a store needs 1 to 256 ledger directories")
+            self.journal = journal
+            self.ledgerDirectories = ledgerDirectories
+            self.unknownStateHorizon = unknownStateHorizon
+            self.entryLogFileSize = entryLogFileSize
+        }
 
         public init(journal: Journal.Configuration, ledgerDirectory: String) {
-            self.journal = journal
-            self.ledgerDirectory = ledgerDirectory
+            self.init(journal: journal, ledgerDirectories: [ledgerDirectory])
         }
     }
 
@@ -65,29 +81,46 @@ public final class BookieStore: Sendable {
 
     private let state = Mutex(State())
     private let readOnlyFlag = Atomic(false)
+    private let horizon: UInt64
     private let journal: Journal
     private let index: EntryIndex
-    private let entryLog: EntryLog
+    /// One per ledger directory, in configuration order.
+    private let entryLogs: [EntryLog]
+    /// Held by flushes, ledger deletion and each step of compaction: whatever moves
+    /// entries between the cache, the entry logs and the index.
     private let flushLock = NSLock()
     private let journalDirectory: String
 
-    private init(journal: Journal, index: EntryIndex, entryLog: EntryLog, state: State, journalDirectory: String) {
+    private init(journal: Journal, index: EntryIndex, entryLogs: [EntryLog], state: State, horizon: UInt64, journalDirectory: String) {
         self.journal = journal
         self.index = index
-        self.entryLog = entryLog
+        self.entryLogs = entryLogs
+        self.horizon = horizon
         self.journalDirectory = journalDirectory
         self.state.withLock { $0 = state }
     }
 
     /// Opens the store, replaying the journal from the last checkpoint.
     public static func open(_ configuration: Configuration) throws -> BookieStore {
-        do {
-            try FileManager.default.createDirectory(atPath: configuration.ledgerDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw StorageError(.io, "cannot create the ledger directory \(configuration.ledgerDirectory): \(error)")
+        for directory in configuration.ledgerDirectories {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StorageError(.io, "cannot create the ledger directory \(directory): \(error)")
+            }
         }
-        let index = try EntryIndex(path: (configuration.ledgerDirectory as NSString).appendingPathComponent("index"))
-        let entryLog = try EntryLog(directory: (configuration.ledgerDirectory as NSString).appendingPathComponent("entrylogs"))
+        let index = try EntryIndex(path: (configuration.ledgerDirectories[0] as NSString).appendingPathComponent("index"))
+        var entryLogs: [EntryLog] = []
+        for (number, directory) in configuration.ledgerDirectories.enumerated() {
+            entryLogs.append(
+                try EntryLog(
+                    directory: (directory as NSString).appendingPathComponent("entrylogs"),
+                    number: UInt8(number),
+                    after: try index.lastLogID(directory: number),
+                    maxFileSize: configuration.entryLogFileSize
+                )
+            )
+        }
         var state = State()
         let checkpoint = try index.checkpoint() ?? .start
         state.applied = checkpoint
@@ -96,10 +129,13 @@ public final class BookieStore: Sendable {
                 try Self.apply(record, at: position, to: &state, index: index)
             }
         }
-        let journal = try Journal.open(configuration.journal)
+        let journal = try Journal.open(configuration.journal, after: checkpoint.fileID)
         // Everything in the older files is now in `state`: the next checkpoint may drop them.
         state.applied = max(state.applied, JournalPosition(fileID: journal.currentFileID, offset: 0))
-        return BookieStore(journal: journal, index: index, entryLog: entryLog, state: state, journalDirectory: configuration.journal.directory)
+        return BookieStore(
+            journal: journal, index: index, entryLogs: entryLogs, state: state,
+            horizon: configuration.unknownStateHorizon, journalDirectory: configuration.journal.directory
+        )
     }
 
     /// Applies a durable journal record to the in-memory state.
@@ -169,6 +205,9 @@ public final class BookieStore: Sendable {
             if let known, known.fenced, !recovery {
                 throw Refusal(.fenced, "ledger \(entry.ledgerID) is fenced")
             }
+            if !recovery, self.mayHaveLostEntries(entry.ledgerID) {
+                throw Refusal(.unknownLedgerState, "ledger \(entry.ledgerID) may have lost entries on this bookie, which takes only recovery adds for it")
+            }
             if !recovery, self.isReadOnly {
                 throw Refusal(.readOnly, "this bookie is read-only: its disks are nearly full")
             }
@@ -186,12 +225,33 @@ public final class BookieStore: Sendable {
     }
 
     /// The encoded entry, from the write cache or the entry logs.
+    ///
+    /// Where the answer would be "no such ledger" or "no such entry" for a ledger that may
+    /// have lost entries here (see ``Configuration/unknownStateHorizon``), the answer is
+    /// `unknownLedgerState` instead: this bookie cannot say the entry never existed.
     public func readEntry(ledgerID: UInt64, entryID: UInt64) throws(Refusal) -> ByteBuffer {
+        do {
+            return try self.storedEntry(ledgerID: ledgerID, entryID: entryID)
+        } catch where (error.status == .noEntry || error.status == .noLedger) && self.mayHaveLostEntries(ledgerID) {
+            throw Refusal(.unknownLedgerState, "ledger \(ledgerID) may have lost entries on this bookie; \(error.message)")
+        }
+    }
+
+    private func storedEntry(ledgerID: UInt64, entryID: UInt64) throws(Refusal) -> ByteBuffer {
         let (cached, known) = self.state.withLock { ($0.cache[ledgerID]?[entryID], $0.ledgers[ledgerID] != nil) }
         if let cached { return cached }
         do {
             if let location = try self.index.location(ledgerID: ledgerID, entryID: entryID) {
-                return try self.entryLog.read(location, ledgerID: ledgerID, entryID: entryID)
+                do {
+                    return try self.entryLog(of: location).read(location, ledgerID: ledgerID, entryID: entryID)
+                } catch {
+                    // Compaction may have moved the entry and removed its old log meanwhile.
+                    guard let moved = try self.index.location(ledgerID: ledgerID, entryID: entryID), moved != location else { throw error }
+                    return try self.entryLog(of: moved).read(moved, ledgerID: ledgerID, entryID: entryID)
+                }
+            }
+            if let cached = self.state.withLock({ $0.cache[ledgerID]?[entryID] }) {
+                return cached  // Deleted by a flush between the two looks above.
             }
             if !known, try self.index.state(ledgerID: ledgerID) == nil {
                 throw Refusal(.noLedger, "no ledger \(ledgerID) here")
@@ -204,6 +264,23 @@ public final class BookieStore: Sendable {
             throw Refusal(.ioError, "\(error)")
         }
         throw Refusal(.noEntry, "no entry \(ledgerID):\(entryID) here")
+    }
+
+    private func entryLog(of location: EntryLocation) throws(StorageError) -> EntryLog {
+        let number = EntryLog.directoryNumber(of: location.logID)
+        guard number < self.entryLogs.count else {
+            throw StorageError(.corrupt, "the index points into ledger directory #\(number), which is not configured")
+        }
+        return self.entryLogs[number]
+    }
+
+    /// The ledger's LAC as this bookie knows it.
+    public func lastAddConfirmed(ledgerID: UInt64) throws(Refusal) -> Int64 {
+        if let state = try self.ledgerState(ledgerID) { return state.lastAddConfirmed }
+        if self.mayHaveLostEntries(ledgerID) {
+            throw Refusal(.unknownLedgerState, "ledger \(ledgerID) may have lost entries on this bookie")
+        }
+        throw Refusal(.noLedger, "no ledger \(ledgerID) here")
     }
 
     /// Up to `maxEntries` consecutive entries from `firstEntryID`, stopping before
@@ -290,13 +367,19 @@ public final class BookieStore: Sendable {
         } catch {
             return completion(.failure(error))
         }
+        // Fenced durably either way; a bookie that may have lost entries of the ledger
+        // cannot vouch for its LAC, so the fencer must not count its answer.
+        let answer: @Sendable () -> Result<Int64, Refusal> = {
+            if self.mayHaveLostEntries(ledgerID) {
+                return .failure(Refusal(.unknownLedgerState, "ledger \(ledgerID) is fenced, but may have lost entries on this bookie"))
+            }
+            return Result { () throws(Refusal) in try self.ledgerState(ledgerID)?.lastAddConfirmed ?? -1 }
+        }
         if let known, known.fenced {
-            return completion(.success(known.lastAddConfirmed))
+            return completion(answer())
         }
         self.journalAndApply(.fence(ledgerID: ledgerID)) { result in
-            completion(result.flatMap { () -> Result<Int64, Refusal> in
-                Result { () throws(Refusal) in try self.ledgerState(ledgerID)?.lastAddConfirmed ?? -1 }
-            })
+            completion(result.flatMap { answer() })
         }
     }
 
@@ -346,6 +429,109 @@ public final class BookieStore: Sendable {
         }
     }
 
+    // MARK: Data loss
+
+    /// Whether this bookie may have lost entries of the ledger: its id is at or below the
+    /// configured unknown-state horizon.
+    public func mayHaveLostEntries(_ ledgerID: UInt64) -> Bool {
+        ledgerID <= self.horizon
+    }
+
+    // MARK: Garbage collection
+
+    /// Every ledger this bookie holds state for, in order.
+    public func ledgerIDs() throws -> [UInt64] {
+        let indexed = try self.index.ledgerIDs()
+        let inMemory = self.state.withLock { Array($0.ledgers.keys) }
+        return Set(indexed).union(inMemory).sorted()
+    }
+
+    /// Forgets the ledgers: their entries and state leave the cache and the index at once;
+    /// their bytes in the entry logs are reclaimed by ``compact(belowLiveRatio:pace:)``.
+    public func deleteLedgers(_ ledgerIDs: [UInt64]) throws {
+        guard !ledgerIDs.isEmpty else { return }
+        self.flushLock.lock()
+        defer { self.flushLock.unlock() }
+        let changes = EntryIndex.Changes()
+        for ledgerID in ledgerIDs { changes.deleteLedger(ledgerID) }
+        try self.index.apply(changes, sync: true)
+        self.state.withLock { state in
+            for ledgerID in ledgerIDs {
+                state.ledgers[ledgerID] = nil
+                state.changedLedgers.remove(ledgerID)
+                for bytes in (state.cache.removeValue(forKey: ledgerID) ?? [:]).values { state.cachedBytes -= bytes.readableBytes }
+            }
+        }
+    }
+
+    /// What one compaction pass did.
+    public struct CompactionResult: Hashable, Sendable {
+        /// Entry log files removed.
+        public var logsRemoved = 0
+        /// Live entry bytes copied out of them.
+        public var bytesMoved = 0
+        /// Bytes of entry log files freed, net of the copies.
+        public var bytesReclaimed = 0
+    }
+
+    /// Rewrites the live entries of each complete entry log whose live bytes are below
+    /// `ratio` of its size into the current log, then removes it. `pace` is called with
+    /// the bytes moved after each step (a rate limiter sleeps in it). The step holding the
+    /// flush lock is small (at most 1000 entries), so adds and flushes go on meanwhile.
+    @discardableResult
+    public func compact(belowLiveRatio ratio: Double, pace: (Int) -> Void = { _ in }) throws -> CompactionResult {
+        // Logs below the current ones are complete and fully indexed once no flush runs.
+        let current = self.flushLock.withLock { self.entryLogs.map(\.currentID) }
+        let live = try self.index.liveBytesByLog()
+        var result = CompactionResult()
+        for (number, log) in self.entryLogs.enumerated() {
+            for logID in try log.completeIDs(before: current[number]) {
+                guard let size = log.size(of: logID) else { continue }
+                let liveBytes = live[logID] ?? 0
+                guard Double(liveBytes) < ratio * Double(max(1, size - EntryLog.headerSize)) else { continue }
+                var moved = 0
+                if liveBytes > 0 {
+                    var pending: [(UInt64, UInt64, EntryLocation)] = []
+                    try log.scan(logID) { ledgerID, entryID, location in
+                        pending.append((ledgerID, entryID, location))
+                        if pending.count == 1000 {
+                            moved += try self.moveLive(pending, to: log, directory: number, pace: pace)
+                            pending.removeAll(keepingCapacity: true)
+                        }
+                    }
+                    moved += try self.moveLive(pending, to: log, directory: number, pace: pace)
+                }
+                try self.flushLock.withLock { try log.remove(logID) }
+                result.logsRemoved += 1
+                result.bytesMoved += moved
+                result.bytesReclaimed += size - moved
+            }
+        }
+        return result
+    }
+
+    /// Copies the records that the index still points to into the current log of their
+    /// directory and repoints the index; returns the bytes copied.
+    private func moveLive(_ records: [(UInt64, UInt64, EntryLocation)], to log: EntryLog, directory: Int, pace: (Int) -> Void) throws -> Int {
+        guard !records.isEmpty else { return 0 }
+        let moved: Int = try self.flushLock.withLock {
+            let changes = EntryIndex.Changes()
+            var moved = 0
+            for (ledgerID, entryID, location) in records where try self.index.location(ledgerID: ledgerID, entryID: entryID) == location {
+                let bytes = try log.read(location, ledgerID: ledgerID, entryID: entryID)
+                changes.setLocation(try log.append(ledgerID: ledgerID, entryID: entryID, bytes: bytes), ledgerID: ledgerID, entryID: entryID)
+                moved += Int(location.length)
+            }
+            guard !changes.isEmpty else { return 0 }
+            try log.flush()
+            changes.setLastLogID(log.currentID, directory: directory)
+            try self.index.apply(changes, sync: true)
+            return moved
+        }
+        pace(moved)
+        return moved
+    }
+
     // MARK: Flush and checkpoint
 
     /// Writes the write cache to the entry logs and the index, records the checkpoint,
@@ -361,15 +547,19 @@ public final class BookieStore: Sendable {
         }
         let changes = EntryIndex.Changes()
         for ledgerID in snapshot.keys.sorted() {
+            let log = self.entryLogs[Int(ledgerID % UInt64(self.entryLogs.count))]
             let entries = snapshot[ledgerID]!
             for entryID in entries.keys.sorted() {
-                let location = try self.entryLog.append(ledgerID: ledgerID, entryID: entryID, bytes: entries[entryID]!)
+                let location = try log.append(ledgerID: ledgerID, entryID: entryID, bytes: entries[entryID]!)
                 changes.setLocation(location, ledgerID: ledgerID, entryID: entryID)
             }
         }
         for (ledgerID, ledgerState) in ledgers { changes.setState(ledgerState, ledgerID: ledgerID) }
         changes.setCheckpoint(checkpoint)
-        try self.entryLog.flush()
+        for (number, log) in self.entryLogs.enumerated() {
+            try log.flush()
+            changes.setLastLogID(log.currentID, directory: number)
+        }
         try self.index.apply(changes, sync: true)
         // Drop flushed entries from the cache unless they were replaced meanwhile.
         self.state.withLock { state in
@@ -392,6 +582,12 @@ public final class BookieStore: Sendable {
         get { self.readOnlyFlag.load(ordering: .relaxed) }
         set { self.readOnlyFlag.store(newValue, ordering: .relaxed) }
     }
+
+    /// Why the store cannot take adds, if its journal failed.
+    public var journalFailure: StorageError? { self.journal.failure }
+
+    /// Records waiting for the journal thread.
+    public var journalQueueDepth: Int { self.journal.queueDepth }
 
     /// Bytes of acknowledged entries waiting for the next flush.
     public var cachedBytes: Int { self.state.withLock { $0.cachedBytes } }

@@ -30,8 +30,9 @@ public struct LedgerState: Hashable, Sendable {
 ///
 /// Keys: `e<ledger u64><entry u64>` → `<log u64><offset u64><length u32>`;
 /// `l<ledger u64>` → `<fenced u8><lac i64><key length u16><key>`;
-/// `c` → the journal position of the last checkpoint. All integers big-endian, so
-/// RocksDB's byte order is (ledger, entry) order.
+/// `c` → the journal position of the last checkpoint; `n<directory u8>` → the highest
+/// entry log id used in that ledger directory. All integers big-endian, so RocksDB's byte
+/// order is (ledger, entry) order.
 final class EntryIndex: Sendable {
     private let database: RocksDB
 
@@ -65,6 +66,12 @@ final class EntryIndex: Sendable {
             value.append(position.fileID)
             value.append(position.offset)
             self.batch.put(EntryIndex.checkpointKey, value.bytes)
+        }
+
+        func setLastLogID(_ logID: UInt64, directory: Int) {
+            var value = Bytes()
+            value.append(logID)
+            self.batch.put(EntryIndex.lastLogKey(directory), value.bytes)
         }
 
         func deleteLedger(_ ledgerID: UInt64) {
@@ -120,6 +127,31 @@ final class EntryIndex: Sendable {
         return JournalPosition(fileID: fileID, offset: offset)
     }
 
+    /// The highest entry log id used in a ledger directory (0: none yet).
+    func lastLogID(directory: Int) throws(StorageError) -> UInt64 {
+        try self.integer(at: Self.lastLogKey(directory), what: "entry log high-water mark") ?? 0
+    }
+
+    private func integer(at key: [UInt8], what: String) throws(StorageError) -> UInt64? {
+        guard let value = try self.database.get(key) else { return nil }
+        var reader = BytesReader(value)
+        guard let number = reader.read(UInt64.self), reader.isAtEnd else { throw StorageError(.corrupt, "the \(what) is malformed") }
+        return number
+    }
+
+    /// The bytes of indexed entries in each entry log, by log id.
+    func liveBytesByLog() throws(StorageError) -> [UInt64: Int] {
+        var live: [UInt64: Int] = [:]
+        try self.database.scan(from: Self.entryKey(0, 0), to: [UInt8(ascii: "f")]) { (_, value) throws(StorageError) in
+            guard value.count == 20 else { throw StorageError(.corrupt, "an index entry is malformed") }
+            let logID = value.loadUnaligned(fromByteOffset: 0, as: UInt64.self).bigEndian
+            let length = value.loadUnaligned(fromByteOffset: 16, as: UInt32.self).bigEndian
+            live[logID, default: 0] += Int(length)
+            return true
+        }
+        return live
+    }
+
     /// Every ledger with a state record, in order.
     func ledgerIDs() throws(StorageError) -> [UInt64] {
         var ids: [UInt64] = []
@@ -132,6 +164,10 @@ final class EntryIndex: Sendable {
     }
 
     static let checkpointKey: [UInt8] = [UInt8(ascii: "c")]
+
+    static func lastLogKey(_ directory: Int) -> [UInt8] {
+        [UInt8(ascii: "n"), UInt8(directory)]
+    }
 
     static func entryKey(_ ledgerID: UInt64, _ entryID: UInt64) -> [UInt8] {
         var key = Bytes()

@@ -25,8 +25,13 @@ final class EntryLog: @unchecked Sendable {
     private let readers = NSLock()
     private var readDescriptors: [UInt64: Int32] = [:]
 
-    /// Opens the log in `directory`, starting a new file after any existing ones.
-    init(directory: String, maxFileSize: Int = 1 << 30) throws(StorageError) {
+    /// Opens the log in `directory`, the ledger directory numbered `number`, starting a new
+    /// file after any existing ones and after `lastUsedID` (the highest id the index may
+    /// point to, whose file may be gone if the directory was emptied).
+    ///
+    /// A log id carries its directory's number in its top byte, so ids are unique across
+    /// directories and a location names the directory it is in.
+    init(directory: String, number: UInt8 = 0, after lastUsedID: UInt64 = 0, maxFileSize: Int = 1 << 30) throws(StorageError) {
         self.directory = directory
         self.maxFileSize = maxFileSize
         do {
@@ -34,10 +39,20 @@ final class EntryLog: @unchecked Sendable {
         } catch {
             throw StorageError(.io, "cannot create the entry log directory \(directory): \(error)")
         }
-        self.fileID = (try Self.ids(in: directory).last ?? 0) + 1
+        let first = UInt64(number) << 56
+        let existing = try Self.ids(in: directory).last { Self.directoryNumber(of: $0) == Int(number) } ?? first
+        self.fileID = max(existing, lastUsedID, first) + 1
         self.fd = try Self.create(directory, id: self.fileID)
         self.offset = Self.headerSize
     }
+
+    /// The number of the ledger directory a log id belongs to.
+    static func directoryNumber(of logID: UInt64) -> Int {
+        Int(logID >> 56)
+    }
+
+    /// The file being appended to; every other file is complete.
+    var currentID: UInt64 { self.fileID }
 
     deinit {
         close(self.fd)
@@ -107,6 +122,67 @@ final class EntryLog: @unchecked Sendable {
             throw StorageError(.corrupt, "\(path) at \(location.offset): the record of \(ledgerID):\(entryID) fails its checksum")
         }
         return record
+    }
+
+    /// The size of a log file in bytes, or nil when it does not exist.
+    func size(of logID: UInt64) -> Int? {
+        var stats = stat()
+        guard stat(Self.path(self.directory, logID), &stats) == 0 else { return nil }
+        return Int(stats.st_size)
+    }
+
+    /// Calls `visit` with the ids and location of every record of a complete log file, in
+    /// file order, stopping at the first record that is cut short.
+    func scan(_ logID: UInt64, _ visit: (_ ledgerID: UInt64, _ entryID: UInt64, EntryLocation) throws -> Void) throws {
+        let path = Self.path(self.directory, logID)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.error("open \(path)") }
+        defer { close(fd) }
+        var stats = stat()
+        guard fstat(fd, &stats) == 0 else { throw Self.error("stat \(path)") }
+        let fileSize = Int(stats.st_size)
+        var offset = Self.headerSize  // The file offset of `window`'s first readable byte.
+        var window = ByteBuffer()
+        func fill(_ needed: Int) {
+            window.discardReadBytes()
+            while window.readableBytes < needed, offset + window.readableBytes < fileSize {
+                let position = offset + window.readableBytes
+                let read = window.writeWithUnsafeMutableBytes(minimumWritableBytes: 1 << 20) { raw in
+                    max(0, pread(fd, raw.baseAddress!, raw.count, off_t(position)))
+                }
+                if read == 0 { break }
+            }
+        }
+        while true {
+            fill(Self.recordHeaderSize)
+            guard let (size, _, ledgerID, entryID) = window.getMultipleIntegers(at: window.readerIndex, as: (UInt32, UInt32, UInt64, UInt64).self)
+            else { return }
+            let length = Int(size) + 8
+            guard length >= Self.recordHeaderSize, offset + length <= fileSize else { return }
+            try visit(ledgerID, entryID, EntryLocation(logID: logID, offset: UInt64(offset), length: UInt32(length)))
+            if window.readableBytes >= length {
+                window.moveReaderIndex(forwardBy: length)
+            } else {
+                window.clear()  // A record larger than the window: skip the rest of it.
+            }
+            offset += length
+        }
+    }
+
+    /// The complete files of this directory with ids below `current`, in order.
+    func completeIDs(before current: UInt64) throws(StorageError) -> [UInt64] {
+        let number = Self.directoryNumber(of: current)
+        return try Self.ids(in: self.directory).filter { $0 < current && Self.directoryNumber(of: $0) == number }
+    }
+
+    /// Deletes a complete log file that nothing points into any more.
+    func remove(_ logID: UInt64) throws(StorageError) {
+        precondition(logID != self.fileID, "the current entry log cannot be removed")
+        self.readers.lock()
+        if let fd = self.readDescriptors.removeValue(forKey: logID) { close(fd) }
+        self.readers.unlock()
+        let path = Self.path(self.directory, logID)
+        guard unlink(path) == 0 || errno == ENOENT else { throw Self.error("delete \(path)") }
     }
 
     /// The ids of entry log files in the directory, in order.

@@ -30,6 +30,8 @@ public final class Journal: @unchecked Sendable {
         public var maxFileSize: Int
         /// Preallocate files in steps of this size (default 64 MiB).
         public var preallocationStep: Int
+        /// Told how long each `fdatasync` took (for metrics; default none).
+        public var syncObserver: (@Sendable (Duration) -> Void)?
 
         public init(
             directory: String,
@@ -61,7 +63,7 @@ public final class Journal: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Pending] = []
     private var closing = false
-    private var failure: StorageError?
+    private var failedWith: StorageError?
     private var stopped = false
     private var groups = 0
 
@@ -82,15 +84,17 @@ public final class Journal: @unchecked Sendable {
         self.allocatedEnd = configuration.preallocationStep
     }
 
-    /// Opens a journal in `configuration.directory` on a new file after any existing ones,
-    /// and starts its thread. Replay existing files first: this does not read them.
-    public static func open(_ configuration: Configuration) throws(StorageError) -> Journal {
+    /// Opens a journal in `configuration.directory` on a new file after any existing ones
+    /// and after `lastUsedFileID` (the checkpoint's file, which may be gone if the directory
+    /// was emptied), and starts its thread. Replay existing files first: this does not read
+    /// them.
+    public static func open(_ configuration: Configuration, after lastUsedFileID: UInt64 = 0) throws(StorageError) -> Journal {
         do {
             try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
         } catch {
             throw StorageError(.io, "cannot create the journal directory \(configuration.directory): \(error)")
         }
-        let next = (try JournalFile.ids(in: configuration.directory).last ?? 0) + 1
+        let next = max(try JournalFile.ids(in: configuration.directory).last ?? 0, lastUsedFileID) + 1
         let fd = try JournalFile.create(configuration.directory, id: next, preallocate: configuration.preallocationStep)
         let journal = Journal(configuration: configuration, fileID: next, fd: fd)
         let thread = Thread { journal.run() }
@@ -109,6 +113,11 @@ public final class Journal: @unchecked Sendable {
         self.condition.withLock { self.groups }
     }
 
+    /// Why the journal stopped accepting appends, if it did (a write or sync failed).
+    public var failure: StorageError? {
+        self.condition.withLock { self.failedWith }
+    }
+
     /// Appends waiting for the journal thread.
     public var queueDepth: Int {
         self.condition.withLock { self.queue.count }
@@ -117,7 +126,7 @@ public final class Journal: @unchecked Sendable {
     /// Queues `record`; `completion` runs once it is durable (or failed).
     public func append(_ record: JournalRecord, completion: @escaping Completion) {
         self.condition.lock()
-        if let failure = self.failure ?? (self.closing ? StorageError(.closed, "the journal is closed") : nil) {
+        if let failure = self.failedWith ?? (self.closing ? StorageError(.closed, "the journal is closed") : nil) {
             self.condition.unlock()
             completion(.failure(failure))
             return
@@ -209,7 +218,7 @@ public final class Journal: @unchecked Sendable {
             waiting.removeAll(keepingCapacity: true)
         }
         guard batch.readableBytes > JournalFile.batchHeaderSize else { return }
-        if let failure = self.condition.withLock({ self.failure }) {
+        if let failure = self.condition.withLock({ self.failedWith }) {
             for (completion, _) in waiting { completion(.failure(failure)) }
             return
         }
@@ -230,7 +239,7 @@ public final class Journal: @unchecked Sendable {
             }.get()
             self.fileOffset = end
             if self.configuration.syncEachGroup {
-                guard fdatasync(self.fd) == 0 else { throw JournalFile.error("sync \(path)") }
+                guard self.timedSync() else { throw JournalFile.error("sync \(path)") }
                 self.lastSync = .now
             } else {
                 self.unsyncedWrites = true
@@ -246,10 +255,18 @@ public final class Journal: @unchecked Sendable {
 
     private func syncIfDue(force: Bool) {
         guard self.unsyncedWrites, force || ContinuousClock.now - self.lastSync >= .seconds(1) else { return }
-        if fdatasync(self.fd) == 0 {
+        if self.timedSync() {
             self.unsyncedWrites = false
             self.lastSync = .now
         }
+    }
+
+    /// `fdatasync`s the current file, telling the observer how long it took.
+    private func timedSync() -> Bool {
+        let start = ContinuousClock.now
+        let synced = fdatasync(self.fd) == 0
+        self.configuration.syncObserver?(ContinuousClock.now - start)
+        return synced
     }
 
     /// Finishes the current file and starts the next one.
@@ -275,7 +292,7 @@ public final class Journal: @unchecked Sendable {
     /// Fails the given appends and everything queued, and refuses appends from now on.
     private func fail(_ error: StorageError, _ waiting: [(Completion, JournalPosition)]) {
         let queued = self.condition.withLock {
-            self.failure = self.failure ?? error
+            self.failedWith = self.failedWith ?? error
             defer { self.queue.removeAll() }
             return self.queue
         }

@@ -75,6 +75,22 @@ public final class ChildProcess: Sendable {
         return (child.process.withLock { $0.terminationStatus }, child.output())
     }
 
+    /// Waits for the child to exit on its own and returns its status; kills it and throws
+    /// after `timeout`.
+    @discardableResult
+    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while self.isRunning {
+            guard ContinuousClock.now < deadline else {
+                self.stop()
+                throw TestHarnessError("\(self.executable) did not exit within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        self.stop()
+        return self.process.withLock { $0.terminationStatus }
+    }
+
     /// The child's output so far.
     public func output() -> String {
         (try? String(contentsOfFile: self.logPath, encoding: .utf8)) ?? ""

@@ -87,6 +87,12 @@ extension MetadataStore {
         }
     }
 
+    /// The last id allocated from the counter `name` (0 when none was).
+    public func currentID(_ name: String) async throws -> Int64 {
+        let key = "/counters/\(name)"
+        return try await self.get(key).map { try Self.decodeCounter($0.value, key: key) } ?? 0
+    }
+
     private static func decodeCounter(_ bytes: [UInt8], key: String) throws -> Int64 {
         guard let value = Int64(String(decoding: bytes, as: UTF8.self)), value >= 0 else {
             throw MetadataError(.invalidArgument, "\(key) does not hold a counter value")

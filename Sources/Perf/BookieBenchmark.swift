@@ -87,7 +87,7 @@ private final class AddLoadHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         self.start = .now()
         self.deadline = self.start + .nanoseconds(Int64(self.benchmark.duration.components.seconds * 1_000_000_000 + self.benchmark.duration.components.attoseconds / 1_000_000_000))
-        for _ in 0..<self.benchmark.inFlight { self.sendAdd(context: context, flush: false) }
+        for _ in 0..<self.benchmark.inFlight { self.sendAdd(context: context) }
         context.flush()
     }
 
@@ -102,10 +102,14 @@ private final class AddLoadHandler: ChannelInboundHandler {
             }
         }
         if now < self.deadline {
-            self.sendAdd(context: context, flush: true)
+            self.sendAdd(context: context)
         } else if self.sentAt.isEmpty {
             self.finish(now)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()  // One system call for every add sent in answer to this read.
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -125,7 +129,7 @@ private final class AddLoadHandler: ChannelInboundHandler {
         self.done.succeed(LoadResult(latencies: self.latencies, elapsed: elapsed, failures: self.failures))
     }
 
-    private func sendAdd(context: ChannelHandlerContext, flush: Bool) {
+    private func sendAdd(context: ChannelHandlerContext) {
         let slot = Int(self.nextRequestID % UInt64(self.nextEntry.count))
         let ledgerID = self.ledgerBase + UInt64(slot)
         let entryID = self.nextEntry[slot]
@@ -137,10 +141,6 @@ private final class AddLoadHandler: ChannelInboundHandler {
         BookieRequest(requestID: self.nextRequestID, .add(entry: entry, ledgerKey: [], recovery: false)).write(into: &frame)
         self.sentAt[self.nextRequestID] = .now()
         self.nextRequestID += 1
-        if flush {
-            context.writeAndFlush(Self.wrapOutboundOut(frame), promise: nil)
-        } else {
-            context.write(Self.wrapOutboundOut(frame), promise: nil)
-        }
+        context.write(Self.wrapOutboundOut(frame), promise: nil)
     }
 }

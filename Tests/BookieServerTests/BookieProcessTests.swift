@@ -1,6 +1,9 @@
 import BookieWire
 import ClusterTesting
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import NIOCore
 import NIOPosix
 import Testing
@@ -53,11 +56,11 @@ struct BookieProcessTests {
         return buffer
     }
 
-    static func startBookie(_ directory: TemporaryDirectory, port: Int, log: String) async throws -> ChildProcess {
+    static func startBookie(_ directory: TemporaryDirectory, port: Int, httpPort: Int = 0, log: String) async throws -> ChildProcess {
         let bookie = try ChildProcess(
             try BuiltProducts.path(of: "bookie"),
             [
-                "--id", "bookie-1", "--listen", "127.0.0.1:\(port)",
+                "--id", "bookie-1", "--listen", "127.0.0.1:\(port)", "--http-port", "\(httpPort)",
                 "--journal-dir", directory.file("journal"), "--ledger-dirs", directory.file("ledgers"),
                 "--metadata-url", "sqlite:\(directory.file("metadata.db"))",
             ],
@@ -136,5 +139,38 @@ struct BookieProcessTests {
             #expect(known >= Int64(highest) - 1, "ledger \(ledger): LAC \(known), highest acknowledged \(highest)")
         }
         #expect(checked == acknowledgedCount)
+    }
+
+    @Test func metricsAndHealthAreServedOverHTTP() async throws {
+        let directory = try TemporaryDirectory(label: "bookie-http")
+        defer { directory.remove() }
+        let port = try FreePort.allocate()
+        let httpPort = try FreePort.allocate()
+        let bookie = try await Self.startBookie(directory, port: port, httpPort: httpPort, log: "bookie.log")
+        defer { bookie.stop() }
+        let adds = (0..<5).map { BookieRequest(requestID: $0, .add(entry: Self.entry(7, $0), ledgerKey: Self.key, recovery: false)) }
+        let reads = (0..<3).map { BookieRequest(requestID: 10 + $0, .read(ReadRequest(ledgerID: 7, firstEntryID: $0))) }
+        #expect(try await PipelinedConnection(port: port).exchange(adds).allSatisfy { $0.status == .ok })
+        #expect(try await PipelinedConnection(port: port).exchange(reads).allSatisfy { $0.status == .ok })
+        let written = (0..<5).reduce(0) { $0 + Self.entry(7, $1).readableBytes }
+
+        let (metrics, metricsStatus) = try await Self.get("http://127.0.0.1:\(httpPort)/metrics")
+        #expect(metricsStatus == 200)
+        for line in [
+            "bookkeeper_server_ADD_ENTRY_REQUEST_count 5", "bookkeeper_server_READ_ENTRY_REQUEST_count 3", "bookie_WRITE_BYTES \(written)",
+            "bookie_SERVER_STATUS 1.0", "bookie_ledgers_count 1.0", "bookie_journal_JOURNAL_QUEUE_SIZE 0.0",
+        ] {
+            #expect(metrics.split(separator: "\n").contains { $0 == line }, "no '\(line)' in:\n\(metrics)")
+        }
+        #expect(metrics.contains("bookie_journal_JOURNAL_SYNC_bucket"))
+        let (health, healthStatus) = try await Self.get("http://127.0.0.1:\(httpPort)/health")
+        #expect(healthStatus == 200 && health.contains("writable"), "\(healthStatus) \(health)")
+        let (_, missingStatus) = try await Self.get("http://127.0.0.1:\(httpPort)/nothing-here")
+        #expect(missingStatus == 404)
+    }
+
+    static func get(_ url: String) async throws -> (body: String, status: Int) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return (String(decoding: data, as: UTF8.self), (response as? HTTPURLResponse)?.statusCode ?? 0)
     }
 }

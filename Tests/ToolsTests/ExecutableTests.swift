@@ -30,7 +30,7 @@ struct ExecutableTests {
             ["--id", "b", "--listen", "nohostport", "--journal-dir", "/tmp/j", "--ledger-dirs", "/tmp/l", "--metadata-url", "memory:"]
         )
         #expect(bad.status != 0)
-        #expect(bad.output.contains("--listen must be HOST:PORT"))
+        #expect(bad.output.contains("listen must be HOST:PORT"))
     }
 
     @Test func metadataCommandsRoundTripThroughAFile() async throws {
