@@ -21,6 +21,9 @@ final class EntryLog: @unchecked Sendable {
     private var fd: Int32
     private var offset: Int
     private var buffer = ByteBuffer()
+    /// Whether bytes were written since the last sync.
+    private var unsynced = false
+    static let writeChunk = 4 << 20
     /// Open descriptors of files being read, by id. Guarded by `readers`' lock.
     private let readers = NSLock()
     private var readDescriptors: [UInt64: Int32] = [:]
@@ -78,27 +81,36 @@ final class EntryLog: @unchecked Sendable {
             offset: UInt64(self.offset + start - self.buffer.readerIndex),
             length: UInt32(size)
         )
+        if self.buffer.readableBytes >= Self.writeChunk { try self.writeBuffered() }
         return location
     }
 
     /// Writes buffered appends and syncs the file.
     func flush() throws(StorageError) {
+        try self.writeBuffered()
+        guard self.unsynced else { return }
+        guard fdatasync(self.fd) == 0 else { throw Self.error("sync \(Self.path(self.directory, self.fileID))") }
+        self.unsynced = false
+    }
+
+    /// Writes the buffer to the file without syncing. Appends write whenever the buffer
+    /// reaches ``writeChunk``, so it stays small and warm in the cache.
+    private func writeBuffered() throws(StorageError) {
         guard self.buffer.readableBytes > 0 else { return }
         var written = 0
         let total = self.buffer.readableBytes
-        let path = Self.path(self.directory, self.fileID)
         while written < total {
             let result = self.buffer.withUnsafeReadableBytes { raw in
                 pwrite(self.fd, raw.baseAddress! + written, total - written, off_t(self.offset + written))
             }
             if result < 0 {
                 if errno == EINTR { continue }
-                throw Self.error("write \(path)")
+                throw Self.error("write \(Self.path(self.directory, self.fileID))")
             }
             written += result
         }
-        guard fdatasync(self.fd) == 0 else { throw Self.error("sync \(path)") }
         self.offset += total
+        self.unsynced = true
         self.buffer.clear()
     }
 

@@ -97,6 +97,20 @@ let maximumLedgerKeySize = 256
 
 extension BookieRequest {
     /// Appends the request's frame to `buffer`.
+    /// Writes an ADD frame up to the entry's payload, which the caller sends next as its own
+    /// buffer (a vectored write: the payload is never copied). The frame's length covers
+    /// the payload.
+    public static func writeAddHead(requestID: UInt64, entry: LedgerEntry, ledgerKey: [UInt8], recovery: Bool, into buffer: inout ByteBuffer) {
+        let start = buffer.writerIndex
+        BookieFrame.write(
+            type: BookieOperation.add.rawValue, flags: recovery ? RequestFlags.recovery : 0, requestID: requestID, into: &buffer
+        ) { buffer in
+            buffer.writeLedgerKey(ledgerKey)
+            entry.writeHeader(into: &buffer)
+        }
+        buffer.setInteger(UInt32(buffer.writerIndex - start - 4 + entry.payload.readableBytes), at: start)
+    }
+
     public func write(into buffer: inout ByteBuffer) {
         var flags: UInt16 = 0
         switch self.body {

@@ -29,12 +29,18 @@ public struct LedgerEntry: Hashable, Sendable {
 
     /// Writes the entry with its digest into `buffer`.
     public func write(into buffer: inout ByteBuffer) {
+        self.writeHeader(into: &buffer)
+        buffer.writeImmutableBuffer(self.payload)
+    }
+
+    /// Writes the header alone (ids, LAC, length, digest), for a sender that passes the
+    /// payload to the socket as a buffer of its own instead of copying it.
+    public func writeHeader(into buffer: inout ByteBuffer) {
         let start = buffer.writerIndex
         buffer.writeMultipleIntegers(self.ledgerID, self.entryID, UInt64(bitPattern: self.lastAddConfirmed), self.ledgerLength)
         let fields = buffer.getSlice(at: start, length: 32)!
         let digest = CRC32C.checksum(self.payload, continuing: CRC32C.checksum(fields))
         buffer.writeInteger(digest)
-        buffer.writeImmutableBuffer(self.payload)
     }
 
     /// The entry's encoded size.

@@ -134,13 +134,12 @@ private final class AddLoadHandler: ChannelInboundHandler {
         let ledgerID = self.ledgerBase + UInt64(slot)
         let entryID = self.nextEntry[slot]
         self.nextEntry[slot] += 1
-        var entry = context.channel.allocator.buffer(capacity: LedgerEntry.headerSize + self.payload.readableBytes)
-        LedgerEntry(ledgerID: ledgerID, entryID: entryID, lastAddConfirmed: Int64(entryID) - 1, ledgerLength: 0, payload: self.payload)
-            .write(into: &entry)
-        var frame = context.channel.allocator.buffer(capacity: entry.readableBytes + 64)
-        BookieRequest(requestID: self.nextRequestID, .add(entry: entry, ledgerKey: [], recovery: false)).write(into: &frame)
+        let entry = LedgerEntry(ledgerID: ledgerID, entryID: entryID, lastAddConfirmed: Int64(entryID) - 1, ledgerLength: 0, payload: self.payload)
+        var head = context.channel.allocator.buffer(capacity: 96)
+        BookieRequest.writeAddHead(requestID: self.nextRequestID, entry: entry, ledgerKey: [], recovery: false, into: &head)
         self.sentAt[self.nextRequestID] = .now()
         self.nextRequestID += 1
-        context.write(Self.wrapOutboundOut(frame), promise: nil)
+        context.write(Self.wrapOutboundOut(head), promise: nil)
+        context.write(Self.wrapOutboundOut(self.payload), promise: nil)
     }
 }

@@ -189,3 +189,21 @@ import Testing
         }
     }
 }
+
+@Suite("Vectored adds")
+struct VectoredAddTests {
+    @Test func anAddHeadFollowedByItsPayloadIsTheWholeFrame() throws {
+        let payload = ByteBuffer(repeating: 0x5A, count: 3000)
+        let entry = LedgerEntry(ledgerID: 12, entryID: 34, lastAddConfirmed: 33, ledgerLength: 9000, payload: payload)
+        var encoded = ByteBuffer()
+        entry.write(into: &encoded)
+        for recovery in [false, true] {
+            var whole = ByteBuffer()
+            BookieRequest(requestID: 77, .add(entry: encoded, ledgerKey: [1, 2, 3], recovery: recovery)).write(into: &whole)
+            var split = ByteBuffer()
+            BookieRequest.writeAddHead(requestID: 77, entry: entry, ledgerKey: [1, 2, 3], recovery: recovery, into: &split)
+            split.writeImmutableBuffer(payload)
+            #expect(split == whole)
+        }
+    }
+}
