@@ -97,6 +97,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Ledger",
+            dependencies: [
+                "BookieWire", "Metadata",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "HTTPServing",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -193,6 +202,15 @@ let package = Package(
         .testTarget(
             name: "ToolsTests",
             dependencies: ["ClusterTesting", "MagnetarVersion", "magnetar", "bookie", "broker"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LedgerTests",
+            dependencies: [
+                "Ledger", "Metadata", "ClusterTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "SettingsTests", dependencies: ["Settings", "ClusterTesting"], swiftSettings: strictSettings),

@@ -75,10 +75,17 @@ public final class BookieRequestHandler: ChannelInboundHandler {
                 Self.run(id, .read, on: pool, store: store, respond: respondMeasured) { store throws(BookieStore.Refusal) in
                     var lac = fencedLAC ?? -1
                     if fencedLAC == nil, let state = try store.ledgerState(read.ledgerID) { lac = state.lastAddConfirmed }
-                    let entries = try store.readEntries(
-                        ledgerID: read.ledgerID, firstEntryID: read.firstEntryID,
-                        maxEntries: Int(read.maxEntries), maxBytes: Int(read.maxBytes)
-                    )
+                    let entries: [ByteBuffer]
+                    do throws(BookieStore.Refusal) {
+                        entries = try store.readEntries(
+                            ledgerID: read.ledgerID, firstEntryID: read.firstEntryID,
+                            maxEntries: Int(read.maxEntries), maxBytes: Int(read.maxBytes)
+                        )
+                    } catch where error.status == .noEntry && fencedLAC != nil {
+                        // A fenced ledger takes no more normal adds: "absent" is final, and
+                        // the fencer needs the LAC either way.
+                        entries = []
+                    }
                     return .read(ledgerID: read.ledgerID, firstEntryID: read.firstEntryID, lastAddConfirmed: lac, entries: entries)
                 }
             }

@@ -24,8 +24,10 @@ public struct BookieRequest: Hashable, Sendable {
         /// and by a read-only bookie.
         case add(entry: ByteBuffer, ledgerKey: [UInt8], recovery: Bool)
         /// Read up to `maxEntries` consecutive entries (and at most `maxBytes`, but always
-        /// at least one) from `firstEntryID`. With `fence`, fence the ledger first. With a
-        /// long poll, wait up to `timeoutMilliseconds` for the LAC to pass `previousLAC`.
+        /// at least one) from `firstEntryID`. With `fence`, fence the ledger first; a fencing
+        /// read of an entry the bookie does not have answers OK with no entries (and the
+        /// LAC), since a fenced ledger can no longer gain it. With a long poll, wait up to
+        /// `timeoutMilliseconds` for the LAC to pass `previousLAC`.
         case read(ReadRequest)
         /// The highest LAC the bookie knows for the ledger.
         case readLAC(ledgerID: UInt64)

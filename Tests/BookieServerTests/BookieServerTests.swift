@@ -98,6 +98,10 @@ struct BookieServerTests {
             #expect(written == BookieResponse(requestID: 15, .writeLAC(ledgerID: 1)))
             let missing = try await Self.call(BookieRequest(requestID: 16, .read(ReadRequest(ledgerID: 1, firstEntryID: 99))), send, receive)
             #expect(missing.status == .noEntry)
+            let fencedMissing = try await Self.call(
+                BookieRequest(requestID: 17, .read(ReadRequest(ledgerID: 1, firstEntryID: 99, fence: true, ledgerKey: Self.key))), send, receive
+            )
+            #expect(fencedMissing == BookieResponse(requestID: 17, .read(ledgerID: 1, firstEntryID: 99, lastAddConfirmed: 5, entries: [])))
             let noLedger = try await Self.call(BookieRequest(requestID: 17, .readLAC(ledgerID: 77)), send, receive)
             #expect(noLedger.status == .noLedger)
             let info = try await Self.call(BookieRequest(requestID: 18, .getInfo), send, receive)

@@ -1,0 +1,130 @@
+import Foundation
+import Metadata
+import NIOCore
+
+/// A bookie as registered under `/bookies/available/<id>`.
+public struct BookieRegistration: Hashable, Sendable, Codable {
+    public var id: String
+    public var address: String
+    public var rack: String?
+    public var writable: Bool
+
+    public init(id: String, address: String, rack: String?, writable: Bool) {
+        self.id = id
+        self.address = address
+        self.rack = rack
+        self.writable = writable
+    }
+}
+
+/// The live bookies, their connections, and the ones to stay away from for a while.
+/// Confined to the client's event loop, except ``refresh(from:)``'s metadata reads.
+final class BookieDirectory: @unchecked Sendable {
+    private let eventLoop: any EventLoop
+    private var registrations: [String: BookieRegistration] = [:]
+    private var connections: [String: BookieConnection] = [:]
+    /// Bookies that failed or were slow, until when.
+    private var quarantine: [String: NIODeadline] = [:]
+    /// Ensembles this client placed on each bookie: its idea of load.
+    private var placed: [String: Int] = [:]
+    let quarantineTime: TimeAmount
+    let requestTimeout: TimeAmount
+
+    init(eventLoop: any EventLoop, quarantineTime: TimeAmount, requestTimeout: TimeAmount) {
+        self.eventLoop = eventLoop
+        self.quarantineTime = quarantineTime
+        self.requestTimeout = requestTimeout
+    }
+
+    /// Reads the registrations from the metadata store.
+    static func read(from metadata: any MetadataStore) async throws -> [BookieRegistration] {
+        struct Stored: Decodable {
+            var address: String
+            var rack: String?
+            var state: String
+        }
+        var found: [BookieRegistration] = []
+        for id in try await metadata.children(of: ClusterLayout.availableBookies) {
+            guard let value = try await metadata.get(ClusterLayout.availableBookie(id)),
+                let stored = try? JSONDecoder().decode(Stored.self, from: Data(value.value))
+            else { continue }
+            found.append(BookieRegistration(id: id, address: stored.address, rack: stored.rack, writable: stored.state == "writable"))
+        }
+        return found
+    }
+
+    /// Replaces the known registrations (on the loop). A bookie that moved gets a new
+    /// connection.
+    func update(_ registrations: [BookieRegistration]) {
+        self.eventLoop.preconditionInEventLoop()
+        var next: [String: BookieRegistration] = [:]
+        for registration in registrations { next[registration.id] = registration }
+        for (id, connection) in self.connections where next[id]?.address != self.registrations[id]?.address {
+            connection.close()
+            self.connections[id] = nil
+        }
+        self.registrations = next
+    }
+
+    func isQuarantined(_ id: String, now: NIODeadline = .now()) -> Bool {
+        guard let until = self.quarantine[id] else { return false }
+        if until > now { return true }
+        self.quarantine[id] = nil
+        return false
+    }
+
+    func markFailed(_ id: String) {
+        self.quarantine[id] = .now() + self.quarantineTime
+    }
+
+    /// The connection to a bookie, or nil when it is not registered (down).
+    func connection(_ id: String) -> BookieConnection? {
+        self.eventLoop.preconditionInEventLoop()
+        if let connection = self.connections[id] { return connection }
+        guard let registration = self.registrations[id], let colon = registration.address.lastIndex(of: ":"),
+            let port = Int(registration.address[registration.address.index(after: colon)...])
+        else { return nil }
+        let connection = BookieConnection(
+            bookieID: id, host: String(registration.address[..<colon]), port: port, eventLoop: self.eventLoop
+        )
+        connection.onFailure = { [weak self] error in
+            if error.code == .timeout || error.code == .bookieUnavailable { self?.markFailed(id) }
+        }
+        self.connections[id] = connection
+        return connection
+    }
+
+    /// Picks `count` distinct writable bookies outside `excluded`: not quarantined, least
+    /// loaded first, on racks not yet used when racks are set. Throws `notEnoughBookies`.
+    func choose(_ count: Int, excluding excluded: Set<String>, racksInUse: Set<String> = []) throws(LedgerError) -> [String] {
+        self.eventLoop.preconditionInEventLoop()
+        let now = NIODeadline.now()
+        let candidates = self.registrations.values
+            .filter { $0.writable && !excluded.contains($0.id) && !self.isQuarantined($0.id, now: now) }
+            .sorted { (self.placed[$0.id, default: 0], $0.id) < (self.placed[$1.id, default: 0], $1.id) }
+        guard candidates.count >= count else {
+            let writable = self.registrations.values.filter(\.writable).count
+            throw LedgerError(
+                .notEnoughBookies,
+                "only \(candidates.count) writable bookies available (\(writable) registered writable, \(excluded.count) excluded), need \(count)"
+            )
+        }
+        var chosen: [BookieRegistration] = []
+        var racks = racksInUse
+        // First pass: a new rack each time; second: whatever is left.
+        for candidate in candidates where chosen.count < count {
+            if let rack = candidate.rack, racks.contains(rack) { continue }
+            chosen.append(candidate)
+            if let rack = candidate.rack { racks.insert(rack) }
+        }
+        for candidate in candidates where chosen.count < count && !chosen.contains(candidate) {
+            chosen.append(candidate)
+        }
+        for bookie in chosen { self.placed[bookie.id, default: 0] += 1 }
+        return chosen.map(\.id)
+    }
+
+    func rack(of id: String) -> String? {
+        self.registrations[id]?.rack
+    }
+}

@@ -1,0 +1,315 @@
+import BookieWire
+import Metadata
+public import NIOCore
+
+/// Appends entries to an open ledger: each goes to its write quorum, and is confirmed once
+/// its ack quorum has it and every earlier entry is confirmed. Completions come in entry
+/// order.
+///
+/// When a bookie fails or times out it is replaced from the first unconfirmed entry on,
+/// and the new ensemble is stored (compare-and-set) before any entry that depends on it is
+/// confirmed; the caller sees no error. When no replacement is to be had, entries are
+/// confirmed from the remaining bookies as long as they make an ack quorum, and the
+/// replacement is tried again every second. If someone else fences or closes the ledger,
+/// everything pending fails with `fenced`.
+///
+/// All state lives on the client's event loop; the public methods may be called from
+/// anywhere.
+public final class LedgerWriter: @unchecked Sendable {
+    public typealias Completion = @Sendable (Result<Int64, LedgerError>) -> Void
+
+    private final class PendingAdd {
+        let entryID: Int64
+        let payload: ByteBuffer
+        /// The ledger's length including this entry.
+        let length: UInt64
+        let completion: Completion
+        /// Ensemble indices that stored it.
+        var acknowledged: Set<Int> = []
+
+        init(entryID: Int64, payload: ByteBuffer, length: UInt64, completion: @escaping Completion) {
+            self.entryID = entryID
+            self.payload = payload
+            self.length = length
+            self.completion = completion
+        }
+    }
+
+    public let ledgerID: Int64
+    private let client: LedgerClient
+    private var eventLoop: any EventLoop { self.client.eventLoop }
+    private var metadata: LedgerMetadata
+    private var version: Int64
+    private var nextEntryID: Int64 = 0
+    private var confirmed: Int64 = -1
+    private var confirmedLength: UInt64 = 0
+    private var length: UInt64 = 0
+    /// Unconfirmed adds, in entry order; the first is entry `confirmed + 1`.
+    private var pending: [PendingAdd] = []
+    private var pendingStart = 0
+    /// Ensemble indices whose bookie failed and is not yet replaced.
+    private var failed: Set<Int> = []
+    private var changingEnsemble = false
+    private var terminal: LedgerError?
+    private var closeWaiters: [() -> Void] = []
+
+    init(client: LedgerClient, ledgerID: Int64, metadata: LedgerMetadata, version: Int64) {
+        self.client = client
+        self.ledgerID = ledgerID
+        self.metadata = metadata
+        self.version = version
+    }
+
+    // MARK: Public surface
+
+    /// Appends an entry; returns its id once confirmed.
+    @discardableResult
+    public func append(_ payload: ByteBuffer) async throws -> Int64 {
+        try await withCheckedThrowingContinuation { continuation in
+            self.append(payload) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Appends an entry; `completion` runs on the client's event loop once it is confirmed
+    /// or failed. Completions run in entry order.
+    public func append(_ payload: ByteBuffer, completion: @escaping Completion) {
+        if self.eventLoop.inEventLoop {
+            self.enqueue(payload, completion)
+        } else {
+            self.eventLoop.execute { self.enqueue(payload, completion) }
+        }
+    }
+
+    /// The last confirmed entry.
+    public var lastAddConfirmed: Int64 {
+        get async { (try? await self.eventLoop.submit { self.confirmed }.get()) ?? -1 }
+    }
+
+    /// The ledger's metadata as this writer last stored it.
+    public var currentMetadata: LedgerMetadata {
+        get async { (try? await self.eventLoop.submit { self.metadata }.get()) ?? self.metadata }
+    }
+
+    /// Waits for pending adds, then closes the ledger at the last confirmed entry and
+    /// returns the closed metadata. Throws `fenced` if someone else closed it.
+    @discardableResult
+    public func close() async throws -> LedgerMetadata {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            self.eventLoop.execute {
+                if self.pendingCount == 0 || self.terminal != nil {
+                    continuation.resume()
+                } else {
+                    self.closeWaiters.append { continuation.resume() }
+                }
+            }
+        }
+        let (last, length, terminal) = try await self.eventLoop.submit { (self.confirmed, self.confirmedLength, self.terminal) }.get()
+        if let terminal, terminal.code == .fenced { throw terminal }
+        while true {
+            var (metadata, version) = try await self.eventLoop.submit { (self.metadata, self.version) }.get()
+            guard metadata.state == .open else {
+                throw LedgerError(.fenced, "ledger \(self.ledgerID) was \(metadata.state == .closed ? "closed" : "fenced") by someone else")
+            }
+            metadata.state = .closed
+            metadata.lastEntryID = last
+            metadata.length = length
+            let closed = metadata
+            do {
+                let stored = try await self.client.metadata.put(
+                    ClusterLayout.ledger(UInt64(self.ledgerID)), value: try closed.encoded(), expecting: .version(version)
+                )
+                try await self.eventLoop.submit {
+                    self.metadata = closed
+                    self.version = stored
+                    self.terminal = self.terminal ?? LedgerError(.closed, "ledger \(self.ledgerID) is closed")
+                }.get()
+                return closed
+            } catch let error as MetadataError where error.code == .badVersion {
+                let (current, currentVersion) = try await self.client.readMetadata(self.ledgerID)
+                try await self.eventLoop.submit {
+                    self.metadata = current
+                    self.version = currentVersion
+                }.get()
+            }
+        }
+    }
+
+    // MARK: Adds
+
+    private var pendingCount: Int { self.pending.count - self.pendingStart }
+
+    private func enqueue(_ payload: ByteBuffer, _ completion: @escaping Completion) {
+        if let terminal = self.terminal { return completion(.failure(terminal)) }
+        self.length += UInt64(payload.readableBytes)
+        let add = PendingAdd(entryID: self.nextEntryID, payload: payload, length: self.length, completion: completion)
+        self.nextEntryID += 1
+        self.pending.append(add)
+        for index in self.writeSet(add.entryID) where !self.failed.contains(index) {
+            self.send(add, to: index)
+        }
+    }
+
+    private func writeSet(_ entryID: Int64) -> [Int] {
+        LedgerMetadata.writeSetIndices(entryID, ensembleSize: self.metadata.ensembleSize, writeQuorum: self.metadata.writeQuorum)
+    }
+
+    private func send(_ add: PendingAdd, to index: Int) {
+        let bookie = self.metadata.ensembles[self.metadata.ensembles.count - 1].bookies[index]
+        guard let connection = self.client.bookies.connection(bookie) else {
+            return self.bookieFailed(index, bookie)
+        }
+        let entry = LedgerEntry(
+            ledgerID: UInt64(self.ledgerID), entryID: UInt64(add.entryID), lastAddConfirmed: self.confirmed,
+            ledgerLength: add.length, payload: add.payload
+        )
+        let key = self.metadata.key
+        connection.send(timeout: self.client.bookies.requestTimeout, payload: add.payload) { id, head in
+            BookieRequest.writeAddHead(requestID: id, entry: entry, ledgerKey: key, recovery: false, into: &head)
+        } callback: { result in
+            self.answered(add, index: index, bookie: bookie, result)
+        }
+    }
+
+    private func answered(_ add: PendingAdd, index: Int, bookie: String, _ result: Result<BookieResponse, LedgerError>) {
+        guard self.terminal == nil, add.entryID > self.confirmed,
+            self.metadata.ensembles[self.metadata.ensembles.count - 1].bookies[index] == bookie
+        else { return }  // Settled meanwhile, or from a bookie since replaced.
+        switch result {
+        case .success(let response) where response.status == .ok:
+            add.acknowledged.insert(index)
+            self.confirmReady()
+        case .success(let response) where response.status == .fenced:
+            self.fail(LedgerError(.fenced, "ledger \(self.ledgerID) was fenced: \(response.error(from: bookie).message)"))
+        case .success, .failure:
+            self.bookieFailed(index, bookie)
+        }
+    }
+
+    /// Confirms the adds at the head that have their ack quorum, in order; none while an
+    /// ensemble change is being stored.
+    private func confirmReady() {
+        while !self.changingEnsemble, self.pendingStart < self.pending.count,
+            self.pending[self.pendingStart].acknowledged.count >= self.metadata.ackQuorum
+        {
+            let add = self.pending[self.pendingStart]
+            self.pendingStart += 1
+            self.confirmed = add.entryID
+            self.confirmedLength = add.length
+            add.completion(.success(add.entryID))
+        }
+        if self.pendingStart > 1024, self.pendingStart * 2 > self.pending.count {
+            self.pending.removeFirst(self.pendingStart)
+            self.pendingStart = 0
+        }
+        if self.pendingCount == 0 { self.wakeCloseWaiters() }
+    }
+
+    private func fail(_ error: LedgerError) {
+        guard self.terminal == nil else { return }
+        self.terminal = error
+        let failing = self.pending[self.pendingStart...]
+        self.pending.removeAll()
+        self.pendingStart = 0
+        for add in failing { add.completion(.failure(error)) }
+        self.wakeCloseWaiters()
+    }
+
+    private func wakeCloseWaiters() {
+        let waiters = self.closeWaiters
+        self.closeWaiters.removeAll()
+        for waiter in waiters { waiter() }
+    }
+
+    // MARK: Ensemble changes
+
+    private func bookieFailed(_ index: Int, _ bookie: String) {
+        guard self.terminal == nil, !self.failed.contains(index) else { return }
+        self.failed.insert(index)
+        self.client.bookies.markFailed(bookie)
+        self.changeEnsemble()
+    }
+
+    /// Replaces the failed bookies from the first unconfirmed entry on. Runs one change at
+    /// a time; failures that arrive meanwhile are handled by the next.
+    private func changeEnsemble() {
+        guard !self.changingEnsemble, !self.failed.isEmpty, self.terminal == nil else { return }
+        self.changingEnsemble = true
+        let replacing = self.failed
+        Task {
+            try? await self.client.refreshBookies()
+            self.eventLoop.execute { self.storeEnsembleChange(replacing) }
+        }
+    }
+
+    private func storeEnsembleChange(_ replacing: Set<Int>) {
+        let current = self.metadata.ensembles[self.metadata.ensembles.count - 1].bookies
+        let replacements: [String]
+        do {
+            let racks = Set(current.enumerated().filter { !replacing.contains($0.offset) }.compactMap { self.client.bookies.rack(of: $0.element) })
+            replacements = try self.client.bookies.choose(replacing.count, excluding: Set(current), racksInUse: racks)
+        } catch {
+            // None to be had: go on with the bookies left, and try again soon.
+            self.changingEnsemble = false
+            self.confirmReady()
+            self.eventLoop.scheduleTask(in: .seconds(1)) { self.changeEnsemble() }
+            return
+        }
+        var ensemble = current
+        for (index, bookie) in zip(replacing.sorted(), replacements) { ensemble[index] = bookie }
+        var updated = self.metadata
+        let start = self.confirmed + 1
+        if updated.ensembles[updated.ensembles.count - 1].firstEntryID == start {
+            updated.ensembles[updated.ensembles.count - 1].bookies = ensemble
+        } else {
+            updated.ensembles.append(.init(firstEntryID: start, bookies: ensemble))
+        }
+        let version = self.version
+        let store = self.client.metadata
+        let key = ClusterLayout.ledger(UInt64(self.ledgerID))
+        Task { [updated] in
+            let outcome: Result<Int64, any Error>
+            do {
+                outcome = .success(try await store.put(key, value: try updated.encoded(), expecting: .version(version)))
+            } catch {
+                outcome = .failure(error)
+            }
+            let reread = try? await self.client.readMetadata(self.ledgerID)
+            self.eventLoop.execute { self.ensembleChangeStored(updated, replacing, outcome, reread: reread) }
+        }
+    }
+
+    private func ensembleChangeStored(
+        _ updated: LedgerMetadata,
+        _ replacing: Set<Int>,
+        _ outcome: Result<Int64, any Error>,
+        reread: (LedgerMetadata, Int64)?
+    ) {
+        guard self.terminal == nil else { return }
+        switch outcome {
+        case .success(let version):
+            self.metadata = updated
+            self.version = version
+            self.failed.subtract(replacing)
+            self.changingEnsemble = false
+            let start = updated.ensembles[updated.ensembles.count - 1].firstEntryID
+            for add in self.pending[self.pendingStart...] where add.entryID >= start {
+                for index in self.writeSet(add.entryID) where replacing.contains(index) {
+                    add.acknowledged.remove(index)
+                    self.send(add, to: index)
+                }
+            }
+            self.confirmReady()
+            self.changeEnsemble()
+        case .failure:
+            self.changingEnsemble = false
+            if let (current, _) = reread, current.state != .open {
+                return self.fail(LedgerError(.fenced, "ledger \(self.ledgerID) was \(current.state == .closed ? "closed" : "fenced") by someone else"))
+            }
+            if let (current, version) = reread, current.state == .open {
+                self.version = version
+                self.metadata.ensembles = current.ensembles
+            }
+            self.eventLoop.scheduleTask(in: .milliseconds(100)) { self.changeEnsemble() }
+        }
+    }
+}
