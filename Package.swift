@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "Perf",
             dependencies: [
-                "Codec", "Metadata", "BookieWire",
+                "Codec", "Metadata", "BookieWire", "Ledger",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -196,7 +196,11 @@ let package = Package(
         ),
         .testTarget(
             name: "PerfTests",
-            dependencies: ["Perf", "Metadata", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: [
+                "Perf", "Metadata", "ClusterTesting",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -94,30 +94,34 @@ final class BookieDirectory: @unchecked Sendable {
         return connection
     }
 
-    /// Picks `count` distinct writable bookies outside `excluded`: not quarantined, least
-    /// loaded first, on racks not yet used when racks are set. Throws `notEnoughBookies`.
-    func choose(_ count: Int, excluding excluded: Set<String>, racksInUse: Set<String> = []) throws(LedgerError) -> [String] {
+    /// Picks `count` distinct writable bookies outside `excluded`: least loaded first, on
+    /// racks not yet used when racks are set, and quarantined ones only when there are not
+    /// enough others and `allowQuarantined`. Throws `notEnoughBookies`.
+    func choose(_ count: Int, excluding excluded: Set<String>, racksInUse: Set<String> = [], allowQuarantined: Bool = true) throws(LedgerError) -> [String] {
         self.eventLoop.preconditionInEventLoop()
         let now = NIODeadline.now()
-        let candidates = self.registrations.values
-            .filter { $0.writable && !excluded.contains($0.id) && !self.isQuarantined($0.id, now: now) }
-            .sorted { (self.placed[$0.id, default: 0], $0.id) < (self.placed[$1.id, default: 0], $1.id) }
-        guard candidates.count >= count else {
-            let writable = self.registrations.values.filter(\.writable).count
+        let writable = self.registrations.values.filter {
+            $0.writable && !excluded.contains($0.id) && (allowQuarantined || !self.isQuarantined($0.id, now: now))
+        }
+        guard writable.count >= count else {
             throw LedgerError(
                 .notEnoughBookies,
-                "only \(candidates.count) writable bookies available (\(writable) registered writable, \(excluded.count) excluded), need \(count)"
+                "only \(writable.count) writable bookies available (\(self.registrations.count) registered, \(excluded.count) excluded), need \(count)"
             )
+        }
+        let ordered = writable.sorted {
+            (self.isQuarantined($0.id, now: now) ? 1 : 0, self.placed[$0.id, default: 0], $0.id)
+                < (self.isQuarantined($1.id, now: now) ? 1 : 0, self.placed[$1.id, default: 0], $1.id)
         }
         var chosen: [BookieRegistration] = []
         var racks = racksInUse
-        // First pass: a new rack each time; second: whatever is left.
-        for candidate in candidates where chosen.count < count {
+        // First pass: a new rack each time; second: whatever is left, in the same order.
+        for candidate in ordered where chosen.count < count && !self.isQuarantined(candidate.id, now: now) {
             if let rack = candidate.rack, racks.contains(rack) { continue }
             chosen.append(candidate)
             if let rack = candidate.rack { racks.insert(rack) }
         }
-        for candidate in candidates where chosen.count < count && !chosen.contains(candidate) {
+        for candidate in ordered where chosen.count < count && !chosen.contains(candidate) {
             chosen.append(candidate)
         }
         for bookie in chosen { self.placed[bookie.id, default: 0] += 1 }

@@ -246,7 +246,8 @@ public final class LedgerWriter: @unchecked Sendable {
         let replacements: [String]
         do {
             let racks = Set(current.enumerated().filter { !replacing.contains($0.offset) }.compactMap { self.client.bookies.rack(of: $0.element) })
-            replacements = try self.client.bookies.choose(replacing.count, excluding: Set(current), racksInUse: racks)
+            // A quarantined bookie recently failed: better to go on without one for now.
+            replacements = try self.client.bookies.choose(replacing.count, excluding: Set(current), racksInUse: racks, allowQuarantined: false)
         } catch {
             // None to be had: go on with the bookies left, and try again soon.
             self.changingEnsemble = false

@@ -27,14 +27,24 @@ public struct PerfReport: Codable, Sendable {
     public var latencyMs: Latency
     /// Watch delivery latency, for modes that measure it.
     public var watchLatencyMs: Latency?
+    /// Operations that failed, for modes that count them; `msgRate` leaves them out.
+    public var failures: Int?
     /// What was measured, for a person reading the JSON.
     public var description: String?
 
-    public init(msgRate: Double, mbPerSec: Double, latencyMs: Latency, watchLatencyMs: Latency? = nil, description: String? = nil) {
+    public init(
+        msgRate: Double,
+        mbPerSec: Double,
+        latencyMs: Latency,
+        watchLatencyMs: Latency? = nil,
+        failures: Int? = nil,
+        description: String? = nil
+    ) {
         self.msgRate = msgRate
         self.mbPerSec = mbPerSec
         self.latencyMs = latencyMs
         self.watchLatencyMs = watchLatencyMs
+        self.failures = failures
         self.description = description
     }
 

@@ -56,6 +56,13 @@ struct BookieClusterTests {
         let value = try #require(try await store.get(ClusterLayout.availableBookie("bookie-2")))
         #expect(try JSONDecoder().decode(Registration.self, from: Data(value.value)).address == cluster.address(1))
         #expect(FileManager.default.fileExists(atPath: directory.file("bookie-2-2.log")))
+
+        // A fourth bookie joins; SIGTERM deregisters at once instead of waiting for the TTL.
+        try await cluster.add()
+        #expect(try await available() == ["bookie-1", "bookie-2", "bookie-3", "bookie-4"])
+        try await cluster.terminate(3)
+        #expect(!cluster.isRunning(3))
+        #expect(try await Self.eventually(within: .seconds(2)) { try await available() == ["bookie-1", "bookie-2", "bookie-3"] })
         await store.close()
     }
 }

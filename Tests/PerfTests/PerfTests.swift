@@ -1,5 +1,7 @@
+import ClusterTesting
 import Foundation
 import Histogram
+import Logging
 import Metadata
 import Perf
 import Testing
@@ -26,6 +28,21 @@ import Testing
         #expect(report.latencyMs.p50 <= report.latencyMs.p99 && report.latencyMs.p99 <= report.latencyMs.max)
         #expect(report.description?.contains(" 0 not seen by the watch") == true, "\(report.description ?? "")")
         #expect(try await store.children(of: "/perf") == [], "the benchmark removes its keys")
+        await store.close()
+    }
+
+    @Test func ledgerBenchmarkWritesToThreeBookiesWithoutFailures() async throws {
+        let directory = try TemporaryDirectory(label: "perf-ledger")
+        defer { directory.remove() }
+        let bookies = try await BookieCluster.start(count: 3, directory: directory, journalSync: false)
+        defer { bookies.stopAll() }
+        let store = try await MetadataStoreURL.open(bookies.metadataURL, logger: Logger(label: "perf-test"))
+        let report = try await LedgerBenchmark(
+            ensembleSize: 3, writeQuorum: 3, ackQuorum: 2, entrySize: 1024, inFlight: 64, ledgers: 2, duration: .seconds(1)
+        ).run(store)
+        #expect(report.msgRate > 0)
+        #expect(report.failures == 0, "\(report.description ?? "")")
+        #expect(try await store.children(of: ClusterLayout.ledgers) == [], "the benchmark deletes its ledgers")
         await store.close()
     }
 

@@ -8,7 +8,7 @@ import Perf
 struct Perf: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency.",
-        subcommands: [Codec.self, MetadataPerf.self, BookiePerf.self]
+        subcommands: [Codec.self, MetadataPerf.self, BookiePerf.self, LedgerPerf.self]
     )
 
     struct Codec: AsyncParsableCommand {
@@ -93,6 +93,50 @@ struct Perf: AsyncParsableCommand {
                 )
             )
             if self.json { print(report.jsonLine()) }
+        }
+    }
+
+    struct LedgerPerf: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ledger",
+            abstract: "Add throughput and latency through the ledger client, replicated over the registered bookies."
+        )
+        @OptionGroup var metadata: MetadataOptions
+        @Option(help: "Bookies each ledger is spread over.") var ensemble = 3
+        @Option(help: "Bookies each entry is written to.") var writeQuorum = 3
+        @Option(help: "Bookies that must have an entry before it is confirmed.") var ackQuorum = 2
+        @Option(help: "Entry payload size in bytes.") var size = 1024
+        @Option(help: "Adds outstanding at once, over all ledgers.") var inFlight = 64
+        @Option(help: "Seconds to run.") var duration = 10.0
+        @Option(help: "Ledgers to spread the adds over.") var ledgers = 1
+        @Flag(help: "End with one JSON summary line.") var json = false
+
+        func run() async throws {
+            guard self.size >= 0, self.inFlight >= 1, self.ledgers >= 1, self.duration > 0 else {
+                throw ValidationError("--size, --in-flight, --ledgers and --duration must be positive")
+            }
+            let store = try await MetadataCommand.open(self.metadata)
+            let report: PerfReport
+            do {
+                report = try await LedgerBenchmark(
+                    ensembleSize: self.ensemble, writeQuorum: self.writeQuorum, ackQuorum: self.ackQuorum, entrySize: self.size,
+                    inFlight: self.inFlight, ledgers: self.ledgers, duration: .milliseconds(Int(self.duration * 1000))
+                ).run(store)
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+            print(report.description ?? "")
+            print(
+                String(
+                    format: "adds/s %.0f  MB/s %.1f  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.2f ms  failed %d",
+                    report.msgRate, report.mbPerSec, report.latencyMs.p50, report.latencyMs.p99, report.latencyMs.p999, report.latencyMs.max,
+                    report.failures ?? 0
+                )
+            )
+            if self.json { print(report.jsonLine()) }
+            if let failures = report.failures, failures > 0 { throw ExitCode.failure }
         }
     }
 }
