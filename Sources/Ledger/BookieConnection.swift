@@ -10,16 +10,23 @@ import NIOPosix
 final class BookieConnection: @unchecked Sendable {
     typealias Callback = (Result<BookieResponse, LedgerError>) -> Void
 
+    /// Payloads up to this size are copied into the batch; larger ones go to the socket
+    /// as buffers of their own.
+    static let copyLimit = 4096
+
     let bookieID: String
     let address: (host: String, port: Int)
     private let eventLoop: any EventLoop
     private var channel: (any Channel)?
     private var connecting = false
-    /// Requests waiting for the connection: their frames and callbacks.
-    private var queued: [(ByteBuffer, ByteBuffer?, UInt64)] = []
-    private var outstanding: [UInt64: (callback: Callback, timeout: Scheduled<Void>)] = [:]
+    /// Frames written since the last flush (or waiting for the connection), in order.
+    private var batch: [ByteBuffer] = []
+    private var outstanding: [UInt64: Callback] = [:]
+    /// Request ids with their deadlines, oldest first; answered ones are skipped lazily.
+    private var deadlines = CircularBuffer<(id: UInt64, deadline: NIODeadline)>()
     private var nextRequestID: UInt64 = 1
     private var flushScheduled = false
+    private var sweeper: RepeatedTask?
     /// Told when a request fails for a reason that says the bookie is unwell.
     var onFailure: ((LedgerError) -> Void)?
 
@@ -30,7 +37,8 @@ final class BookieConnection: @unchecked Sendable {
     }
 
     /// Sends a request built by `writeHead` (given its request id), followed by `payload`
-    /// as a buffer of its own when there is one. Must be called on the event loop.
+    /// when there is one. Requests made in one turn of the event loop leave in one write.
+    /// Must be called on the event loop.
     func send(
         timeout: TimeAmount,
         payload: ByteBuffer? = nil,
@@ -40,31 +48,54 @@ final class BookieConnection: @unchecked Sendable {
         self.eventLoop.preconditionInEventLoop()
         let id = self.nextRequestID
         self.nextRequestID += 1
-        var head = ByteBufferAllocator().buffer(capacity: 96)
-        writeHead(id, &head)
-        let timer = self.eventLoop.scheduleTask(in: timeout) { [self] in
-            guard let entry = self.outstanding.removeValue(forKey: id) else { return }
-            let error = LedgerError(.timeout, "bookie \(self.bookieID) did not answer within \(timeout.nanoseconds / 1_000_000) ms")
-            self.onFailure?(error)
-            entry.callback(.failure(error))
+        self.outstanding[id] = callback
+        self.deadlines.append((id, .now() + timeout))
+        if self.sweeper == nil {
+            let period = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 1_000_000))
+            self.sweeper = self.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in self?.sweep() }
         }
-        self.outstanding[id] = (callback, timer)
-        if let channel = self.channel {
-            self.write(head, payload, on: channel)
-        } else {
-            self.queued.append((head, payload, id))
+        if self.batch.isEmpty || self.batch[self.batch.count - 1].readableBytes > 256 << 10 {
+            self.batch.append(ByteBufferAllocator().buffer(capacity: 16 << 10))
+        }
+        writeHead(id, &self.batch[self.batch.count - 1])
+        if let payload {
+            if payload.readableBytes <= Self.copyLimit {
+                self.batch[self.batch.count - 1].writeImmutableBuffer(payload)
+            } else {
+                self.batch.append(payload)
+                self.batch.append(ByteBufferAllocator().buffer(capacity: 4 << 10))
+            }
+        }
+        if self.channel == nil {
             self.connect()
+        } else if !self.flushScheduled {
+            self.flushScheduled = true
+            self.eventLoop.execute { [self] in self.writeBatch() }
         }
     }
 
-    private func write(_ head: ByteBuffer, _ payload: ByteBuffer?, on channel: any Channel) {
-        channel.write(head, promise: nil)
-        if let payload { channel.write(payload, promise: nil) }
-        guard !self.flushScheduled else { return }
-        self.flushScheduled = true
-        self.eventLoop.execute { [self] in
-            self.flushScheduled = false
-            self.channel?.flush()
+    private func writeBatch() {
+        self.flushScheduled = false
+        guard let channel = self.channel, !self.batch.isEmpty else { return }
+        for buffer in self.batch where buffer.readableBytes > 0 { channel.write(buffer, promise: nil) }
+        self.batch.removeAll(keepingCapacity: true)
+        channel.flush()
+    }
+
+    /// Fails requests past their deadline.
+    private func sweep() {
+        let now = NIODeadline.now()
+        while let (id, deadline) = self.deadlines.first {
+            guard let callback = self.outstanding[id] else {
+                self.deadlines.removeFirst()
+                continue
+            }
+            guard deadline <= now else { break }
+            self.deadlines.removeFirst()
+            self.outstanding[id] = nil
+            let error = LedgerError(.timeout, "bookie \(self.bookieID) did not answer in time")
+            self.onFailure?(error)
+            callback(.failure(error))
         }
     }
 
@@ -86,11 +117,7 @@ final class BookieConnection: @unchecked Sendable {
                 switch result {
                 case .success(let channel):
                     self.channel = channel
-                    let queued = self.queued
-                    self.queued.removeAll()
-                    for (head, payload, id) in queued where self.outstanding[id] != nil {
-                        self.write(head, payload, on: channel)
-                    }
+                    self.writeBatch()
                 case .failure(let error):
                     self.failAll(LedgerError(.bookieUnavailable, "cannot connect to bookie \(self.bookieID) at \(self.address.host):\(self.address.port): \(error)"))
                 }
@@ -98,9 +125,8 @@ final class BookieConnection: @unchecked Sendable {
     }
 
     fileprivate func received(_ response: BookieResponse) {
-        guard let entry = self.outstanding.removeValue(forKey: response.requestID) else { return }
-        entry.timeout.cancel()
-        entry.callback(.success(response))
+        guard let callback = self.outstanding.removeValue(forKey: response.requestID) else { return }
+        callback(.success(response))
     }
 
     fileprivate func closed(_ error: LedgerError) {
@@ -109,19 +135,19 @@ final class BookieConnection: @unchecked Sendable {
     }
 
     private func failAll(_ error: LedgerError) {
-        self.queued.removeAll()
+        self.batch.removeAll()
+        self.deadlines.removeAll()
         let failed = self.outstanding
         self.outstanding.removeAll()
         if !failed.isEmpty { self.onFailure?(error) }
-        for id in failed.keys.sorted() {
-            failed[id]!.timeout.cancel()
-            failed[id]!.callback(.failure(error))
-        }
+        for id in failed.keys.sorted() { failed[id]!(.failure(error)) }
     }
 
     /// Closes the connection; outstanding requests fail.
     func close() {
         self.eventLoop.preconditionInEventLoop()
+        self.sweeper?.cancel()
+        self.sweeper = nil
         self.channel?.close(promise: nil)
         self.channel = nil
         self.failAll(LedgerError(.bookieUnavailable, "the connection to bookie \(self.bookieID) was closed"))

@@ -128,6 +128,17 @@ final class BookieDirectory: @unchecked Sendable {
         return chosen.map(\.id)
     }
 
+    /// Forgets placements when a ledger closes, so load counts only open ensembles.
+    func released(_ ensemble: [String]) {
+        for id in ensemble { self.placed[id] = max(0, self.placed[id, default: 0] - 1) }
+    }
+
+    func closeAll() {
+        self.eventLoop.preconditionInEventLoop()
+        for connection in self.connections.values { connection.close() }
+        self.connections.removeAll()
+    }
+
     func rack(of id: String) -> String? {
         self.registrations[id]?.rack
     }

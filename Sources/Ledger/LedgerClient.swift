@@ -60,10 +60,10 @@ public final class LedgerClient: Sendable {
         ackQuorum: Int,
         customMetadata: [String: String] = [:]
     ) async throws -> LedgerWriter {
-        guard ackQuorum >= 1, writeQuorum >= ackQuorum, ensembleSize >= writeQuorum else {
+        guard ackQuorum >= 1, writeQuorum >= ackQuorum, ensembleSize >= writeQuorum, ensembleSize <= 64 else {
             throw LedgerError(
                 .invalidArgument,
-                "need ensemble ≥ write quorum ≥ ack quorum ≥ 1, got ensemble \(ensembleSize), write quorum \(writeQuorum), ack quorum \(ackQuorum)"
+                "need 64 ≥ ensemble ≥ write quorum ≥ ack quorum ≥ 1, got ensemble \(ensembleSize), write quorum \(writeQuorum), ack quorum \(ackQuorum)"
             )
         }
         try await self.refreshBookies()
@@ -114,6 +114,12 @@ public final class LedgerClient: Sendable {
         } catch let error as MetadataError where error.code == .notFound {
             throw LedgerError(.noSuchLedger, "ledger \(ledgerID) does not exist")
         }
+    }
+
+    /// Closes every bookie connection. Writers and readers of this client must not be
+    /// used afterwards.
+    public func close() async {
+        try? await self.eventLoop.submit { self.bookies.closeAll() }.get()
     }
 
     // MARK: Requests

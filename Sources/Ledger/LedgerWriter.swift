@@ -24,8 +24,10 @@ public final class LedgerWriter: @unchecked Sendable {
         /// The ledger's length including this entry.
         let length: UInt64
         let completion: Completion
-        /// Ensemble indices that stored it.
-        var acknowledged: Set<Int> = []
+        /// Ensemble indices that stored it, as bits.
+        var acknowledged: UInt64 = 0
+
+        var acknowledgements: Int { self.acknowledged.nonzeroBitCount }
 
         init(entryID: Int64, payload: ByteBuffer, length: UInt64, completion: @escaping Completion) {
             self.entryID = entryID
@@ -122,6 +124,7 @@ public final class LedgerWriter: @unchecked Sendable {
                     self.metadata = closed
                     self.version = stored
                     self.terminal = self.terminal ?? LedgerError(.closed, "ledger \(self.ledgerID) is closed")
+                    self.client.bookies.released(closed.ensembles[closed.ensembles.count - 1].bookies)
                 }.get()
                 return closed
             } catch let error as MetadataError where error.code == .badVersion {
@@ -144,8 +147,11 @@ public final class LedgerWriter: @unchecked Sendable {
         let add = PendingAdd(entryID: self.nextEntryID, payload: payload, length: self.length, completion: completion)
         self.nextEntryID += 1
         self.pending.append(add)
-        for index in self.writeSet(add.entryID) where !self.failed.contains(index) {
-            self.send(add, to: index)
+        let ensembleSize = self.metadata.ensembleSize
+        let first = Int(add.entryID % Int64(ensembleSize))
+        for offset in 0..<self.metadata.writeQuorum {
+            let index = (first + offset) % ensembleSize
+            if self.failed.isEmpty || !self.failed.contains(index) { self.send(add, to: index) }
         }
     }
 
@@ -176,7 +182,7 @@ public final class LedgerWriter: @unchecked Sendable {
         else { return }  // Settled meanwhile, or from a bookie since replaced.
         switch result {
         case .success(let response) where response.status == .ok:
-            add.acknowledged.insert(index)
+            add.acknowledged |= 1 << index
             self.confirmReady()
         case .success(let response) where response.status == .fenced:
             self.fail(LedgerError(.fenced, "ledger \(self.ledgerID) was fenced: \(response.error(from: bookie).message)"))
@@ -189,7 +195,7 @@ public final class LedgerWriter: @unchecked Sendable {
     /// ensemble change is being stored.
     private func confirmReady() {
         while !self.changingEnsemble, self.pendingStart < self.pending.count,
-            self.pending[self.pendingStart].acknowledged.count >= self.metadata.ackQuorum
+            self.pending[self.pendingStart].acknowledgements >= self.metadata.ackQuorum
         {
             let add = self.pending[self.pendingStart]
             self.pendingStart += 1
@@ -295,7 +301,7 @@ public final class LedgerWriter: @unchecked Sendable {
             let start = updated.ensembles[updated.ensembles.count - 1].firstEntryID
             for add in self.pending[self.pendingStart...] where add.entryID >= start {
                 for index in self.writeSet(add.entryID) where replacing.contains(index) {
-                    add.acknowledged.remove(index)
+                    add.acknowledged &= ~(1 << index)
                     self.send(add, to: index)
                 }
             }

@@ -77,6 +77,7 @@ public struct LedgerBenchmark: Sendable {
             }
             do { try await client.deleteLedger(writer.ledgerID) } catch { cleanupErrors.append("delete \(writer.ledgerID): \(error)") }
         }
+        await client.close()
 
         let seconds = Double(result.elapsed.nanoseconds) / 1e9
         let confirmed = result.latencies.totalCount
