@@ -105,6 +105,17 @@ public final class BookieCluster: Sendable {
         try await process.waitForExit()
     }
 
+    /// Freezes bookie `index` (SIGSTOP): it keeps its connections and registration but
+    /// answers nothing, like a bookie stuck on a slow disk, until ``resume(_:)``.
+    public func pause(_ index: Int) {
+        self.member(index).process?.kill(SIGSTOP)
+    }
+
+    /// Lets a paused bookie run again (SIGCONT).
+    public func resume(_ index: Int) {
+        self.member(index).process?.kill(SIGCONT)
+    }
+
     /// Starts stopped bookie `index` again with the same id, port and directories, and
     /// waits until it serves. Throws if it is still running.
     public func restart(_ index: Int) async throws {

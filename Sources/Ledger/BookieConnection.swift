@@ -38,16 +38,18 @@ final class BookieConnection: @unchecked Sendable {
 
     /// Sends a request built by `writeHead` (given its request id), followed by `payload`
     /// when there is one. Requests made in one turn of the event loop leave in one write.
-    /// Must be called on the event loop.
+    /// Returns the request id (for ``cancel(_:)``). Must be called on the event loop.
+    @discardableResult
     func send(
         timeout: TimeAmount,
         payload: ByteBuffer? = nil,
         _ writeHead: (UInt64, inout ByteBuffer) -> Void,
         callback: @escaping Callback
-    ) {
+    ) -> UInt64 {
         self.eventLoop.preconditionInEventLoop()
         let id = self.nextRequestID
         self.nextRequestID += 1
+        defer { self.scheduleWrite() }
         self.outstanding[id] = callback
         self.deadlines.append((id, .now() + timeout))
         if self.sweeper == nil {
@@ -66,12 +68,23 @@ final class BookieConnection: @unchecked Sendable {
                 self.batch.append(ByteBufferAllocator().buffer(capacity: 4 << 10))
             }
         }
+        return id
+    }
+
+    private func scheduleWrite() {
         if self.channel == nil {
             self.connect()
         } else if !self.flushScheduled {
             self.flushScheduled = true
             self.eventLoop.execute { [self] in self.writeBatch() }
         }
+    }
+
+    /// Gives up on a request: its callback runs now with `error`, and its answer, if one
+    /// comes, is ignored.
+    func cancel(_ id: UInt64, _ error: LedgerError) {
+        self.eventLoop.preconditionInEventLoop()
+        self.outstanding.removeValue(forKey: id)?(.failure(error))
     }
 
     private func writeBatch() {

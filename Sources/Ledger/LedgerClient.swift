@@ -125,23 +125,49 @@ public final class LedgerClient: Sendable {
     // MARK: Requests
 
     /// Sends one request to a bookie and waits for its answer; a bookie that is not
-    /// registered answers `bookieUnavailable`.
+    /// registered answers `bookieUnavailable`. Cancelling the calling task gives up on the
+    /// request at once (speculative reads rely on this).
     func request(
         _ bookieID: String,
         payload: ByteBuffer? = nil,
         timeout: Duration? = nil,
         _ writeHead: @escaping @Sendable (UInt64, inout ByteBuffer) -> Void
     ) async -> Result<BookieResponse, LedgerError> {
-        let timeout = TimeAmount.nanoseconds(Int64((timeout ?? self.configuration.requestTimeout).nanoseconds))
-        return await withCheckedContinuation { continuation in
-            self.eventLoop.execute {
-                guard let connection = self.bookies.connection(bookieID) else {
-                    continuation.resume(returning: .failure(LedgerError(.bookieUnavailable, "bookie \(bookieID) is not registered")))
-                    return
+        let timeout = TimeAmount.nanoseconds((timeout ?? self.configuration.requestTimeout).nanoseconds)
+        let handle = RequestHandle()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                self.eventLoop.execute {
+                    guard let connection = self.bookies.connection(bookieID) else {
+                        continuation.resume(returning: .failure(LedgerError(.bookieUnavailable, "bookie \(bookieID) is not registered")))
+                        return
+                    }
+                    let id = connection.send(timeout: timeout, payload: payload, writeHead) { continuation.resume(returning: $0) }
+                    handle.started(connection, id)
                 }
-                connection.send(timeout: timeout, payload: payload, writeHead) { continuation.resume(returning: $0) }
             }
+        } onCancel: {
+            self.eventLoop.execute { handle.cancel() }
         }
+    }
+}
+
+/// A request in flight, for cancelling it. Confined to the client's event loop.
+private final class RequestHandle: @unchecked Sendable {
+    private var connection: BookieConnection?
+    private var id: UInt64 = 0
+    private var cancelled = false
+
+    func started(_ connection: BookieConnection, _ id: UInt64) {
+        self.connection = connection
+        self.id = id
+        if self.cancelled { self.cancel() }
+    }
+
+    func cancel() {
+        self.cancelled = true
+        self.connection?.cancel(self.id, LedgerError(.timeout, "the request was abandoned"))
+        self.connection = nil
     }
 }
 

@@ -34,13 +34,22 @@ public final class LedgerReader: Sendable {
     public func readLastAddConfirmed() async throws -> Int64 {
         if self.metadata.state == .closed { return self.metadata.lastEntryID }
         let ledgerID = UInt64(self.ledgerID)
+        // Enough answers that every write quorum is covered beyond its ack quorum, or all.
+        let enough = self.metadata.writeQuorum - self.metadata.ackQuorum + 1
         let answers = await withTaskGroup(of: Result<BookieResponse, LedgerError>.self) { group in
             for bookie in self.metadata.ensembles[self.metadata.ensembles.count - 1].bookies {
                 group.addTask {
                     await self.client.request(bookie) { id, head in BookieRequest(requestID: id, .readLAC(ledgerID: ledgerID)).write(into: &head) }
                 }
             }
-            return await group.reduce(into: []) { $0.append($1) }
+            var answers: [Result<BookieResponse, LedgerError>] = []
+            for await answer in group {
+                answers.append(answer)
+                if answers.filter({ if case .success(let response) = $0 { response.status == .ok } else { false } }).count >= enough {
+                    group.cancelAll()
+                }
+            }
+            return answers
         }
         var best: Int64?
         for case .success(let response) in answers {
@@ -88,6 +97,23 @@ public final class LedgerReader: Sendable {
         guard first >= 0, first <= last, last <= self.lastAddConfirmed else {
             throw LedgerError(.noSuchEntry, "entries \(first)...\(last) of ledger \(self.ledgerID) are not all confirmed (LAC \(self.lastAddConfirmed))")
         }
+        if self.metadata.ensembleSize == self.metadata.writeQuorum {
+            // Every bookie of a segment has all its entries: read them in batches.
+            var payloads: [ByteBuffer] = []
+            var next = first
+            while next <= last {
+                let segmentEnd = self.metadata.ensembles.first { $0.firstEntryID > next }.map { $0.firstEntryID - 1 } ?? .max
+                let batch = await self.batch(from: next, through: min(last, segmentEnd))
+                if batch.isEmpty {
+                    payloads.append(try await self.fetch(next))  // One at a time, with failover.
+                    next += 1
+                } else {
+                    payloads += batch
+                    next += Int64(batch.count)
+                }
+            }
+            return payloads
+        }
         return try await withThrowingTaskGroup(of: (Int64, ByteBuffer).self) { group in
             var results: [Int64: ByteBuffer] = [:]
             var next = first
@@ -102,6 +128,26 @@ public final class LedgerReader: Sendable {
             }
             return (first...last).map { results[$0]! }
         }
+    }
+
+    /// Up to `last − first + 1` consecutive entries from the first replica that returns
+    /// any (a bookie stops at an entry it lacks); empty when none does.
+    private func batch(from first: Int64, through last: Int64) async -> [ByteBuffer] {
+        let read = ReadRequest(
+            ledgerID: UInt64(self.ledgerID), firstEntryID: UInt64(first), maxEntries: UInt32(clamping: last - first + 1), maxBytes: 4 << 20
+        )
+        for bookie in self.metadata.ensemble(for: first) {
+            guard case .success(let response) = await self.client.request(bookie, { id, head in BookieRequest(requestID: id, .read(read)).write(into: &head) }),
+                case .read(_, _, _, let entries) = response.body, !entries.isEmpty
+            else { continue }
+            var payloads: [ByteBuffer] = []
+            for (offset, bytes) in entries.enumerated() {
+                guard case .success(let entry) = Self.verify(bytes, ledgerID: self.ledgerID, entryID: first + Int64(offset), bookie: bookie) else { break }
+                payloads.append(entry.payload)
+            }
+            if !payloads.isEmpty { return payloads }
+        }
+        return []
     }
 
     /// Reads an entry from its write set: one replica at a time, another after each failure

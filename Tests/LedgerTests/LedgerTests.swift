@@ -33,8 +33,8 @@ struct LedgerCluster {
     }
 
     /// A new client on the same store, as another broker would have.
-    func otherClient() -> LedgerClient {
-        LedgerClient(metadata: self.metadata, configuration: .init(requestTimeout: .seconds(2)))
+    func otherClient(requestTimeout: Duration = .seconds(2)) -> LedgerClient {
+        LedgerClient(metadata: self.metadata, configuration: .init(requestTimeout: requestTimeout, speculativeReadTimeout: .milliseconds(200)))
     }
 
     static func payload(_ entry: Int64, size: Int = 64) -> ByteBuffer {
@@ -184,6 +184,37 @@ struct LedgerClusterTests {
 
             try await cluster.client.deleteLedger(writer.ledgerID)
             await #expect(throws: LedgerError.self) { _ = try await cluster.client.openLedger(writer.ledgerID) }
+        } catch {
+            Issue.record("\(error)")
+        }
+        await cluster.stop()
+    }
+
+    /// A tailing reader learns of new entries by long poll; a frozen bookie is read around
+    /// by speculative reads long before its requests would time out.
+    @Test func tailingReadsAndSpeculativeReads() async throws {
+        let cluster = try await LedgerCluster.start(bookies: 3, label: "ledger-tail")
+        do {
+            let writer = try await cluster.client.createLedger(ensembleSize: 3, writeQuorum: 3, ackQuorum: 2)
+            #expect(await appendMany(writer, count: 10, inFlight: 1).allSatisfy { (try? $0.get()) != nil })
+            let reader = try await cluster.otherClient().openLedger(writer.ledgerID)
+            // Bookies know the LAC the last add carried: one behind the writer's.
+            #expect(reader.lastAddConfirmed == 8)
+            let tail = Task { try await reader.waitForEntries(after: 8, timeout: .seconds(20)) }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(await appendMany(writer, count: 5, inFlight: 1, startingAt: 10).allSatisfy { (try? $0.get()) != nil })
+            let lac = try await tail.value
+            #expect(lac >= 9, "the long poll returned LAC \(lac)")
+            #expect(try await reader.read(from: 0, through: lac) == (0...lac).map { LedgerCluster.payload($0) })
+
+            let slowFirst = try await writer.currentMetadata.writeSet(for: 3)[0]
+            cluster.bookies.pause(cluster.index(of: slowFirst))
+            let patient = try await cluster.otherClient(requestTimeout: .seconds(60)).openLedger(writer.ledgerID)
+            let start = ContinuousClock.now
+            #expect(try await patient.read(3) == LedgerCluster.payload(3))
+            let elapsed = ContinuousClock.now - start
+            #expect(elapsed < .seconds(30), "read around a frozen replica in \(elapsed), with a 60 s request timeout")
+            cluster.bookies.resume(cluster.index(of: slowFirst))
         } catch {
             Issue.record("\(error)")
         }
