@@ -83,6 +83,21 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .target(
+            name: "PulsarProto",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["PulsarApi.proto", "generate.sh"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .target(
+            name: "PulsarWire",
+            dependencies: [
+                "Codec", "PulsarProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "Metadata",
             dependencies: [
                 "CSQLite", "EtcdAPI",
@@ -190,6 +205,17 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "PulsarWireTests",
+            dependencies: [
+                "PulsarWire", "PulsarProto", "Codec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MetadataTests",
             dependencies: ["Metadata", "ClusterTesting", "magnetar"],
             swiftSettings: strictSettings
@@ -214,6 +240,7 @@ let package = Package(
                 "Ledger", "Metadata", "ClusterTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
