@@ -121,6 +121,27 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Broker",
+            dependencies: [
+                "Codec", "HTTPServing", "Ledger", "MagnetarVersion", "ManagedLedger", "Metadata", "PulsarProto", "PulsarWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ManagedLedger",
+            dependencies: [
+                "Ledger", "Metadata",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "HTTPServing",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -160,7 +181,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "broker",
-            dependencies: ["MagnetarVersion", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "MagnetarVersion", "Broker", "Settings",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             path: "broker",
             exclude: ["broker.conf"],
             swiftSettings: strictSettings
@@ -241,6 +268,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "BrokerTests", dependencies: ["ClusterTesting", "bookie", "broker"], exclude: ["Scripts"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ManagedLedgerTests",
+            dependencies: [
+                "ManagedLedger", "Ledger", "Metadata", "ClusterTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,16 +1,70 @@
 import ArgumentParser
+import Broker
+import Logging
 import MagnetarVersion
+import ServiceLifecycle
+import Settings
+import UnixSignals
 
 /// The serving node: speaks the Pulsar protocol and writes topics to bookies.
 @main
-struct Broker: ParsableCommand {
+struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
         abstract: "Magnetar broker: serves Pulsar clients and stores topics on bookies.",
+        discussion: """
+            Every setting can also come from the environment (MAGNETAR_BROKER_ and the name in \
+            capitals with '_' for '-') or from a --config file of 'name = value' lines (see \
+            broker/broker.conf). Flags win over the environment, which wins over the file.
+            """,
         version: MagnetarVersion.current
     )
 
-    func run() throws {
-        throw ValidationError("the broker is not built yet in this version")
+    @Option(help: "A file of 'name = value' settings.") var config: String?
+    @Option(help: "memory:, sqlite:<path> or etcd://host:port[,host:port…]") var metadataUrl: String?
+    @Option(help: "Address of the Pulsar protocol, HOST:PORT (default 127.0.0.1:6650; port 0 picks one).") var listen: String?
+    @Option(help: "Port of the REST API (default 8080; 0 picks one).") var httpPort: String?
+    @Option(help: "The host clients are told to connect to (default: the listen host).") var advertisedAddress: String?
+    @Option(help: "Cluster name (default standalone).") var clusterName: String?
+    @Option(help: "Bookies per new ledger (default 2).") var ensembleSize: String?
+    @Option(help: "Copies of each entry (default 2).") var writeQuorum: String?
+    @Option(help: "Copies acknowledged before a send is receipted (default 2).") var ackQuorum: String?
+
+    static let settingNames: Set<String> = [
+        "metadata-url", "listen", "http-port", "advertised-address", "cluster-name", "ensemble-size", "write-quorum", "ack-quorum",
+    ]
+
+    func run() async throws {
+        let configuration: BrokerService.Configuration
+        do {
+            let settings = try Settings(file: self.config, environmentPrefix: "MAGNETAR_BROKER_", known: Self.settingNames)
+            let listen = settings.string("listen", flag: self.listen) ?? "127.0.0.1:6650"
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65_535).contains(port) else {
+                throw ValidationError("listen must be HOST:PORT, got '\(listen)'")
+            }
+            let portNumber: (String) -> Int? = { Int($0).flatMap { (0...65_535).contains($0) ? $0 : nil } }
+            let count: (String) -> Int? = { Int($0).flatMap { $0 >= 1 ? $0 : nil } }
+            configuration = .init(
+                host: String(listen[..<colon]),
+                port: port,
+                httpPort: try settings.value("http-port", flag: self.httpPort, default: 8080, portNumber),
+                advertisedHost: settings.string("advertised-address", flag: self.advertisedAddress),
+                metadataURL: try settings.required("metadata-url", flag: self.metadataUrl),
+                clusterName: settings.string("cluster-name", flag: self.clusterName) ?? "standalone",
+                ensembleSize: try settings.value("ensemble-size", flag: self.ensembleSize, default: 2, count),
+                writeQuorum: try settings.value("write-quorum", flag: self.writeQuorum, default: 2, count),
+                ackQuorum: try settings.value("ack-quorum", flag: self.ackQuorum, default: 2, count)
+            )
+        } catch let problem as Settings.Problem {
+            throw ValidationError(problem.description)
+        }
+        guard configuration.ensembleSize >= configuration.writeQuorum, configuration.writeQuorum >= configuration.ackQuorum else {
+            throw ValidationError("need ensemble-size ≥ write-quorum ≥ ack-quorum")
+        }
+        var logger = Logger(label: "broker")
+        logger.logLevel = .info
+        let service = BrokerService(configuration: configuration, logger: logger)
+        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
     }
 }

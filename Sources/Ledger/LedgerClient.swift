@@ -28,7 +28,9 @@ public final class LedgerClient: Sendable {
     }
 
     let metadata: any MetadataStore
-    let eventLoop: any EventLoop
+    /// The loop every writer's completions run on; layers above may confine their own
+    /// state to it to avoid a hop per entry.
+    public let eventLoop: any EventLoop
     let configuration: Configuration
     let bookies: BookieDirectory
 

@@ -11,11 +11,11 @@ public final class LedgerReader: Sendable {
     private let client: LedgerClient
     private let confirmed: Mutex<Int64>
 
-    init(client: LedgerClient, ledgerID: Int64, metadata: LedgerMetadata) {
+    init(client: LedgerClient, ledgerID: Int64, metadata: LedgerMetadata, lastAddConfirmed: Int64 = -1) {
         self.client = client
         self.ledgerID = ledgerID
         self.metadata = metadata
-        self.confirmed = Mutex(metadata.state == .closed ? metadata.lastEntryID : -1)
+        self.confirmed = Mutex(metadata.state == .closed ? metadata.lastEntryID : lastAddConfirmed)
     }
 
     /// The last entry known to be confirmed (for a closed ledger, its last entry).

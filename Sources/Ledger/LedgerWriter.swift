@@ -87,6 +87,16 @@ public final class LedgerWriter: @unchecked Sendable {
         get async { (try? await self.eventLoop.submit { self.confirmed }.get()) ?? -1 }
     }
 
+    /// A reader of the entries confirmed so far, as a BookKeeper writer can read its own
+    /// ledger: the bookies' LAC lags one entry behind the writer's, so a reader opened by
+    /// ``LedgerClient/openLedger(_:)`` could not read the last confirmed entry yet.
+    public var reader: LedgerReader {
+        get async {
+            let (metadata, confirmed) = (try? await self.eventLoop.submit { (self.metadata, self.confirmed) }.get()) ?? (self.metadata, -1)
+            return LedgerReader(client: self.client, ledgerID: self.ledgerID, metadata: metadata, lastAddConfirmed: confirmed)
+        }
+    }
+
     /// The ledger's metadata as this writer last stored it.
     public var currentMetadata: LedgerMetadata {
         get async { (try? await self.eventLoop.submit { self.metadata }.get()) ?? self.metadata }

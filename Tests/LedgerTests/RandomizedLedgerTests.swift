@@ -21,7 +21,7 @@ struct RandomizedLedgerTests {
     /// quorum shapes. At each recovery: the writer is fenced, the ledger closes at or after
     /// every entry the writer saw confirmed, and a second recovery agrees. At the end, with
     /// every bookie back, every confirmed entry of every ledger reads back intact.
-    @Test(arguments: [UInt64(20261121), 2, 6, 8])
+    @Test(arguments: [UInt64(20261121), 6, 8])
     func invariantsHoldAtEveryStep(seed: UInt64) async throws {
         var random = SplitMix64(state: seed)
         let cluster = try await LedgerCluster.start(bookies: 5, label: "ledger-random-\(seed)")

@@ -1,0 +1,173 @@
+import Foundation
+import HTTPServing
+import Ledger
+public import Logging
+import ManagedLedger
+import Metadata
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import PulsarWire
+public import ServiceLifecycle
+import Synchronization
+import Synchronization
+
+/// A whole broker: the Pulsar binary protocol on one port, the admin and lookup REST API
+/// on another, topics stored in managed ledgers on the bookies.
+public final class BrokerService: Service {
+    /// Everything a broker is started with. Defaults are in each field's comment.
+    public struct Configuration: Sendable {
+        public var host: String
+        /// Port of the binary protocol (6650 by Pulsar's convention; 0 picks one).
+        public var port: Int
+        /// Port of the REST API (8080; 0 picks one).
+        public var httpPort: Int
+        /// The host clients are told to connect to (default: `host`).
+        public var advertisedHost: String?
+        public var metadataURL: String
+        public var clusterName: String
+        /// Persistence of new ledgers (default 2/2/2).
+        public var ensembleSize: Int
+        public var writeQuorum: Int
+        public var ackQuorum: Int
+        /// Largest message accepted (default 5 MiB).
+        public var maxMessageSize: Int
+
+        public init(
+            host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
+            clusterName: String = "standalone", ensembleSize: Int = 2, writeQuorum: Int = 2, ackQuorum: Int = 2,
+            maxMessageSize: Int = 5 << 20
+        ) {
+            self.host = host
+            self.port = port
+            self.httpPort = httpPort
+            self.advertisedHost = advertisedHost
+            self.metadataURL = metadataURL
+            self.clusterName = clusterName
+            self.ensembleSize = ensembleSize
+            self.writeQuorum = writeQuorum
+            self.ackQuorum = ackQuorum
+            self.maxMessageSize = maxMessageSize
+        }
+    }
+
+    private let configuration: Configuration
+    private let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let configuration = self.configuration
+        let metadata = try await MetadataStoreURL.open(configuration.metadataURL, logger: self.logger)
+        let client = LedgerClient(metadata: metadata)
+        var ledgerConfiguration = ManagedLedgerConfiguration()
+        ledgerConfiguration.ensembleSize = configuration.ensembleSize
+        ledgerConfiguration.writeQuorum = configuration.writeQuorum
+        ledgerConfiguration.ackQuorum = configuration.ackQuorum
+        let group = MultiThreadedEventLoopGroup.singleton
+        // Connections learn the broker's context once both ports are bound and it exists.
+        let shared = ContextBox()
+        let maxMessageSize = configuration.maxMessageSize
+        let binary = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let context = shared.context else { throw BrokerError(.unknown, "the broker is starting") }
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PulsarFrameDecoder(maxMessageSize: maxMessageSize)))
+                    try channel.pipeline.syncOperations.addHandler(ServerConnection(broker: context))
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+        let advertised = configuration.advertisedHost ?? configuration.host
+        let router = Self.router(shared)
+        let http = try await HTTPServer.start(host: configuration.host, port: configuration.httpPort, router: router, group: group)
+        let context = BrokerContext(
+            name: "\(configuration.clusterName)-\(advertised)-\(binary.localAddress?.port ?? 0)",
+            serviceURL: "pulsar://\(advertised):\(binary.localAddress?.port ?? 0)",
+            httpURL: "http://\(advertised):\(http.localPort)",
+            maxMessageSize: maxMessageSize, metadata: metadata, client: client, ledgerConfiguration: ledgerConfiguration
+        )
+        try await context.createDefaultNamespace()
+        shared.context = context
+        self.logger.info(
+            "broker serving",
+            metadata: ["service": "\(context.serviceURL)", "http": "\(context.httpURL)", "metadata": "\(configuration.metadataURL)"]
+        )
+
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        } onGracefulShutdown: {}
+        try? await gracefulShutdown()
+
+        self.logger.info("broker stopping")
+        try? await binary.close()
+        try? await http.close()
+        await context.closeTopics()
+        await client.close()
+        await metadata.close()
+    }
+
+    // MARK: REST
+
+    /// The endpoints Pulsar's clients call themselves: partitioned-topic metadata, HTTP
+    /// lookup, and a namespace's topics. Errors are `{"reason": …}` with Pulsar's statuses.
+    static func router(_ shared: ContextBox) -> HTTPRouter {
+        var router = HTTPRouter()
+        @Sendable func context() throws -> BrokerContext {
+            guard let context = shared.context else { throw HTTPError(.serviceUnavailable, reason: "the broker is starting") }
+            return context
+        }
+        @Sendable func topic(_ request: HTTPRequest) throws -> TopicName {
+            let parameters = request.parameters
+            do {
+                return try TopicName("persistent://\(parameters["tenant"] ?? "")/\(parameters["namespace"] ?? "")/\(parameters["topic"] ?? "")")
+            } catch {
+                throw HTTPError(.preconditionFailed, reason: error.message)
+            }
+        }
+        router.get("/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions") { request in
+            let name = try topic(request)
+            return try .json(["partitions": try await context().partitions(of: name)])
+        }
+        router.put("/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions") { request in
+            let name = try topic(request)
+            guard let count = Int(String(buffer: request.body).trimmingCharacters(in: .whitespacesAndNewlines)), count > 0 else {
+                throw HTTPError(.preconditionFailed, reason: "the body must be a number of partitions above 0")
+            }
+            do {
+                try await context().createPartitionedTopic(name, partitions: count)
+            } catch let error as MetadataError where error.code == .alreadyExists {
+                throw HTTPError(.conflict, reason: "partitioned topic \(name) already exists")
+            }
+            return HTTPResponse(status: .noContent)
+        }
+        router.get("/lookup/v2/topic/persistent/{tenant}/{namespace}/{topic}") { request in
+            _ = try topic(request)
+            let broker = try context()
+            return try .json(["brokerUrl": broker.serviceURL, "httpUrl": broker.httpURL, "nativeUrl": broker.serviceURL])
+        }
+        router.get("/admin/v2/namespaces/{tenant}/{namespace}/topics") { request in
+            let parameters = request.parameters
+            return try .json(try await context().topics(tenant: parameters["tenant"] ?? "", namespace: parameters["namespace"] ?? ""))
+        }
+        return router
+    }
+}
+
+/// The broker's context once it exists; connections accepted earlier are refused.
+final class ContextBox: Sendable {
+    private let stored = Mutex<BrokerContext?>(nil)
+
+    var context: BrokerContext? {
+        get { self.stored.withLock { $0 } }
+        set { self.stored.withLock { $0 = newValue } }
+    }
+}

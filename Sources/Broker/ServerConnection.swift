@@ -1,0 +1,322 @@
+import Foundation
+import ManagedLedger
+import MagnetarVersion
+import NIOCore
+import PulsarProto
+import PulsarWire
+import Synchronization
+
+/// One client connection speaking Pulsar's binary protocol.
+///
+/// Commands are handled on the connection's event loop; the ones that need the metadata
+/// store or storage continue in tasks and answer through the channel. Every request gets
+/// an answer of the type the client waits for.
+final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = PulsarFrame
+    typealias OutboundOut = ByteBuffer
+
+    private let broker: BrokerContext
+    private var channel: (any Channel)?
+    private var producers: [UInt64: (topic: Topic, name: String)] = [:]
+    private var consumers: [UInt64: (topic: Topic, subscription: Subscription, consumer: Consumer)] = [:]
+    private var protocolVersion: Int32 = 0
+
+    init(broker: BrokerContext) {
+        self.broker = broker
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.channel = context.channel
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        for (topic, name) in self.producers.values {
+            Task { await topic.removeProducer(name) }
+        }
+        for (_, subscription, consumer) in self.consumers.values { subscription.remove(consumer) }
+        self.producers.removeAll()
+        self.consumers.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A frame that cannot be parsed: the stream cannot be trusted past it.
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        let command = frame.command
+        switch command.type {
+        case .connect: self.connect(command.connect)
+        case .ping: self.send(.pong) { $0.pong = Pulsar_Proto_CommandPong() }
+        case .pong: break
+        case .partitionedMetadata: self.partitionedMetadata(command.partitionMetadata)
+        case .lookup: self.lookup(command.lookupTopic)
+        case .producer: self.producer(command.producer)
+        case .send: self.publish(command.send, frame.payload)
+        case .closeProducer: self.closeProducer(command.closeProducer)
+        case .subscribe: self.subscribe(command.subscribe)
+        case .flow: self.flow(command.flow)
+        case .ack: self.ack(command.ack)
+        case .redeliverUnacknowledgedMessages: self.redeliver(command.redeliverUnacknowledgedMessages)
+        case .closeConsumer: self.closeConsumer(command.closeConsumer)
+        case .unsubscribe: self.unsubscribe(command.unsubscribe)
+        case .getLastMessageID: self.lastMessageID(command.getLastMessageID)
+        case .getSchema:
+            let request = command.getSchema
+            self.send(.getSchemaResponse) { response in
+                response.getSchemaResponse.requestID = request.requestID
+                response.getSchemaResponse.errorCode = .topicNotFound
+                response.getSchemaResponse.errorMessage = "no schema is stored for \(request.topic)"
+            }
+        default:
+            self.send(.error) { response in
+                response.error.requestID = 0
+                response.error.error = .notAllowedError
+                response.error.message = "command \(command.type) is not supported by this broker"
+            }
+        }
+    }
+
+    // MARK: Sending
+
+    private func send(_ type: Pulsar_Proto_BaseCommand.TypeEnum, _ fill: (inout Pulsar_Proto_BaseCommand) -> Void) {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = type
+        fill(&command)
+        self.write(command)
+    }
+
+    /// Writes a simple command from any thread.
+    private func write(_ command: Pulsar_Proto_BaseCommand) {
+        guard let channel = self.channel else { return }
+        var buffer = channel.allocator.buffer(capacity: 64)
+        do {
+            try PulsarFrame.write(command: command, into: &buffer)
+        } catch {
+            return
+        }
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    private func error(_ requestID: UInt64, _ error: any Error) {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .error
+        command.error.requestID = requestID
+        command.error.error = Self.serverError(error)
+        command.error.message = "\(error)"
+        self.write(command)
+    }
+
+    static func serverError(_ error: any Error) -> Pulsar_Proto_ServerError {
+        guard let error = error as? BrokerError else { return .persistenceError }
+        switch error.code {
+        case .invalidTopicName: return .invalidTopicName
+        case .producerBusy: return .producerBusy
+        case .producerFenced: return .producerFenced
+        case .consumerBusy: return .consumerBusy
+        case .notAllowed: return .notAllowedError
+        case .metadata: return .metadataError
+        default: return .unknownError
+        }
+    }
+
+    // MARK: Commands
+
+    private func connect(_ connect: Pulsar_Proto_CommandConnect) {
+        self.protocolVersion = min(connect.protocolVersion, 20)
+        self.send(.connected) { response in
+            response.connected.serverVersion = "Magnetar \(MagnetarVersion.current)"
+            response.connected.protocolVersion = self.protocolVersion
+            response.connected.maxMessageSize = Int32(self.broker.maxMessageSize)
+        }
+    }
+
+    private func partitionedMetadata(_ request: Pulsar_Proto_CommandPartitionedTopicMetadata) {
+        let broker = self.broker
+        Task {
+            var command = Pulsar_Proto_BaseCommand()
+            command.type = .partitionedMetadataResponse
+            command.partitionMetadataResponse.requestID = request.requestID
+            do {
+                let name = try TopicName(request.topic)
+                command.partitionMetadataResponse.partitions = UInt32(try await broker.partitions(of: name))
+                command.partitionMetadataResponse.response = .success
+            } catch {
+                command.partitionMetadataResponse.response = .failed
+                command.partitionMetadataResponse.error = Self.serverError(error)
+                command.partitionMetadataResponse.message = "\(error)"
+            }
+            self.write(command)
+        }
+    }
+
+    private func lookup(_ request: Pulsar_Proto_CommandLookupTopic) {
+        self.send(.lookupResponse) { response in
+            response.lookupTopicResponse.requestID = request.requestID
+            do {
+                _ = try TopicName(request.topic)
+                response.lookupTopicResponse.response = .connect
+                response.lookupTopicResponse.brokerServiceURL = self.broker.serviceURL
+                response.lookupTopicResponse.authoritative = true
+                response.lookupTopicResponse.proxyThroughServiceURL = false
+            } catch {
+                response.lookupTopicResponse.response = .failed
+                response.lookupTopicResponse.error = Self.serverError(error)
+                response.lookupTopicResponse.message = "\(error)"
+            }
+        }
+    }
+
+    private func producer(_ request: Pulsar_Proto_CommandProducer) {
+        let broker = self.broker
+        let connection = ObjectIdentifier(self)
+        let loop = self.channel!.eventLoop
+        Task {
+            do {
+                let topic = try await broker.topic(try TopicName(request.topic))
+                let name = try await topic.addProducer(
+                    name: request.hasProducerName ? request.producerName : nil, accessMode: request.producerAccessMode,
+                    connection: connection, producerID: request.producerID, brokerName: broker.name
+                )
+                try await loop.submit { self.producers[request.producerID] = (topic, name) }.get()
+                var command = Pulsar_Proto_BaseCommand()
+                command.type = .producerSuccess
+                command.producerSuccess.requestID = request.requestID
+                command.producerSuccess.producerName = name
+                command.producerSuccess.lastSequenceID = -1
+                command.producerSuccess.producerReady = true
+                self.write(command)
+            } catch {
+                self.error(request.requestID, error)
+            }
+        }
+    }
+
+    private func publish(_ request: Pulsar_Proto_CommandSend, _ payload: PulsarPayload?) {
+        guard let (topic, _) = self.producers[request.producerID], let payload else {
+            return self.sendError(request, .notAllowedError, "no producer \(request.producerID) on this connection, or no payload")
+        }
+        guard payload.checksumValid else {
+            return self.sendError(request, .checksumError, "the message failed its checksum")
+        }
+        topic.ledger.append(StoredEntry.encode(payload)) { result in
+            switch result {
+            case .success(let position):
+                var command = Pulsar_Proto_BaseCommand()
+                command.type = .sendReceipt
+                command.sendReceipt.producerID = request.producerID
+                command.sendReceipt.sequenceID = request.sequenceID
+                if request.hasHighestSequenceID { command.sendReceipt.highestSequenceID = request.highestSequenceID }
+                command.sendReceipt.messageID.ledgerID = UInt64(bitPattern: position.ledgerID)
+                command.sendReceipt.messageID.entryID = UInt64(bitPattern: position.entryID)
+                self.write(command)
+            case .failure(let error):
+                self.sendError(request, .persistenceError, "\(error)")
+            }
+        }
+    }
+
+    private func sendError(_ request: Pulsar_Proto_CommandSend, _ error: Pulsar_Proto_ServerError, _ message: String) {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .sendError
+        command.sendError.producerID = request.producerID
+        command.sendError.sequenceID = request.sequenceID
+        command.sendError.error = error
+        command.sendError.message = message
+        self.write(command)
+    }
+
+    private func success(_ requestID: UInt64) {
+        self.send(.success) { $0.success.requestID = requestID }
+    }
+
+    private func closeProducer(_ request: Pulsar_Proto_CommandCloseProducer) {
+        if let (topic, name) = self.producers.removeValue(forKey: request.producerID) {
+            Task { await topic.removeProducer(name) }
+        }
+        self.success(request.requestID)
+    }
+
+    private func subscribe(_ request: Pulsar_Proto_CommandSubscribe) {
+        let broker = self.broker
+        let channel = self.channel!
+        Task {
+            do {
+                let topic = try await broker.topic(try TopicName(request.topic))
+                let consumer = Consumer(consumerID: request.consumerID, name: request.consumerName, channel: channel)
+                let subscription = try await topic.subscribe(
+                    request.subscription, type: request.subType, initialPosition: request.initialPosition, consumer: consumer
+                )
+                try await channel.eventLoop.submit { self.consumers[request.consumerID] = (topic, subscription, consumer) }.get()
+                self.success(request.requestID)
+            } catch {
+                self.error(request.requestID, error)
+            }
+        }
+    }
+
+    private func flow(_ request: Pulsar_Proto_CommandFlow) {
+        guard let (_, subscription, consumer) = self.consumers[request.consumerID] else { return }
+        subscription.flow(consumer, permits: Int(request.messagePermits))
+    }
+
+    private func ack(_ request: Pulsar_Proto_CommandAck) {
+        guard let (_, subscription, consumer) = self.consumers[request.consumerID] else { return }
+        // A batch-index ack with bits still set leaves the entry unacked.
+        let positions = request.messageID.filter { $0.ackSet.allSatisfy { $0 == 0 } }.map {
+            Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID))
+        }
+        subscription.ack(positions, cumulative: request.ackType == .cumulative, from: consumer)
+        if request.hasRequestID {
+            self.send(.ackResponse) { response in
+                response.ackResponse.consumerID = request.consumerID
+                response.ackResponse.requestID = request.requestID
+            }
+        }
+    }
+
+    private func redeliver(_ request: Pulsar_Proto_CommandRedeliverUnacknowledgedMessages) {
+        guard let (_, subscription, consumer) = self.consumers[request.consumerID] else { return }
+        let positions = request.messageIds.map { Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)) }
+        subscription.redeliver(consumer, positions: positions)
+    }
+
+    private func closeConsumer(_ request: Pulsar_Proto_CommandCloseConsumer) {
+        if let (_, subscription, consumer) = self.consumers.removeValue(forKey: request.consumerID) {
+            subscription.remove(consumer)
+        }
+        self.success(request.requestID)
+    }
+
+    private func unsubscribe(_ request: Pulsar_Proto_CommandUnsubscribe) {
+        guard let (topic, subscription, consumer) = self.consumers[request.consumerID] else {
+            return self.success(request.requestID)
+        }
+        Task {
+            do {
+                try await topic.unsubscribe(subscription.name, consumer: consumer)
+                self.success(request.requestID)
+            } catch {
+                self.error(request.requestID, error)
+            }
+        }
+    }
+
+    private func lastMessageID(_ request: Pulsar_Proto_CommandGetLastMessageId) {
+        guard let (topic, subscription, _) = self.consumers[request.consumerID] else {
+            return self.error(request.requestID, BrokerError(.notAllowed, "no consumer \(request.consumerID) on this connection"))
+        }
+        let last = topic.ledger.lastConfirmed
+        let markDelete = subscription.cursor.markDeletePosition
+        self.send(.getLastMessageIDResponse) { response in
+            response.getLastMessageIDResponse.requestID = request.requestID
+            response.getLastMessageIDResponse.lastMessageID.ledgerID = UInt64(bitPattern: last.ledgerID)
+            response.getLastMessageIDResponse.lastMessageID.entryID = UInt64(bitPattern: last.entryID)
+            response.getLastMessageIDResponse.consumerMarkDeletePosition.ledgerID = UInt64(bitPattern: markDelete.ledgerID)
+            response.getLastMessageIDResponse.consumerMarkDeletePosition.entryID = UInt64(bitPattern: markDelete.entryID)
+        }
+    }
+}

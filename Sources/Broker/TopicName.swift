@@ -1,0 +1,60 @@
+/// A topic's full name, `persistent://tenant/namespace/local`, parsed and checked.
+public struct TopicName: Hashable, Sendable, CustomStringConvertible {
+    public var persistent: Bool
+    public var tenant: String
+    public var namespace: String
+    public var local: String
+
+    /// Parses a full name or a short one (`my-topic` means `persistent://public/default/my-topic`).
+    public init(_ text: String) throws(BrokerError) {
+        var rest = Substring(text)
+        if rest.hasPrefix("persistent://") {
+            self.persistent = true
+            rest = rest.dropFirst("persistent://".count)
+        } else if rest.hasPrefix("non-persistent://") {
+            throw BrokerError(.notAllowed, "non-persistent topics are not supported: \(text)")
+        } else if !rest.contains("/") {
+            self.persistent = true
+            rest = "public/default/" + rest
+        } else {
+            throw BrokerError(.invalidTopicName, "'\(text)' is not a topic name (persistent://tenant/namespace/topic)")
+        }
+        let parts = rest.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }), !parts[2].contains("/") else {
+            throw BrokerError(.invalidTopicName, "'\(text)' is not a topic name (persistent://tenant/namespace/topic)")
+        }
+        self.tenant = String(parts[0])
+        self.namespace = String(parts[1])
+        self.local = String(parts[2])
+    }
+
+    public var description: String { "persistent://\(self.tenant)/\(self.namespace)/\(self.local)" }
+
+    /// The managed ledger's name: `tenant/namespace/persistent/local`.
+    var ledgerName: String { "\(self.tenant)/\(self.namespace)/persistent/\(self.local)" }
+}
+
+/// Why the broker refused something, with the Pulsar error it maps to.
+public struct BrokerError: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable {
+        let name: String
+        public static let invalidTopicName = Code(name: "InvalidTopicName")
+        public static let notAllowed = Code(name: "NotAllowed")
+        public static let producerBusy = Code(name: "ProducerBusy")
+        public static let producerFenced = Code(name: "ProducerFenced")
+        public static let consumerBusy = Code(name: "ConsumerBusy")
+        public static let persistence = Code(name: "PersistenceError")
+        public static let metadata = Code(name: "MetadataError")
+        public static let unknown = Code(name: "UnknownError")
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(self.code.name): \(self.message)" }
+}
