@@ -271,7 +271,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "BrokerTests", dependencies: ["ClusterTesting", "bookie", "broker"], exclude: ["Scripts"], swiftSettings: strictSettings),
+        .testTarget(name: "BrokerTests", dependencies: ["ClusterTesting", "bookie", "broker", "magnetar"], exclude: ["Scripts"], swiftSettings: strictSettings),
         .testTarget(
             name: "ManagedLedgerTests",
             dependencies: [

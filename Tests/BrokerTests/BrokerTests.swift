@@ -64,3 +64,44 @@ struct BrokerTests {
         #expect(result.output.contains("OK 2000 messages"))
     }
 }
+
+@Suite("magnetar standalone", .timeLimit(.minutes(3)))
+struct StandaloneTests {
+    /// Starts the one-host cluster, publishes, stops it with SIGTERM (every child goes),
+    /// starts it again on the same data directory and reads the same messages back.
+    @Test func aSecondStartServesTheSameMessages() async throws {
+        let directory = try TemporaryDirectory(label: "standalone")
+        defer { directory.remove() }
+        let port = try FreePort.allocate()
+        let arguments = [
+            "standalone", "--data-dir", directory.file("data"), "--port", "\(port)", "--http-port", "\(try FreePort.allocate())",
+            "--bookie-port", "\(try FreePort.allocate())",
+        ]
+        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/produce_then_consume.py").path
+        let python = try PythonClient.interpreter()
+        let service = "pulsar://127.0.0.1:\(port)"
+        let topic = "persistent://public/default/standalone"
+        for (round, mode) in ["produce", "consume"].enumerated() {
+            let cluster = try ChildProcess(try BuiltProducts.path(of: "magnetar"), arguments, logPath: directory.file("standalone-\(round).log"))
+            defer { cluster.stop() }
+            try await cluster.waitForOutput("Ctrl-C stops the cluster")
+            try await Self.waitForBroker(directory.file("data/broker.log"), round: round)
+            let result = try await ChildProcess.run(python, [scripts, service, topic, mode, "200"], timeout: .seconds(90))
+            #expect(result.status == 0 && result.output.contains("OK \(mode) 200"), "\(result.output.suffix(2000))")
+            cluster.kill(SIGTERM)
+            #expect(try await cluster.waitForExit(timeout: .seconds(40)) == 0)
+            #expect(cluster.output().contains("stopping"))
+        }
+    }
+
+    /// Waits until the broker log says it serves for the `round`-th time.
+    static func waitForBroker(_ log: String, round: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if text.components(separatedBy: "broker serving").count - 1 > round { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestHarnessError("the broker did not start (round \(round))")
+    }
+}

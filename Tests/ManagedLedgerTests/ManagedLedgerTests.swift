@@ -143,6 +143,7 @@ struct ManagedLedgerTests {
             let name = "public/default/persistent/takeover"
             let configuration = ManagedLedgerConfiguration(maxEntriesPerLedger: 100)
             let first = try await ManagedLedger.open(name: name, client: cluster.client, metadata: cluster.metadata, configuration: configuration)
+            let oldCursor = try await first.openCursor("sub", initialPosition: .earliest)
             let results = await appendAll(first, 0..<250)
             let positions = results.compactMap { try? $0.1.get() }
             #expect(positions.count == 250)
@@ -163,6 +164,15 @@ struct ManagedLedgerTests {
             }
             let later = await appendAll(first, 251..<255)
             #expect(later.allSatisfy { if case .failure(let error) = $0.1 { isFenced(error) } else { false } })
+            oldCursor.ackCumulative(positions[10])
+            do {
+                try await oldCursor.persist()
+                Issue.record("the fenced owner persisted its cursor")
+            } catch {
+                #expect(isFenced(error), "\(error)")
+            }
+            let newCursor = try await second.openCursor("sub", initialPosition: .latest)
+            #expect(newCursor.markDeletePosition == Position(ledgerID: before[0].id, entryID: -1), "the new owner keeps the stored cursor")
 
             let stored = try await cluster.storedLedgers(name)
             #expect(stored.map(\.id) == before.map(\.id) + [stored.last!.id])

@@ -61,20 +61,20 @@ extension Magnetar {
             )
             let stopping = StopSignal()
             for child in children { try child.start() }
-            print("Magnetar standalone")
-            print("  service URL:    pulsar://127.0.0.1:\(self.port)")
-            print("  admin URL:      http://127.0.0.1:\(self.httpPort)")
-            print("  data directory: \(directory)")
-            print("  bookies:        \(self.bookies) on ports \(self.bookiePort)…\(self.bookiePort + self.bookies - 1); logs in the data directory")
-            print("Ctrl-C stops the cluster.")
+            say("Magnetar standalone")
+            say("  service URL:    pulsar://127.0.0.1:\(self.port)")
+            say("  admin URL:      http://127.0.0.1:\(self.httpPort)")
+            say("  data directory: \(directory)")
+            say("  bookies:        \(self.bookies) on ports \(self.bookiePort)…\(self.bookiePort + self.bookies - 1); logs in the data directory")
+            say("Ctrl-C stops the cluster.")
             while !stopping.raised {
                 try? await Task.sleep(for: .milliseconds(200))
                 for child in children where !child.isRunning && !stopping.raised {
-                    print("\(child.name) exited (status \(child.status)); starting it again")
+                    say("\(child.name) exited (status \(child.status)); starting it again")
                     try? child.start()
                 }
             }
-            print("stopping")
+            say("stopping")
             // The broker first, so it closes its ledgers while the bookies still serve.
             children.last!.terminate()
             for child in children.dropLast() { child.terminate() }
@@ -151,4 +151,9 @@ final class StopSignal: @unchecked Sendable {
         defer { self.flag.unlock() }
         return self.stop
     }
+}
+
+/// Writes a line to standard output at once (unbuffered), also when it goes to a file.
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
