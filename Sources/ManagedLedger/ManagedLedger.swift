@@ -2,7 +2,7 @@ import Foundation
 public import Ledger
 public import Logging
 public import Metadata
-public import NIOCore
+import NIOCore
 import Synchronization
 
 /// A topic's log: a list of ledgers, the last one open for appends, stored at
@@ -95,10 +95,12 @@ public final class ManagedLedger: Sendable {
             return position
         }
 
-        /// Whether an entry after `position` is confirmed.
+        /// Whether an entry after `position` is confirmed (the current ledger may be empty
+        /// while an earlier one has it).
         func hasEntry(after position: Position) -> Bool {
-            let last = self.lastConfirmed
-            return last.entryID >= 0 && self.normalized(Position(ledgerID: position.ledgerID, entryID: position.entryID + 1)) <= last
+            let next = self.normalized(Position(ledgerID: position.ledgerID, entryID: position.entryID + 1))
+            guard let info = self.ledgers.last(where: { $0.id == next.ledgerID }) else { return false }
+            return next.entryID < info.entries
         }
     }
 

@@ -105,3 +105,58 @@ struct StandaloneTests {
         throw TestHarnessError("the broker did not start (round \(round))")
     }
 }
+
+@Suite("Broker crashes", .timeLimit(.minutes(4)))
+struct BrokerCrashTests {
+    /// A producer keeps sending while the broker is SIGKILLed and started again on the same
+    /// metadata: every receipted message is consumed afterwards, in the order sent.
+    @Test func everyReceiptedMessageSurvivesABrokerKill() async throws {
+        let cluster = try await BrokerCluster.start(label: "broker-kill")
+        defer { cluster.stop() }
+        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
+        let python = try PythonClient.interpreter()
+        let topic = "persistent://public/default/crash"
+        let producer = try ChildProcess(
+            python, [scripts.appendingPathComponent("keep_producing.py").path, cluster.serviceURL, topic],
+            logPath: cluster.directory.file("producer.log")
+        )
+        defer { producer.stop() }
+        func receipted() -> [Int] {
+            producer.output().split(separator: "\n").compactMap { $0.hasPrefix("R ") ? Int($0.dropFirst(2)) : nil }
+        }
+        try await Self.wait { receipted().count >= 300 }
+        cluster.broker.kill(SIGKILL)
+        _ = try await cluster.broker.waitForExit()
+        let beforeRestart = receipted().count
+        let restarted = try ChildProcess(
+            try BuiltProducts.path(of: "broker"),
+            ["--metadata-url", cluster.bookies.metadataURL, "--listen", "127.0.0.1:\(cluster.port)", "--http-port", "\(cluster.httpPort)"],
+            logPath: cluster.directory.file("broker-2.log")
+        )
+        defer { restarted.stop() }
+        try await restarted.waitForOutput("broker serving")
+        try await Self.wait { receipted().count >= beforeRestart + 200 }
+        producer.stop()
+        let confirmed = Set(receipted())
+
+        let drained = try await ChildProcess.run(python, [scripts.appendingPathComponent("drain.py").path, cluster.serviceURL, topic], timeout: .seconds(120))
+        #expect(drained.output.contains("DONE"), "\(drained.output.suffix(2000))")
+        let consumed = drained.output.split(separator: "\n").compactMap { $0.hasPrefix("M ") ? Int($0.dropFirst(2)) : nil }
+        let missing = confirmed.subtracting(consumed)
+        #expect(missing.isEmpty, "\(missing.count) receipted messages lost, e.g. \(missing.sorted().prefix(10))")
+        // A message resent after the crash may appear twice; first appearances keep the
+        // order they were sent in.
+        let firstSeen = consumed.enumerated().reduce(into: [Int: Int]()) { seen, pair in if seen[pair.element] == nil { seen[pair.element] = pair.offset } }
+        let order = firstSeen.sorted { $0.value < $1.value }.map(\.key)
+        #expect(order == order.sorted(), "messages arrived out of the order they were sent")
+        #expect(consumed.count >= confirmed.count)
+    }
+
+    static func wait(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(90)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw TestHarnessError("timed out waiting") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}

@@ -125,6 +125,8 @@ struct ManagedLedgerTests {
             #expect(reopened.ledgers.dropLast().map(\.entries) == [300, 300, 300, 100])
             #expect(reopened.ledgers.count == 5 && reopened.lastConfirmed == Position(ledgerID: reopened.ledgers[4].id, entryID: -1))
             #expect(try await readAll(reopened, from: reopened.firstPosition, chunk: 500).map(\.1) == (0..<1000).map { payload($0) })
+            #expect(await reopened.waitForEntries(after: positions[998], timeout: .milliseconds(100)), "entry 999 exists in an earlier ledger")
+            #expect(await reopened.waitForEntries(after: positions[999], timeout: .milliseconds(100)) == false)
             let next = try await reopened.append(payload(1000))
             #expect(next == Position(ledgerID: reopened.ledgers[4].id, entryID: 0) && reopened.next(after: positions[999]) == next)
             try await reopened.close()
