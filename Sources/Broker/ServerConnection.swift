@@ -34,7 +34,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         for (topic, name) in self.producers.values {
             Task { await topic.removeProducer(name) }
         }
-        for (_, subscription, consumer) in self.consumers.values { subscription.remove(consumer) }
+        for (topic, subscription, consumer) in self.consumers.values {
+            subscription.remove(consumer)
+            Task { await topic.consumerLeft(subscription) }
+        }
         self.producers.removeAll()
         self.consumers.removeAll()
         context.fireChannelInactive()
@@ -64,6 +67,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         case .closeConsumer: self.closeConsumer(command.closeConsumer)
         case .unsubscribe: self.unsubscribe(command.unsubscribe)
         case .getLastMessageID: self.lastMessageID(command.getLastMessageID)
+        case .seek: self.seek(command.seek)
+        case .getTopicsOfNamespace: self.topicsOfNamespace(command.getTopicsOfNamespace)
         case .getSchema:
             let request = command.getSchema
             self.send(.getSchemaResponse) { response in
@@ -247,8 +252,21 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             do {
                 let topic = try await broker.topic(try TopicName(request.topic))
                 let consumer = Consumer(consumerID: request.consumerID, name: request.consumerName, channel: channel)
+                var initialPosition = request.initialPosition
+                var start: Position?
+                if request.hasStartMessageID {
+                    let id = request.startMessageID
+                    if id.ledgerID == .max {
+                        initialPosition = .earliest
+                    } else if Int64(bitPattern: id.ledgerID) == .max {
+                        initialPosition = .latest
+                    } else {
+                        start = Position(ledgerID: Int64(bitPattern: id.ledgerID), entryID: Int64(bitPattern: id.entryID))
+                    }
+                }
                 let subscription = try await topic.subscribe(
-                    request.subscription, type: request.subType, initialPosition: request.initialPosition, consumer: consumer
+                    request.subscription, type: request.subType, initialPosition: initialPosition, start: start,
+                    durable: !request.hasDurable || request.durable, consumer: consumer
                 )
                 try await channel.eventLoop.submit { self.consumers[request.consumerID] = (topic, subscription, consumer) }.get()
                 self.success(request.requestID)
@@ -285,8 +303,9 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func closeConsumer(_ request: Pulsar_Proto_CommandCloseConsumer) {
-        if let (_, subscription, consumer) = self.consumers.removeValue(forKey: request.consumerID) {
+        if let (topic, subscription, consumer) = self.consumers.removeValue(forKey: request.consumerID) {
             subscription.remove(consumer)
+            Task { await topic.consumerLeft(subscription) }
         }
         self.success(request.requestID)
     }
@@ -301,6 +320,58 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                 self.success(request.requestID)
             } catch {
                 self.error(request.requestID, error)
+            }
+        }
+    }
+
+    /// Moves the subscription to a message or a publish time, then closes its consumers
+    /// so that their clients subscribe again from there.
+    private func seek(_ request: Pulsar_Proto_CommandSeek) {
+        guard let (topic, subscription, _) = self.consumers[request.consumerID] else {
+            return self.error(request.requestID, BrokerError(.notAllowed, "no consumer \(request.consumerID) on this connection"))
+        }
+        // Its consumers are closed: acks still in flight from them must not move the
+        // cursor back past the new position.
+        for (id, entry) in self.consumers where entry.subscription === subscription { self.consumers[id] = nil }
+        Task {
+            do {
+                let target: Position
+                if request.hasMessagePublishTime {
+                    target = try await topic.position(publishedAtOrAfter: request.messagePublishTime)
+                } else {
+                    let id = request.messageID
+                    target = id.ledgerID == .max
+                        ? topic.ledger.firstPosition
+                        : Position(ledgerID: Int64(bitPattern: id.ledgerID), entryID: Int64(bitPattern: id.entryID))
+                }
+                let closed = subscription.removeAll()
+                subscription.cursor.seek(to: target)
+                try? await subscription.cursor.persist()
+                self.success(request.requestID)
+                for consumer in closed {
+                    self.send(.closeConsumer) { command in
+                        command.closeConsumer.consumerID = consumer.consumerID
+                        command.closeConsumer.requestID = 0
+                    }
+                }
+            } catch {
+                self.error(request.requestID, error)
+            }
+        }
+    }
+
+    private func topicsOfNamespace(_ request: Pulsar_Proto_CommandGetTopicsOfNamespace) {
+        let broker = self.broker
+        Task {
+            var command = Pulsar_Proto_BaseCommand()
+            command.type = .getTopicsOfNamespaceResponse
+            command.getTopicsOfNamespaceResponse.requestID = request.requestID
+            let parts = request.namespace.split(separator: "/")
+            if parts.count == 2, let topics = try? await broker.topics(tenant: String(parts[0]), namespace: String(parts[1])) {
+                command.getTopicsOfNamespaceResponse.topics = topics
+                self.write(command)
+            } else {
+                self.error(request.requestID, BrokerError(.metadata, "cannot list the topics of namespace '\(request.namespace)'"))
             }
         }
     }

@@ -85,6 +85,8 @@ final class Consumer: Sendable {
 /// caught up, waits for the next entry.
 final class Subscription: Sendable {
     let name: String
+    /// False for a reader's subscription, which goes with its last consumer.
+    let durable: Bool
     let cursor: ManagedCursor
     let ledger: ManagedLedger
     private let state: Mutex<State>
@@ -99,8 +101,9 @@ final class Subscription: Sendable {
         var redeliveryCounts: [Position: UInt32] = [:]
     }
 
-    init(name: String, type: Pulsar_Proto_CommandSubscribe.SubType, cursor: ManagedCursor, ledger: ManagedLedger) {
+    init(name: String, type: Pulsar_Proto_CommandSubscribe.SubType, durable: Bool, cursor: ManagedCursor, ledger: ManagedLedger) {
         self.name = name
+        self.durable = durable
         self.cursor = cursor
         self.ledger = ledger
         self.state = Mutex(State(type: type))
@@ -138,6 +141,18 @@ final class Subscription: Sendable {
     }
 
     var isEmpty: Bool { self.state.withLock { $0.consumers.isEmpty } }
+
+    /// Removes every consumer (a seek does, so that clients subscribe again from the new
+    /// position) and returns them; nothing is redelivered.
+    func removeAll() -> [Consumer] {
+        self.state.withLock { state in
+            defer {
+                state.consumers.removeAll()
+                state.redeliver.removeAll()
+            }
+            return state.consumers
+        }
+    }
 
     func flow(_ consumer: Consumer, permits: Int) {
         consumer.addPermits(permits)
@@ -178,6 +193,20 @@ final class Subscription: Sendable {
         guard start else { return }
         Task { await self.dispatchLoop() }
     }
+
+    /// The consumer that owns a key in a Key_Shared subscription (by the key's hash), or
+    /// nil when it has no permits left.
+    private func consumer(forKey key: String) -> Consumer? {
+        self.state.withLock { state in
+            guard !state.consumers.isEmpty else { return nil }
+            var hash: UInt32 = 2_166_136_261  // FNV-1a
+            for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+            let consumer = state.consumers[Int(hash % UInt32(state.consumers.count))]
+            return consumer.permits > 0 ? consumer : nil
+        }
+    }
+
+    private var isKeyShared: Bool { self.state.withLock { $0.type == .keyShared } }
 
     /// The consumer to get the next entry, or nil when none has permits.
     private func nextConsumer() -> Consumer? {
@@ -220,16 +249,33 @@ final class Subscription: Sendable {
                     if await self.ledger.waitForEntries(after: last, timeout: .seconds(5)) { self.dispatch() } else if !self.isEmpty { self.dispatch() }
                     return
                 }
+                var sent = false
                 for (entryPosition, entry) in entries {
-                    guard let target = entryPosition == entries[0].0 ? consumer : self.nextConsumer() else { break }
+                    let target: Consumer?
+                    if self.isKeyShared {
+                        // Every entry of a key goes to the same consumer; wait for its permits.
+                        target = self.consumer(forKey: Self.key(of: entry))
+                    } else {
+                        target = entryPosition == entries[0].0 ? consumer : self.nextConsumer()
+                    }
+                    guard let target else { break }
                     target.send(entryPosition, entry: entry, messages: Self.messageCount(entry), redeliveryCount: 0)
                     self.cursor.readPosition = self.ledger.next(after: entryPosition)
+                    sent = true
                 }
+                if !sent { break }  // The next entry's consumer has no permits: its FLOW resumes dispatch.
             } catch {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
         self.state.withLock { $0.dispatching = false }
+    }
+
+    /// The ordering or partition key of a stored entry ("" when none).
+    static func key(of entry: ByteBuffer) -> String {
+        guard let payload = try? PulsarPayload(parsing: entry) else { return "" }
+        if payload.metadata.hasOrderingKey { return String(decoding: payload.metadata.orderingKey, as: UTF8.self) }
+        return payload.metadata.partitionKey
     }
 
     /// Messages in a stored entry: its batch size, or 1.

@@ -61,11 +61,16 @@ actor Topic {
         self.producers[name] = nil
     }
 
-    /// Adds a consumer to a subscription, creating the subscription (and its cursor) when new.
+    /// Adds a consumer to a subscription, creating the subscription (and its cursor) when
+    /// new. A new subscription starts at `start` when given (a reader's start message),
+    /// else at the initial position. A non-durable one (a reader's) goes with its last
+    /// consumer.
     func subscribe(
         _ subscriptionName: String,
         type: Pulsar_Proto_CommandSubscribe.SubType,
         initialPosition: Pulsar_Proto_CommandSubscribe.InitialPosition,
+        start: Position?,
+        durable: Bool,
         consumer: Consumer
     ) async throws -> Subscription {
         let subscription: Subscription
@@ -73,11 +78,33 @@ actor Topic {
             subscription = existing
         } else {
             let cursor = try await self.ledger.openCursor(subscriptionName, initialPosition: initialPosition == .earliest ? .earliest : .latest)
-            subscription = Subscription(name: subscriptionName, type: type, cursor: cursor, ledger: self.ledger)
+            if let start { cursor.seek(to: start) }
+            subscription = Subscription(name: subscriptionName, type: type, durable: durable, cursor: cursor, ledger: self.ledger)
             self.subscriptions[subscriptionName] = subscription
         }
         try subscription.add(consumer, type: type)
         return subscription
+    }
+
+    /// Called when a consumer leaves: a non-durable subscription without consumers goes.
+    func consumerLeft(_ subscription: Subscription) async {
+        guard !subscription.durable, subscription.isEmpty, self.subscriptions[subscription.name] === subscription else { return }
+        self.subscriptions[subscription.name] = nil
+        try? await self.ledger.deleteCursor(subscription.name)
+    }
+
+    /// The first position whose message was published at or after `time` (milliseconds),
+    /// or the position after the last entry.
+    func position(publishedAtOrAfter time: UInt64) async throws -> Position {
+        var position = self.ledger.firstPosition
+        while true {
+            let entries = try await self.ledger.read(from: position, count: 100)
+            guard !entries.isEmpty else { return position }
+            for (entryPosition, entry) in entries {
+                if let payload = try? PulsarPayload(parsing: entry), payload.metadata.publishTime >= time { return entryPosition }
+                position = self.ledger.next(after: entryPosition)
+            }
+        }
     }
 
     func unsubscribe(_ subscriptionName: String, consumer: Consumer) async throws {

@@ -43,13 +43,16 @@ public final class ChildProcess: Sendable {
         _ = Foundation.kill(self.pid, signal)
     }
 
-    /// Kills the child with SIGKILL and waits for it to exit.
+    /// Kills the child with SIGKILL and waits for it to exit (a few milliseconds: this
+    /// polls rather than running Foundation's run loop, which would hold the calling
+    /// thread far longer).
     public func stop() {
         let process = self.process.withLock { $0 }
         if process.isRunning {
             _ = Foundation.kill(process.processIdentifier, SIGKILL)
         }
-        process.waitUntilExit()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning, ContinuousClock.now < deadline { usleep(1000) }
         Reaper.shared.forget(process.processIdentifier)
     }
 

@@ -1,5 +1,5 @@
-public import Ledger
-public import Metadata
+import Ledger
+import Metadata
 
 /// Why a managed-ledger operation failed.
 public struct ManagedLedgerError: Error, Sendable, CustomStringConvertible {

@@ -160,3 +160,14 @@ struct BrokerCrashTests {
         }
     }
 }
+
+@Suite("Client features", .timeLimit(.minutes(5)))
+struct ClientFeatureTests {
+    @Test(arguments: ["reader", "seek", "negative-ack", "cumulative", "partitioned", "exclusive-producer", "key-shared", "pattern"])
+    func feature(_ name: String) async throws {
+        let cluster = try await BrokerCluster.start(label: "feature-\(name)")
+        defer { cluster.stop() }
+        let result = try await cluster.python("features.py", [cluster.serviceURL, "http://127.0.0.1:\(cluster.httpPort)", name])
+        #expect(result.status == 0 && result.output.contains("OK \(name)"), "\(result.output.suffix(1500))\nbroker:\n\(cluster.broker.output().suffix(1500))")
+    }
+}
