@@ -43,16 +43,13 @@ public final class ChildProcess: Sendable {
         _ = Foundation.kill(self.pid, signal)
     }
 
-    /// Kills the child with SIGKILL and waits for it to exit (a few milliseconds: this
-    /// polls rather than running Foundation's run loop, which would hold the calling
-    /// thread far longer).
+    /// Kills the child with SIGKILL and waits for it to exit.
     public func stop() {
         let process = self.process.withLock { $0 }
         if process.isRunning {
             _ = Foundation.kill(process.processIdentifier, SIGKILL)
         }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while process.isRunning, ContinuousClock.now < deadline { usleep(1000) }
+        process.waitUntilExit()
         Reaper.shared.forget(process.processIdentifier)
     }
 

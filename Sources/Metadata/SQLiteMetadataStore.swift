@@ -98,7 +98,21 @@ public final class SQLiteMetadataStore: MetadataStore {
         return try result.get()
     }
 
+    /// Switches to WAL and creates the tables. Two processes opening a new file at once
+    /// can find it locked without SQLite's busy handler being consulted (the switch to WAL
+    /// takes an exclusive lock), so a locked database is retried for a while.
     private static func prepareSchema(_ database: SQLiteDatabase) throws(MetadataError) {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try self.prepareSchemaOnce(database)
+            } catch where error.code == .unavailable && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+    }
+
+    private static func prepareSchemaOnce(_ database: SQLiteDatabase) throws(MetadataError) {
         try database.execute("PRAGMA journal_mode=WAL")
         try database.execute("PRAGMA synchronous=FULL")
         try database.writeTransaction { () throws(MetadataError) in

@@ -56,9 +56,10 @@ struct ReadOnlyModeTests {
             ),
             logger: logger
         )
-        let running = Task { try await service.run() }
+        // Watch before the bookie starts, so its first registration is seen.
         let metadata = try await MetadataStoreURL.open(url, logger: logger)
         let watch = try await metadata.watch(.key("/bookies/available/b1"))
+        let running = Task { try await service.run() }
         var states = watch.makeAsyncIterator()
 
         func nextState() async throws -> (state: String, address: String) {
