@@ -152,6 +152,51 @@ struct BrokerCrashTests {
         #expect(consumed.count >= confirmed.count)
     }
 
+    /// With the default 2/2/2 persistence over three bookies, a bookie SIGKILLed during
+    /// production costs no receipted message, and publishing goes on.
+    @Test func publishingContinuesThroughABookieKill() async throws {
+        let cluster = try await BrokerCluster.start(label: "bookie-kill")
+        defer { cluster.stop() }
+        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
+        let python = try PythonClient.interpreter()
+        let topic = "persistent://public/default/bookie-crash"
+        let producer = try ChildProcess(
+            python, [scripts.appendingPathComponent("keep_producing.py").path, cluster.serviceURL, topic],
+            logPath: cluster.directory.file("producer.log")
+        )
+        defer { producer.stop() }
+        func receipted() -> [Int] {
+            producer.output().split(separator: "\n").compactMap { $0.hasPrefix("R ") ? Int($0.dropFirst(2)) : nil }
+        }
+        try await Self.wait { receipted().count >= 300 }
+        // A bookie of the ledger being written, read from the metadata store.
+        let victim = try await Self.bookieWriting(topic: "public/default/persistent/bookie-crash", metadataURL: cluster.bookies.metadataURL)
+        cluster.bookies.kill(cluster.bookies.ids.firstIndex(of: victim)!)
+        let atKill = receipted().count
+        try await Self.wait { receipted().count >= atKill + 300 }
+        producer.stop()
+        let confirmed = Set(receipted())
+        let drained = try await ChildProcess.run(python, [scripts.appendingPathComponent("drain.py").path, cluster.serviceURL, topic], timeout: .seconds(120))
+        let consumed = Set(drained.output.split(separator: "\n").compactMap { $0.hasPrefix("M ") ? Int($0.dropFirst(2)) : nil })
+        let missing = confirmed.subtracting(consumed)
+        #expect(missing.isEmpty, "\(missing.count) receipted messages lost, e.g. \(missing.sorted().prefix(10))")
+    }
+
+    /// The first bookie of the ensemble of the topic's current ledger.
+    static func bookieWriting(topic: String, metadataURL: String) async throws -> String {
+        let magnetar = try BuiltProducts.path(of: "magnetar")
+        func value(_ key: String) async throws -> [String: Any] {
+            let result = try await ChildProcess.run(magnetar, ["metadata", "get", "--metadata-url", metadataURL, key])
+            let json = result.output.split(separator: "\n").last.map(String.init) ?? ""
+            return try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] ?? [:]
+        }
+        let ledgers = try await value("/managed-ledgers/\(topic)")["ledgers"] as? [[String: Any]] ?? []
+        guard let current = ledgers.last?["id"] as? Int else { throw TestHarnessError("no ledger for \(topic)") }
+        let ensembles = try await value("/ledgers/\(current)")["ensembles"] as? [[String: Any]] ?? []
+        guard let bookie = (ensembles.last?["bookies"] as? [String])?.first else { throw TestHarnessError("no ensemble for ledger \(current)") }
+        return bookie
+    }
+
     static func wait(_ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(90)
         while !condition() {
