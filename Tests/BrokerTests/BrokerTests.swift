@@ -32,6 +32,24 @@ struct BrokerCluster {
         self.directory.remove()
     }
 
+    /// Starts `keep_producing.py` on `topic`; its output lists each receipted number after "R ".
+    func keepProducing(_ topic: String) throws -> ChildProcess {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/keep_producing.py")
+        return try ChildProcess(try PythonClient.interpreter(), [script.path, self.serviceURL, topic], logPath: self.directory.file("producer.log"))
+    }
+
+    /// Consumes `topic` from the start until it is quiet; returns the numbers read, in order.
+    func drain(_ topic: String) async throws -> [Int] {
+        let drained = try await self.python("drain.py", [self.serviceURL, topic])
+        #expect(drained.output.contains("DONE"), "\(drained.output.suffix(2000))")
+        return Self.numbers(in: drained.output, prefix: "M ")
+    }
+
+    /// The numbers on the lines of `output` that start with `prefix`.
+    static func numbers(in output: String, prefix: String) -> [Int] {
+        output.split(separator: "\n").compactMap { $0.hasPrefix(prefix) ? Int($0.dropFirst(prefix.count)) : nil }
+    }
+
     /// Runs a script of `Scripts/` with the Pulsar client's Python; returns its status and output.
     func python(_ script: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
@@ -113,17 +131,10 @@ struct BrokerCrashTests {
     @Test func everyReceiptedMessageSurvivesABrokerKill() async throws {
         let cluster = try await BrokerCluster.start(label: "broker-kill")
         defer { cluster.stop() }
-        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
-        let python = try PythonClient.interpreter()
         let topic = "persistent://public/default/crash"
-        let producer = try ChildProcess(
-            python, [scripts.appendingPathComponent("keep_producing.py").path, cluster.serviceURL, topic],
-            logPath: cluster.directory.file("producer.log")
-        )
+        let producer = try cluster.keepProducing(topic)
         defer { producer.stop() }
-        func receipted() -> [Int] {
-            producer.output().split(separator: "\n").compactMap { $0.hasPrefix("R ") ? Int($0.dropFirst(2)) : nil }
-        }
+        func receipted() -> [Int] { BrokerCluster.numbers(in: producer.output(), prefix: "R ") }
         try await Self.wait { receipted().count >= 300 }
         cluster.broker.kill(SIGKILL)
         _ = try await cluster.broker.waitForExit()
@@ -139,9 +150,7 @@ struct BrokerCrashTests {
         producer.stop()
         let confirmed = Set(receipted())
 
-        let drained = try await ChildProcess.run(python, [scripts.appendingPathComponent("drain.py").path, cluster.serviceURL, topic], timeout: .seconds(120))
-        #expect(drained.output.contains("DONE"), "\(drained.output.suffix(2000))")
-        let consumed = drained.output.split(separator: "\n").compactMap { $0.hasPrefix("M ") ? Int($0.dropFirst(2)) : nil }
+        let consumed = try await cluster.drain(topic)
         let missing = confirmed.subtracting(consumed)
         #expect(missing.isEmpty, "\(missing.count) receipted messages lost, e.g. \(missing.sorted().prefix(10))")
         // A message resent after the crash may appear twice; first appearances keep the
@@ -157,17 +166,10 @@ struct BrokerCrashTests {
     @Test func publishingContinuesThroughABookieKill() async throws {
         let cluster = try await BrokerCluster.start(label: "bookie-kill")
         defer { cluster.stop() }
-        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
-        let python = try PythonClient.interpreter()
         let topic = "persistent://public/default/bookie-crash"
-        let producer = try ChildProcess(
-            python, [scripts.appendingPathComponent("keep_producing.py").path, cluster.serviceURL, topic],
-            logPath: cluster.directory.file("producer.log")
-        )
+        let producer = try cluster.keepProducing(topic)
         defer { producer.stop() }
-        func receipted() -> [Int] {
-            producer.output().split(separator: "\n").compactMap { $0.hasPrefix("R ") ? Int($0.dropFirst(2)) : nil }
-        }
+        func receipted() -> [Int] { BrokerCluster.numbers(in: producer.output(), prefix: "R ") }
         try await Self.wait { receipted().count >= 300 }
         // A bookie of the ledger being written, read from the metadata store.
         let victim = try await Self.bookieWriting(topic: "public/default/persistent/bookie-crash", metadataURL: cluster.bookies.metadataURL)
@@ -176,8 +178,7 @@ struct BrokerCrashTests {
         try await Self.wait { receipted().count >= atKill + 300 }
         producer.stop()
         let confirmed = Set(receipted())
-        let drained = try await ChildProcess.run(python, [scripts.appendingPathComponent("drain.py").path, cluster.serviceURL, topic], timeout: .seconds(120))
-        let consumed = Set(drained.output.split(separator: "\n").compactMap { $0.hasPrefix("M ") ? Int($0.dropFirst(2)) : nil })
+        let consumed = Set(try await cluster.drain(topic))
         let missing = confirmed.subtracting(consumed)
         #expect(missing.isEmpty, "\(missing.count) receipted messages lost, e.g. \(missing.sorted().prefix(10))")
     }
