@@ -129,6 +129,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSettings
         ),
@@ -182,7 +183,7 @@ let package = Package(
         .executableTarget(
             name: "broker",
             dependencies: [
-                "MagnetarVersion", "Broker", "Settings",
+                "MagnetarVersion", "Broker", "Codec", "Settings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -271,7 +272,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "BrokerTests", dependencies: ["ClusterTesting", "bookie", "broker", "magnetar"], exclude: ["Scripts"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "BrokerTests",
+            dependencies: [
+                "Broker", "ClusterTesting", "PulsarProto", "PulsarWire", "bookie", "broker", "magnetar",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["Scripts"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ManagedLedgerTests",
             dependencies: [

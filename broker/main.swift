@@ -1,5 +1,6 @@
 import ArgumentParser
 import Broker
+import Codec
 import Logging
 import MagnetarVersion
 import ServiceLifecycle
@@ -29,9 +30,12 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Bookies per new ledger (default 2).") var ensembleSize: String?
     @Option(help: "Copies of each entry (default 2).") var writeQuorum: String?
     @Option(help: "Copies acknowledged before a send is receipted (default 2).") var ackQuorum: String?
+    @Option(help: "How bookies store batches a namespace sets no policy for: none, lz4 or zstd (default lz4).")
+    var storageCompression: String?
 
     static let settingNames: Set<String> = [
         "metadata-url", "listen", "http-port", "advertised-address", "cluster-name", "ensemble-size", "write-quorum", "ack-quorum",
+        "storage-compression",
     ]
 
     func run() async throws {
@@ -53,7 +57,10 @@ struct BrokerCommand: AsyncParsableCommand {
                 clusterName: settings.string("cluster-name", flag: self.clusterName) ?? "standalone",
                 ensembleSize: try settings.value("ensemble-size", flag: self.ensembleSize, default: 2, count),
                 writeQuorum: try settings.value("write-quorum", flag: self.writeQuorum, default: 2, count),
-                ackQuorum: try settings.value("ack-quorum", flag: self.ackQuorum, default: 2, count)
+                ackQuorum: try settings.value("ack-quorum", flag: self.ackQuorum, default: 2, count),
+                storageCompression: try settings.value("storage-compression", flag: self.storageCompression, default: .lz4) { text in
+                    try? CompressionType(policy: text)
+                }
             )
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)

@@ -1,3 +1,4 @@
+import Codec
 import Foundation
 import Ledger
 import ManagedLedger
@@ -13,12 +14,15 @@ final class BrokerContext: Sendable {
     let maxMessageSize: Int
     let metadata: any MetadataStore
     let client: LedgerClient
+    /// Ledger settings of every topic; persistence comes from its namespace's policy when set.
     let ledgerConfiguration: ManagedLedgerConfiguration
+    /// Storage compression of topics whose namespace sets none.
+    let defaultCompression: CompressionType
     private let topics = Mutex<[TopicName: Task<Topic, any Error>]>([:])
 
     init(
         name: String, serviceURL: String, httpURL: String, maxMessageSize: Int, metadata: any MetadataStore, client: LedgerClient,
-        ledgerConfiguration: ManagedLedgerConfiguration
+        ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType
     ) {
         self.name = name
         self.serviceURL = serviceURL
@@ -27,6 +31,7 @@ final class BrokerContext: Sendable {
         self.metadata = metadata
         self.client = client
         self.ledgerConfiguration = ledgerConfiguration
+        self.defaultCompression = defaultCompression
     }
 
     /// The topic, loaded on first use (which fences a previous owner's ledger).
@@ -34,10 +39,18 @@ final class BrokerContext: Sendable {
         let task = self.topics.withLock { topics in
             if let loading = topics[name] { return loading }
             let loading = Task {
+                let policies = try await self.policies(tenant: name.tenant, namespace: name.namespace) ?? NamespacePolicies()
+                var configuration = self.ledgerConfiguration
+                if let persistence = policies.persistence {
+                    configuration.ensembleSize = persistence.bookkeeperEnsemble
+                    configuration.writeQuorum = persistence.bookkeeperWriteQuorum
+                    configuration.ackQuorum = persistence.bookkeeperAckQuorum
+                }
+                let compression = try policies.storageCompression.map { text throws(BrokerError) in try CompressionType(policy: text) }
                 let ledger = try await ManagedLedger.open(
-                    name: name.ledgerName, client: self.client, metadata: self.metadata, configuration: self.ledgerConfiguration
+                    name: name.ledgerName, client: self.client, metadata: self.metadata, configuration: configuration
                 )
-                return Topic(name: name, ledger: ledger)
+                return Topic(name: name, ledger: ledger, compression: compression ?? self.defaultCompression)
             }
             topics[name] = loading
             return loading
@@ -91,13 +104,60 @@ final class BrokerContext: Sendable {
         return names.sorted()
     }
 
-    /// Makes sure `public/default` exists.
-    func createDefaultNamespace() async throws {
-        let key = "/admin/policies/public/default"
-        if try await self.metadata.get(key) == nil {
+    // MARK: Namespaces and their policies
+
+    static func policiesKey(tenant: String, namespace: String) -> String { "/admin/policies/\(tenant)/\(namespace)" }
+
+    /// The policies of a namespace, or nil when the namespace does not exist.
+    func policies(tenant: String, namespace: String) async throws -> NamespacePolicies? {
+        let key = Self.policiesKey(tenant: tenant, namespace: namespace)
+        guard let stored = try await self.metadata.get(key) else { return nil }
+        return try NamespacePolicies.decoded(stored.value, key: key)
+    }
+
+    /// Creates a namespace with the given policies; throws `alreadyExists` when it exists.
+    func createNamespace(tenant: String, namespace: String, policies: NamespacePolicies = NamespacePolicies()) async throws {
+        _ = try await self.metadata.put(Self.policiesKey(tenant: tenant, namespace: namespace), value: try policies.encoded(), expecting: .absent)
+    }
+
+    /// The namespaces of a tenant, as `tenant/namespace`.
+    func namespaces(of tenant: String) async throws -> [String] {
+        try await self.metadata.children(of: "/admin/policies/\(tenant)").sorted().map { "\(tenant)/\($0)" }
+    }
+
+    /// Changes a namespace's policies by compare-and-set, retrying on a concurrent change.
+    /// Topics loaded from then on use them. Throws `notFound` when the namespace does not
+    /// exist.
+    func updatePolicies(tenant: String, namespace: String, _ change: (inout NamespacePolicies) throws -> Void) async throws {
+        let key = Self.policiesKey(tenant: tenant, namespace: namespace)
+        while true {
+            guard let stored = try await self.metadata.get(key) else {
+                throw MetadataError(.notFound, "namespace \(tenant)/\(namespace) does not exist")
+            }
+            var policies = try NamespacePolicies.decoded(stored.value, key: key)
+            try change(&policies)
             do {
-                _ = try await self.metadata.put(key, value: Array("{}".utf8), expecting: .absent)
-            } catch let error as MetadataError where error.code == .alreadyExists {}
+                _ = try await self.metadata.put(key, value: try policies.encoded(), expecting: .version(stored.version))
+                return
+            } catch let error as MetadataError where error.code == .badVersion {
+                continue
+            }
         }
+    }
+
+    /// Makes sure `public/default` exists, with the broker's persistence and compression
+    /// as its policies.
+    func createDefaultNamespace() async throws {
+        guard try await self.policies(tenant: "public", namespace: "default") == nil else { return }
+        let policies = NamespacePolicies(
+            persistence: PersistencePolicies(
+                ensemble: self.ledgerConfiguration.ensembleSize, writeQuorum: self.ledgerConfiguration.writeQuorum,
+                ackQuorum: self.ledgerConfiguration.ackQuorum
+            ),
+            storageCompression: self.defaultCompression.policyName
+        )
+        do {
+            try await self.createNamespace(tenant: "public", namespace: "default", policies: policies)
+        } catch let error as MetadataError where error.code == .alreadyExists {}
     }
 }

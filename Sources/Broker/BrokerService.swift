@@ -1,3 +1,4 @@
+public import Codec
 import Foundation
 import HTTPServing
 import Ledger
@@ -9,7 +10,6 @@ import NIOHTTP1
 import NIOPosix
 import PulsarWire
 public import ServiceLifecycle
-import Synchronization
 import Synchronization
 
 /// A whole broker: the Pulsar binary protocol on one port, the admin and lookup REST API
@@ -32,11 +32,13 @@ public final class BrokerService: Service {
         public var ackQuorum: Int
         /// Largest message accepted (default 5 MiB).
         public var maxMessageSize: Int
+        /// How batches are stored where the namespace sets no policy (default lz4).
+        public var storageCompression: CompressionType
 
         public init(
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
             clusterName: String = "standalone", ensembleSize: Int = 2, writeQuorum: Int = 2, ackQuorum: Int = 2,
-            maxMessageSize: Int = 5 << 20
+            maxMessageSize: Int = 5 << 20, storageCompression: CompressionType = .lz4
         ) {
             self.host = host
             self.port = port
@@ -48,6 +50,7 @@ public final class BrokerService: Service {
             self.writeQuorum = writeQuorum
             self.ackQuorum = ackQuorum
             self.maxMessageSize = maxMessageSize
+            self.storageCompression = storageCompression
         }
     }
 
@@ -91,7 +94,8 @@ public final class BrokerService: Service {
             name: "\(configuration.clusterName)-\(advertised)-\(binary.localAddress?.port ?? 0)",
             serviceURL: "pulsar://\(advertised):\(binary.localAddress?.port ?? 0)",
             httpURL: "http://\(advertised):\(http.localPort)",
-            maxMessageSize: maxMessageSize, metadata: metadata, client: client, ledgerConfiguration: ledgerConfiguration
+            maxMessageSize: maxMessageSize, metadata: metadata, client: client, ledgerConfiguration: ledgerConfiguration,
+            defaultCompression: configuration.storageCompression
         )
         try await context.createDefaultNamespace()
         shared.context = context
@@ -117,8 +121,10 @@ public final class BrokerService: Service {
 
     // MARK: REST
 
-    /// The endpoints Pulsar's clients call themselves: partitioned-topic metadata, HTTP
-    /// lookup, and a namespace's topics. Errors are `{"reason": …}` with Pulsar's statuses.
+    /// The endpoints Pulsar's clients call themselves (partitioned-topic metadata, HTTP
+    /// lookup, a namespace's topics) and the namespace admin API: create and list
+    /// namespaces, and their persistence and storage compression policies. Errors are
+    /// `{"reason": …}` with Pulsar's statuses.
     static func router(_ shared: ContextBox) -> HTTPRouter {
         var router = HTTPRouter()
         @Sendable func context() throws -> BrokerContext {
@@ -158,6 +164,7 @@ public final class BrokerService: Service {
             let parameters = request.parameters
             return try .json(try await context().topics(tenant: parameters["tenant"] ?? "", namespace: parameters["namespace"] ?? ""))
         }
+        Self.addNamespaceRoutes(to: &router, context)
         return router
     }
 }
@@ -169,5 +176,89 @@ final class ContextBox: Sendable {
     var context: BrokerContext? {
         get { self.stored.withLock { $0 } }
         set { self.stored.withLock { $0 = newValue } }
+    }
+}
+
+extension BrokerService {
+    /// `GET /admin/v2/namespaces/{tenant}`, `PUT|GET /admin/v2/namespaces/{tenant}/{namespace}`,
+    /// `POST|GET …/persistence` (Pulsar's PersistencePolicies JSON) and `POST|GET
+    /// …/storageCompression` (`"none"`, `"lz4"` or `"zstd"`). Policy changes apply to topics
+    /// loaded afterwards.
+    fileprivate static func addNamespaceRoutes(to router: inout HTTPRouter, _ context: @escaping @Sendable () throws -> BrokerContext) {
+        @Sendable func namespace(_ request: HTTPRequest) throws -> (tenant: String, namespace: String) {
+            let tenant = request.parameters["tenant"] ?? ""
+            let namespace = request.parameters["namespace"] ?? ""
+            for part in [tenant, namespace] where part.isEmpty || !part.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=:".contains($0) }) {
+                throw HTTPError(.preconditionFailed, reason: "'\(part)' is not a valid tenant or namespace name")
+            }
+            return (tenant, namespace)
+        }
+        @Sendable func policies(_ request: HTTPRequest) async throws -> NamespacePolicies {
+            let (tenant, name) = try namespace(request)
+            guard let policies = try await context().policies(tenant: tenant, namespace: name) else {
+                throw HTTPError(.notFound, reason: "namespace \(tenant)/\(name) does not exist")
+            }
+            return policies
+        }
+        @Sendable func update(_ request: HTTPRequest, _ change: @escaping (inout NamespacePolicies) throws -> Void) async throws -> HTTPResponse {
+            let (tenant, name) = try namespace(request)
+            do {
+                try await context().updatePolicies(tenant: tenant, namespace: name, change)
+            } catch let error as MetadataError where error.code == .notFound {
+                throw HTTPError(.notFound, reason: "namespace \(tenant)/\(name) does not exist")
+            }
+            return HTTPResponse(status: .noContent)
+        }
+        router.get("/admin/v2/namespaces/{tenant}") { request in
+            let tenant = request.parameters["tenant"] ?? ""
+            return try .json(try await context().namespaces(of: tenant))
+        }
+        router.put("/admin/v2/namespaces/{tenant}/{namespace}") { request in
+            let (tenant, name) = try namespace(request)
+            do {
+                try await context().createNamespace(tenant: tenant, namespace: name)
+            } catch let error as MetadataError where error.code == .alreadyExists {
+                throw HTTPError(.conflict, reason: "namespace \(tenant)/\(name) already exists")
+            }
+            return HTTPResponse(status: .noContent)
+        }
+        router.get("/admin/v2/namespaces/{tenant}/{namespace}") { request in
+            try .json(try await policies(request))
+        }
+        router.get("/admin/v2/namespaces/{tenant}/{namespace}/persistence") { request in
+            let stored = try await policies(request).persistence
+            let broker = try context()
+            let persistence = stored ?? PersistencePolicies(
+                ensemble: broker.ledgerConfiguration.ensembleSize, writeQuorum: broker.ledgerConfiguration.writeQuorum,
+                ackQuorum: broker.ledgerConfiguration.ackQuorum
+            )
+            return try .json(persistence)
+        }
+        router.post("/admin/v2/namespaces/{tenant}/{namespace}/persistence") { request in
+            guard let persistence = try? JSONDecoder().decode(PersistencePolicies.self, from: Data(request.body.readableBytesView)) else {
+                throw HTTPError(.badRequest, reason: "the body is not persistence policies (bookkeeperEnsemble, bookkeeperWriteQuorum, bookkeeperAckQuorum)")
+            }
+            do throws(BrokerError) {
+                try persistence.validate()
+            } catch {
+                throw HTTPError(.preconditionFailed, reason: error.message)
+            }
+            return try await update(request) { $0.persistence = persistence }
+        }
+        router.get("/admin/v2/namespaces/{tenant}/{namespace}/storageCompression") { request in
+            let stored = try await policies(request).storageCompression
+            return try .json(stored ?? context().defaultCompression.policyName)
+        }
+        router.post("/admin/v2/namespaces/{tenant}/{namespace}/storageCompression") { request in
+            let text = String(buffer: request.body).trimmingCharacters(in: .whitespacesAndNewlines)
+            let name = (try? JSONDecoder().decode(String.self, from: Data(text.utf8))) ?? text
+            let compression: CompressionType
+            do throws(BrokerError) {
+                compression = try CompressionType(policy: name)
+            } catch {
+                throw HTTPError(.preconditionFailed, reason: error.message)
+            }
+            return try await update(request) { $0.storageCompression = compression.policyName }
+        }
     }
 }

@@ -76,6 +76,17 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                 response.getSchemaResponse.errorCode = .topicNotFound
                 response.getSchemaResponse.errorMessage = "no schema is stored for \(request.topic)"
             }
+        case .getOrCreateSchema:
+            let request = command.getOrCreateSchema
+            self.send(.getOrCreateSchemaResponse) { response in
+                response.getOrCreateSchemaResponse.requestID = request.requestID
+                response.getOrCreateSchemaResponse.errorCode = .notAllowedError
+                response.getOrCreateSchemaResponse.errorMessage = "this broker does not store schemas"
+            }
+        case .consumerStats: self.consumerStats(command.consumerStats)
+        case .newTxn, .addPartitionToTxn, .addSubscriptionToTxn, .endTxn, .endTxnOnPartition, .endTxnOnSubscription,
+            .tcClientConnectRequest:
+            self.refuseTransaction(command)
         default:
             self.send(.error) { response in
                 response.error.requestID = 0
@@ -175,25 +186,50 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// Registers a producer. A WaitForExclusive producer that has to wait gets a
+    /// PRODUCER_SUCCESS with `producer_ready` false now and another, ready, when the topic
+    /// lets it in. A producer fenced out by an ExclusiveWithFencing one gets CLOSE_PRODUCER.
     private func producer(_ request: Pulsar_Proto_CommandProducer) {
         let broker = self.broker
         let connection = ObjectIdentifier(self)
         let loop = self.channel!.eventLoop
+        let producerID = request.producerID
+        @Sendable func success(_ name: String, ready: Bool) {
+            var command = Pulsar_Proto_BaseCommand()
+            command.type = .producerSuccess
+            command.producerSuccess.requestID = request.requestID
+            command.producerSuccess.producerName = name
+            command.producerSuccess.lastSequenceID = -1
+            command.producerSuccess.producerReady = ready
+            self.write(command)
+        }
         Task {
             do {
                 let topic = try await broker.topic(try TopicName(request.topic))
-                let name = try await topic.addProducer(
+                let named = Mutex<String?>(nil)
+                let admission = try await topic.addProducer(
                     name: request.hasProducerName ? request.producerName : nil, accessMode: request.producerAccessMode,
-                    connection: connection, producerID: request.producerID, brokerName: broker.name
+                    connection: connection, producerID: producerID, brokerName: broker.name,
+                    fenced: {
+                        loop.execute {
+                            guard self.producers.removeValue(forKey: producerID) != nil else { return }
+                            self.send(.closeProducer) { command in
+                                command.closeProducer.producerID = producerID
+                                command.closeProducer.requestID = 0
+                            }
+                        }
+                    },
+                    granted: { if let name = named.withLock({ $0 }) { success(name, ready: true) } }
                 )
-                try await loop.submit { self.producers[request.producerID] = (topic, name) }.get()
-                var command = Pulsar_Proto_BaseCommand()
-                command.type = .producerSuccess
-                command.producerSuccess.requestID = request.requestID
-                command.producerSuccess.producerName = name
-                command.producerSuccess.lastSequenceID = -1
-                command.producerSuccess.producerReady = true
-                self.write(command)
+                switch admission {
+                case .ready(let name):
+                    try await loop.submit { self.producers[producerID] = (topic, name) }.get()
+                    success(name, ready: true)
+                case .queued(let name):
+                    named.withLock { $0 = name }
+                    try await loop.submit { self.producers[producerID] = (topic, name) }.get()
+                    success(name, ready: false)
+                }
             } catch {
                 self.error(request.requestID, error)
             }
@@ -207,7 +243,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         guard payload.checksumValid else {
             return self.sendError(request, .checksumError, "the message failed its checksum")
         }
-        topic.ledger.append(StoredEntry.encode(payload)) { result in
+        topic.ledger.append(StoredEntry.encode(payload, compression: topic.compression)) { result in
             switch result {
             case .success(let position):
                 var command = Pulsar_Proto_BaseCommand()
@@ -250,8 +286,12 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         let channel = self.channel!
         Task {
             do {
-                let topic = try await broker.topic(try TopicName(request.topic))
-                let consumer = Consumer(consumerID: request.consumerID, name: request.consumerName, channel: channel)
+                let name = try TopicName(request.topic)
+                let topic = try await broker.topic(name)
+                let consumer = Consumer(
+                    consumerID: request.consumerID, name: request.consumerName, priorityLevel: request.priorityLevel,
+                    partition: Int32(name.partitionIndex), channel: channel
+                )
                 var initialPosition = request.initialPosition
                 var start: Position?
                 if request.hasStartMessageID {
@@ -270,6 +310,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                 )
                 try await channel.eventLoop.submit { self.consumers[request.consumerID] = (topic, subscription, consumer) }.get()
                 self.success(request.requestID)
+                subscription.announceActiveConsumer()
             } catch {
                 self.error(request.requestID, error)
             }
@@ -283,11 +324,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private func ack(_ request: Pulsar_Proto_CommandAck) {
         guard let (_, subscription, consumer) = self.consumers[request.consumerID] else { return }
-        // A batch-index ack with bits still set leaves the entry unacked.
-        let positions = request.messageID.filter { $0.ackSet.allSatisfy { $0 == 0 } }.map {
-            Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID))
+        let messages = request.messageID.map {
+            AckedMessage(position: Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)), ackSet: $0.ackSet)
         }
-        subscription.ack(positions, cumulative: request.ackType == .cumulative, from: consumer)
+        subscription.ack(messages, cumulative: request.ackType == .cumulative, from: consumer)
         if request.hasRequestID {
             self.send(.ackResponse) { response in
                 response.ackResponse.consumerID = request.consumerID
@@ -389,5 +429,69 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             response.getLastMessageIDResponse.consumerMarkDeletePosition.ledgerID = UInt64(bitPattern: markDelete.ledgerID)
             response.getLastMessageIDResponse.consumerMarkDeletePosition.entryID = UInt64(bitPattern: markDelete.entryID)
         }
+    }
+
+    private func consumerStats(_ request: Pulsar_Proto_CommandConsumerStats) {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .consumerStatsResponse
+        command.consumerStatsResponse.requestID = request.requestID
+        if let (_, subscription, consumer) = self.consumers[request.consumerID] {
+            command.consumerStatsResponse.consumerName = consumer.name
+            command.consumerStatsResponse.availablePermits = UInt64(max(0, consumer.permits))
+            command.consumerStatsResponse.unackedMessages = UInt64(consumer.unackedCount)
+            command.consumerStatsResponse.msgBacklog = UInt64(max(0, subscription.cursor.backlog))
+            command.consumerStatsResponse.type = ConsumerSet<Consumer>.describe(subscription.type)
+        } else {
+            command.consumerStatsResponse.errorCode = .consumerNotFound
+            command.consumerStatsResponse.errorMessage = "no consumer \(request.consumerID) on this connection"
+        }
+        self.write(command)
+    }
+
+    /// Transaction requests get their own response type with TransactionCoordinatorNotFound:
+    /// this broker runs no transaction coordinator.
+    private func refuseTransaction(_ request: Pulsar_Proto_BaseCommand) {
+        let reason = "this broker has no transaction coordinator"
+        var command = Pulsar_Proto_BaseCommand()
+        func response(for id: UInt64, least: UInt64 = 0, most: UInt64 = 0) -> Pulsar_Proto_CommandTxnResponse {
+            var response = Pulsar_Proto_CommandTxnResponse()
+            response.requestID = id
+            response.txnidLeastBits = least
+            response.txnidMostBits = most
+            response.error = .transactionCoordinatorNotFound
+            response.message = reason
+            return response
+        }
+        switch request.type {
+        case .newTxn:
+            command.type = .newTxnResponse
+            command.newTxnResponse = response(for: request.newTxn.requestID)
+        case .addPartitionToTxn:
+            let txn = request.addPartitionToTxn
+            command.type = .addPartitionToTxnResponse
+            command.addPartitionToTxnResponse = response(for: txn.requestID, least: txn.txnidLeastBits, most: txn.txnidMostBits)
+        case .addSubscriptionToTxn:
+            let txn = request.addSubscriptionToTxn
+            command.type = .addSubscriptionToTxnResponse
+            command.addSubscriptionToTxnResponse = response(for: txn.requestID, least: txn.txnidLeastBits, most: txn.txnidMostBits)
+        case .endTxn:
+            let txn = request.endTxn
+            command.type = .endTxnResponse
+            command.endTxnResponse = response(for: txn.requestID, least: txn.txnidLeastBits, most: txn.txnidMostBits)
+        case .endTxnOnPartition:
+            let txn = request.endTxnOnPartition
+            command.type = .endTxnOnPartitionResponse
+            command.endTxnOnPartitionResponse = response(for: txn.requestID, least: txn.txnidLeastBits, most: txn.txnidMostBits)
+        case .endTxnOnSubscription:
+            let txn = request.endTxnOnSubscription
+            command.type = .endTxnOnSubscriptionResponse
+            command.endTxnOnSubscriptionResponse = response(for: txn.requestID, least: txn.txnidLeastBits, most: txn.txnidMostBits)
+        default:
+            command.type = .tcClientConnectResponse
+            command.tcClientConnectResponse.requestID = request.tcClientConnectRequest.requestID
+            command.tcClientConnectResponse.error = .transactionCoordinatorNotFound
+            command.tcClientConnectResponse.message = reason
+        }
+        self.write(command)
     }
 }

@@ -5,9 +5,12 @@ import PulsarWire
 import Synchronization
 
 /// A consumer on one connection: its permits and what it was sent but has not acked.
-final class Consumer: Sendable {
+final class Consumer: DispatchTarget, Sendable {
     let consumerID: UInt64
     let name: String
+    let priorityLevel: Int32
+    /// The partition of the topic, or -1; set in every MESSAGE.
+    let partition: Int32
     private let channel: any Channel
     private let state = Mutex(State())
 
@@ -15,45 +18,68 @@ final class Consumer: Sendable {
         var permits = 0
         /// Sent and not acked, with the messages each counted against permits.
         var unacked: [Position: Int] = [:]
+        /// Once closed, nothing more is sent.
+        var closed = false
     }
 
-    init(consumerID: UInt64, name: String, channel: any Channel) {
+    init(consumerID: UInt64, name: String, priorityLevel: Int32 = 0, partition: Int32 = -1, channel: any Channel) {
         self.consumerID = consumerID
         self.name = name
+        self.priorityLevel = priorityLevel
+        self.partition = partition
         self.channel = channel
     }
 
-    var permits: Int { self.state.withLock { $0.permits } }
+    var permits: Int { self.state.withLock { $0.closed ? 0 : $0.permits } }
+
+    var unackedCount: Int { self.state.withLock { $0.unacked.count } }
 
     func addPermits(_ count: Int) {
         self.state.withLock { $0.permits += count }
     }
 
     /// Sends one stored entry as a MESSAGE, counting `messages` against the permits.
-    func send(_ position: Position, entry: ByteBuffer, messages: Int, redeliveryCount: UInt32) {
+    /// `ackSet` marks, for a batch acked in part, the messages still to deliver. Returns
+    /// false, sending nothing, once the consumer is closed.
+    func send(_ position: Position, entry: ByteBuffer, messages: Int, redeliveryCount: UInt32, ackSet: [Int64]? = nil) -> Bool {
         var message = Pulsar_Proto_CommandMessage()
         message.consumerID = self.consumerID
-        var id = Pulsar_Proto_MessageIdData()
-        id.ledgerID = UInt64(bitPattern: position.ledgerID)
-        id.entryID = UInt64(bitPattern: position.entryID)
-        id.partition = -1
-        message.messageID = id
+        message.messageID.ledgerID = UInt64(bitPattern: position.ledgerID)
+        message.messageID.entryID = UInt64(bitPattern: position.entryID)
+        message.messageID.partition = self.partition
         if redeliveryCount > 0 { message.redeliveryCount = redeliveryCount }
+        if let ackSet { message.ackSet = ackSet }
         var command = Pulsar_Proto_BaseCommand()
         command.type = .message
         command.message = message
         var stored = entry
-        guard let (_, checksum) = stored.readMultipleIntegers(as: (UInt16, UInt32).self) else { return }
+        guard let (_, checksum) = stored.readMultipleIntegers(as: (UInt16, UInt32).self) else { return true }
         var frame = self.channel.allocator.buffer(capacity: stored.readableBytes + 64)
         do {
             try PulsarFrame.write(command: command, metadataAndPayload: stored, checksum: checksum, into: &frame)
         } catch {
-            return
+            return true
         }
-        self.state.withLock { state in
+        let open = self.state.withLock { state in
+            guard !state.closed else { return false }
             state.permits -= messages
             state.unacked[position] = messages
+            return true
         }
+        guard open else { return false }
+        self.channel.writeAndFlush(frame, promise: nil)
+        return true
+    }
+
+    /// Tells the client whether this consumer is now the active one of its Failover
+    /// subscription.
+    func notifyActive(_ active: Bool) {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .activeConsumerChange
+        command.activeConsumerChange.consumerID = self.consumerID
+        command.activeConsumerChange.isActive = active
+        var frame = self.channel.allocator.buffer(capacity: 32)
+        guard (try? PulsarFrame.write(command: command, into: &frame)) != nil else { return }
         self.channel.writeAndFlush(frame, promise: nil)
     }
 
@@ -76,13 +102,32 @@ final class Consumer: Sendable {
             return state.unacked.keys.sorted()
         }
     }
+
+    /// Closes the consumer and takes what it had not acked.
+    func close() -> [Position] {
+        self.state.withLock { state in
+            state.closed = true
+            defer { state.unacked.removeAll() }
+            return state.unacked.keys.sorted()
+        }
+    }
 }
 
-/// A named subscription: a durable cursor and the consumers it dispatches to.
+/// One acknowledged message id: a whole entry, or some messages of a batch.
+struct AckedMessage: Hashable, Sendable {
+    var position: Position
+    /// Pulsar's ack_set: set bits are the messages of the batch *not* acknowledged. Empty
+    /// or all clear: the whole entry.
+    var ackSet: [Int64] = []
+
+    var wholeEntry: Bool { self.ackSet.allSatisfy { $0 == 0 } }
+}
+
+/// A named subscription: a cursor and the consumers it dispatches to.
 ///
-/// Exclusive and Failover have one active consumer; Shared deals entries round-robin to
-/// consumers with permits. Dispatch reads from the cursor's read position and, when
-/// caught up, waits for the next entry.
+/// Which consumer gets an entry is ``ConsumerSet``'s rule for the subscription type.
+/// Dispatch reads from the cursor's read position and, when caught up, waits for the
+/// next entry. Redeliveries (negative acks, consumers that left) go first.
 final class Subscription: Sendable {
     let name: String
     /// False for a reader's subscription, which goes with its last consumer.
@@ -92,66 +137,96 @@ final class Subscription: Sendable {
     private let state: Mutex<State>
 
     private struct State {
-        var type: Pulsar_Proto_CommandSubscribe.SubType
-        var consumers: [Consumer] = []
-        var next = 0
+        var consumers: ConsumerSet<Consumer>
         var dispatching = false
         /// Positions to send again before reading on, with their redelivery counts.
         var redeliver: [Position] = []
         var redeliveryCounts: [Position: UInt32] = [:]
+
+        mutating func scheduleRedelivery(_ positions: [Position], skipping cursor: ManagedCursor) {
+            for position in positions where !cursor.isAcked(position) && !self.redeliver.contains(position) {
+                self.redeliver.append(position)
+                self.redeliveryCounts[position, default: 0] += 1
+            }
+            self.redeliver.sort()
+        }
     }
 
-    init(name: String, type: Pulsar_Proto_CommandSubscribe.SubType, durable: Bool, cursor: ManagedCursor, ledger: ManagedLedger) {
+    init(
+        name: String, type: Pulsar_Proto_CommandSubscribe.SubType, partition: Int, durable: Bool, cursor: ManagedCursor,
+        ledger: ManagedLedger
+    ) {
         self.name = name
         self.durable = durable
         self.cursor = cursor
         self.ledger = ledger
-        self.state = Mutex(State(type: type))
+        self.state = Mutex(State(consumers: ConsumerSet(type: type, partition: partition)))
     }
 
+    /// Adds a consumer. In a Failover subscription, what a consumer that stops being
+    /// active had not acked goes to the new active one; call ``announceActiveConsumer()``
+    /// once the client knows the consumer exists.
     func add(_ consumer: Consumer, type: Pulsar_Proto_CommandSubscribe.SubType) throws(BrokerError) {
         try self.state.withLock { (state: inout State) throws(BrokerError) in
-            if state.consumers.isEmpty {
-                state.type = type
-            } else if state.type != type {
-                throw BrokerError(.consumerBusy, "subscription \(self.name) is \(state.type), not \(type)")
-            } else if type == .exclusive {
-                throw BrokerError(.consumerBusy, "exclusive subscription \(self.name) already has a consumer")
-            }
-            state.consumers.append(consumer)
-        }
-    }
-
-    func onlyConsumer(is consumer: Consumer) -> Bool {
-        self.state.withLock { $0.consumers.count == 1 && $0.consumers[0] === consumer }
-    }
-
-    /// Removes a consumer; what it had not acked goes to the others.
-    func remove(_ consumer: Consumer) {
-        let unacked = consumer.takeUnacked()
-        self.state.withLock { state in
-            state.consumers.removeAll { $0 === consumer }
-            for position in unacked where !self.cursor.isAcked(position) {
-                state.redeliver.append(position)
-                state.redeliveryCounts[position, default: 0] += 1
-            }
-            state.redeliver.sort()
+            let before = state.consumers.active
+            try state.consumers.add(consumer, type: type, subscription: self.name)
+            self.handOver(&state, activeBefore: before)
         }
         self.dispatch()
     }
 
+    /// Removes a consumer; what it had not acked goes to the others. In a Failover
+    /// subscription the others hear which one is now active.
+    func remove(_ consumer: Consumer) {
+        let unacked = consumer.close()
+        let removed = self.state.withLock { state -> Bool in
+            let before = state.consumers.active
+            guard state.consumers.remove(consumer) else { return false }
+            state.scheduleRedelivery(unacked, skipping: self.cursor)
+            self.handOver(&state, activeBefore: before === consumer ? nil : before)
+            return true
+        }
+        if removed { self.announceActiveConsumer() }
+        self.dispatch()
+    }
+
+    /// Failover: when the active consumer changed, the old one's unacked messages are
+    /// scheduled for the new one.
+    private func handOver(_ state: inout State, activeBefore: Consumer?) {
+        guard state.consumers.type == .failover, let activeBefore, activeBefore !== state.consumers.active else { return }
+        state.scheduleRedelivery(activeBefore.takeUnacked(), skipping: self.cursor)
+    }
+
+    /// Failover: tells every consumer whether it is the active one (ACTIVE_CONSUMER_CHANGE).
+    func announceActiveConsumer() {
+        let notices = self.state.withLock { state -> [(Consumer, Bool)] in
+            guard state.consumers.type == .failover else { return [] }
+            let active = state.consumers.active
+            return state.consumers.consumers.map { ($0, $0 === active) }
+        }
+        for (consumer, active) in notices { consumer.notifyActive(active) }
+    }
+
+    func onlyConsumer(is consumer: Consumer) -> Bool {
+        self.state.withLock { $0.consumers.consumers.count == 1 && $0.consumers.consumers[0] === consumer }
+    }
+
     var isEmpty: Bool { self.state.withLock { $0.consumers.isEmpty } }
+
+    var type: Pulsar_Proto_CommandSubscribe.SubType { self.state.withLock { $0.consumers.type } }
 
     /// Removes every consumer (a seek does, so that clients subscribe again from the new
     /// position) and returns them; nothing is redelivered.
     func removeAll() -> [Consumer] {
-        self.state.withLock { state in
+        let removed = self.state.withLock { state in
             defer {
-                state.consumers.removeAll()
                 state.redeliver.removeAll()
+                state.redeliveryCounts.removeAll()
             }
-            return state.consumers
+            return state.consumers.removeAll()
         }
+        for consumer in removed { _ = consumer.close() }
+        return removed
     }
 
     func flow(_ consumer: Consumer, permits: Int) {
@@ -159,27 +234,39 @@ final class Subscription: Sendable {
         self.dispatch()
     }
 
-    func ack(_ positions: [Position], cumulative: Bool, from consumer: Consumer) {
-        if cumulative, let last = positions.max() {
-            self.cursor.ackCumulative(last)
-            consumer.ackedThrough(last)
-        } else {
-            for position in positions { self.cursor.ack(position) }
-            consumer.acked(positions)
+    /// Applies an ACK. Individual acks of batch indexes count the entry acked once no
+    /// message of it is left; a cumulative ack on a batch acked in part acks through the
+    /// entry before it and the given messages of that batch.
+    func ack(_ messages: [AckedMessage], cumulative: Bool, from consumer: Consumer) {
+        if cumulative {
+            guard let last = messages.max(by: { $0.position < $1.position }) else { return }
+            if last.wholeEntry {
+                self.cursor.ackCumulative(last.position)
+                consumer.ackedThrough(last.position)
+            } else {
+                self.cursor.ackCumulative(last.position.previousInLedger)
+                consumer.ackedThrough(last.position.previousInLedger)
+                if self.cursor.ack(last.position, batchIndexes: last.ackSet) { consumer.acked([last.position]) }
+            }
+            return
         }
+        var done: [Position] = []
+        for message in messages {
+            if message.wholeEntry {
+                self.cursor.ack(message.position)
+                done.append(message.position)
+            } else if self.cursor.ack(message.position, batchIndexes: message.ackSet) {
+                done.append(message.position)
+            }
+        }
+        consumer.acked(done)
     }
 
     /// Sends again what `consumer` has not acked (all of it when `positions` is empty).
     func redeliver(_ consumer: Consumer, positions: [Position]) {
         let taken = consumer.takeUnacked()
         let chosen = positions.isEmpty ? taken : positions
-        self.state.withLock { state in
-            for position in chosen where !self.cursor.isAcked(position) {
-                state.redeliver.append(position)
-                state.redeliveryCounts[position, default: 0] += 1
-            }
-            state.redeliver.sort()
-        }
+        self.state.withLock { state in state.scheduleRedelivery(chosen, skipping: self.cursor) }
         self.dispatch()
     }
 
@@ -194,50 +281,22 @@ final class Subscription: Sendable {
         Task { await self.dispatchLoop() }
     }
 
-    /// The consumer that owns a key in a Key_Shared subscription (by the key's hash), or
-    /// nil when it has no permits left.
-    private func consumer(forKey key: String) -> Consumer? {
-        self.state.withLock { state in
-            guard !state.consumers.isEmpty else { return nil }
-            var hash: UInt32 = 2_166_136_261  // FNV-1a
-            for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-            let consumer = state.consumers[Int(hash % UInt32(state.consumers.count))]
-            return consumer.permits > 0 ? consumer : nil
-        }
-    }
-
-    private var isKeyShared: Bool { self.state.withLock { $0.type == .keyShared } }
-
-    /// The consumer to get the next entry, or nil when none has permits.
-    private func nextConsumer() -> Consumer? {
-        self.state.withLock { state in
-            guard !state.consumers.isEmpty else { return nil }
-            if state.type != .shared && state.type != .keyShared {
-                return state.consumers[0].permits > 0 ? state.consumers[0] : nil
-            }
-            for offset in 0..<state.consumers.count {
-                let consumer = state.consumers[(state.next + offset) % state.consumers.count]
-                if consumer.permits > 0 {
-                    state.next = (state.next + offset + 1) % state.consumers.count
-                    return consumer
-                }
-            }
-            return nil
-        }
-    }
-
     private func dispatchLoop() async {
         while true {
-            guard let consumer = self.nextConsumer() else { break }
-            let redelivery = self.state.withLock { state -> (Position, UInt32)? in
-                guard !state.redeliver.isEmpty else { return nil }
+            let step = self.state.withLock { state -> (Consumer, redelivery: (Position, UInt32)?, keyShared: Bool)? in
+                guard let consumer = state.consumers.nextConsumer() else { return nil }
+                guard !state.redeliver.isEmpty else { return (consumer, nil, state.consumers.type == .keyShared) }
                 let position = state.redeliver.removeFirst()
-                return (position, state.redeliveryCounts[position] ?? 1)
+                return (consumer, (position, state.redeliveryCounts[position] ?? 1), state.consumers.type == .keyShared)
             }
+            guard let (consumer, redelivery, keyShared) = step else { break }
             do {
                 if let (position, count) = redelivery {
                     guard let (_, entry) = try await self.ledger.read(from: position, count: 1).first else { continue }
-                    consumer.send(position, entry: entry, messages: Self.messageCount(entry), redeliveryCount: count)
+                    let target = keyShared ? self.owner(of: entry) ?? consumer : consumer
+                    if !self.deliver(position, entry, to: target, redeliveryCount: count) {
+                        self.state.withLock { $0.scheduleRedelivery([position], skipping: self.cursor) }
+                    }
                     continue
                 }
                 let position = self.cursor.readPosition
@@ -252,14 +311,13 @@ final class Subscription: Sendable {
                 var sent = false
                 for (entryPosition, entry) in entries {
                     let target: Consumer?
-                    if self.isKeyShared {
+                    if keyShared {
                         // Every entry of a key goes to the same consumer; wait for its permits.
-                        target = self.consumer(forKey: Self.key(of: entry))
+                        target = self.owner(of: entry).flatMap { $0.permits > 0 ? $0 : nil }
                     } else {
-                        target = entryPosition == entries[0].0 ? consumer : self.nextConsumer()
+                        target = entryPosition == entries[0].0 ? consumer : self.state.withLock { $0.consumers.nextConsumer() }
                     }
-                    guard let target else { break }
-                    target.send(entryPosition, entry: entry, messages: Self.messageCount(entry), redeliveryCount: 0)
+                    guard let target, self.deliver(entryPosition, entry, to: target, redeliveryCount: 0) else { break }
                     self.cursor.readPosition = self.ledger.next(after: entryPosition)
                     sent = true
                 }
@@ -269,6 +327,21 @@ final class Subscription: Sendable {
             }
         }
         self.state.withLock { $0.dispatching = false }
+    }
+
+    /// Sends an entry, with the batch messages already acked masked out; false when the
+    /// consumer closed meanwhile.
+    private func deliver(_ position: Position, _ entry: ByteBuffer, to consumer: Consumer, redeliveryCount: UInt32) -> Bool {
+        consumer.send(
+            position, entry: entry, messages: Self.messageCount(entry), redeliveryCount: redeliveryCount,
+            ackSet: self.cursor.unackedBatchIndexes(of: position)
+        )
+    }
+
+    /// Key_Shared: the consumer that owns the entry's key.
+    private func owner(of entry: ByteBuffer) -> Consumer? {
+        let key = Self.key(of: entry)
+        return self.state.withLock { $0.consumers.owner(ofKey: key) }
     }
 
     /// The ordering or partition key of a stored entry ("" when none).

@@ -3,6 +3,7 @@ import ManagedLedger
 import NIOCore
 import PulsarProto
 import PulsarWire
+import SwiftProtobuf
 
 /// One topic on this broker: its managed ledger, producers and subscriptions.
 ///
@@ -12,39 +13,58 @@ import PulsarWire
 actor Topic {
     let name: TopicName
     let ledger: ManagedLedger
+    /// How batches are stored: an uncompressed one is compressed with this first.
+    let compression: CompressionType
     private var producers: [String: ProducerSlot] = [:]
+    /// WaitForExclusive producers queued behind the current ones, oldest first.
+    private var waiting: [(name: String, slot: ProducerSlot)] = []
     private var subscriptions: [String: Subscription] = [:]
     private var producerCounter = 0
 
-    private struct ProducerSlot {
+    /// A producer as the topic knows it, with what its connection does when the topic
+    /// fences it out (ExclusiveWithFencing) or lets it in (WaitForExclusive).
+    struct ProducerSlot: Sendable {
         var connection: ObjectIdentifier
         var producerID: UInt64
         var exclusive: Bool
+        var fenced: @Sendable () -> Void
+        var granted: @Sendable () -> Void
     }
 
-    init(name: TopicName, ledger: ManagedLedger) {
+    /// Whether a producer can send now, or waits for the topic to become free.
+    enum ProducerAdmission: Equatable, Sendable {
+        case ready(String)
+        case queued(String)
+    }
+
+    init(name: TopicName, ledger: ManagedLedger, compression: CompressionType) {
         self.name = name
         self.ledger = ledger
+        self.compression = compression
     }
 
-    /// Registers a producer; returns its name (generated when none is given).
+    /// Registers a producer under its access mode; returns its name (generated when none
+    /// is given) and whether it is ready.
+    ///
+    /// - Shared joins unless an exclusive producer holds the topic.
+    /// - Exclusive needs the topic to have no producer.
+    /// - WaitForExclusive is queued while other producers exist and let in, in order,
+    ///   when the last one leaves.
+    /// - ExclusiveWithFencing closes every other producer and takes the topic.
     func addProducer(
         name requested: String?,
         accessMode: Pulsar_Proto_ProducerAccessMode,
         connection: ObjectIdentifier,
         producerID: UInt64,
-        brokerName: String
-    ) throws(BrokerError) -> String {
-        if let requested, let live = self.producers[requested] {
-            if live.connection == connection && live.producerID == producerID { return requested }
+        brokerName: String,
+        fenced: @escaping @Sendable () -> Void,
+        granted: @escaping @Sendable () -> Void
+    ) throws(BrokerError) -> ProducerAdmission {
+        if let requested, let live = self.producers[requested] ?? self.waiting.first(where: { $0.name == requested })?.slot {
+            if live.connection == connection && live.producerID == producerID {
+                return self.producers[requested] == nil ? .queued(requested) : .ready(requested)
+            }
             throw BrokerError(.producerBusy, "producer \(requested) is already connected to \(self.name)")
-        }
-        let exclusive = accessMode == .exclusive || accessMode == .exclusiveWithFencing || accessMode == .waitForExclusive
-        if exclusive, !self.producers.isEmpty {
-            throw BrokerError(.producerFenced, "\(self.name) already has a producer; an exclusive one cannot join")
-        }
-        if self.producers.values.contains(where: \.exclusive) {
-            throw BrokerError(.producerFenced, "\(self.name) has an exclusive producer")
         }
         let name: String
         if let requested {
@@ -53,12 +73,43 @@ actor Topic {
             self.producerCounter += 1
             name = "\(brokerName)-\(self.producerCounter)-\(UInt32.random(in: 0...UInt32.max))"
         }
-        self.producers[name] = ProducerSlot(connection: connection, producerID: producerID, exclusive: exclusive)
-        return name
+        var slot = ProducerSlot(
+            connection: connection, producerID: producerID, exclusive: accessMode != .shared, fenced: fenced, granted: granted
+        )
+        switch accessMode {
+        case .exclusive:
+            if !self.producers.isEmpty {
+                throw BrokerError(.producerFenced, "\(self.name) already has a producer; an exclusive one cannot join")
+            }
+        case .waitForExclusive:
+            if !self.producers.isEmpty {
+                self.waiting.append((name, slot))
+                return .queued(name)
+            }
+        case .exclusiveWithFencing:
+            let others = self.producers.values
+            self.producers.removeAll()
+            for other in others { other.fenced() }
+        default:
+            slot.exclusive = false
+            if self.producers.values.contains(where: \.exclusive) {
+                throw BrokerError(.producerFenced, "\(self.name) has an exclusive producer")
+            }
+        }
+        self.producers[name] = slot
+        return .ready(name)
     }
 
+    /// A producer left (closed, fenced or disconnected): when the topic is now free, the
+    /// first waiting exclusive producer gets it.
     func removeProducer(_ name: String) {
         self.producers[name] = nil
+        self.waiting.removeAll { $0.name == name }
+        if self.producers.isEmpty, !self.waiting.isEmpty {
+            let (name, slot) = self.waiting.removeFirst()
+            self.producers[name] = slot
+            slot.granted()
+        }
     }
 
     /// Adds a consumer to a subscription, creating the subscription (and its cursor) when
@@ -79,7 +130,9 @@ actor Topic {
         } else {
             let cursor = try await self.ledger.openCursor(subscriptionName, initialPosition: initialPosition == .earliest ? .earliest : .latest)
             if let start { cursor.seek(to: start) }
-            subscription = Subscription(name: subscriptionName, type: type, durable: durable, cursor: cursor, ledger: self.ledger)
+            subscription = Subscription(
+                name: subscriptionName, type: type, partition: self.name.partitionIndex, durable: durable, cursor: cursor, ledger: self.ledger
+            )
             self.subscriptions[subscriptionName] = subscription
         }
         try subscription.add(consumer, type: type)
@@ -122,7 +175,33 @@ actor Topic {
 /// [MessageMetadata][payload]`, the same layout as on the wire, so dispatch forwards it
 /// without re-encoding.
 enum StoredEntry {
-    static func encode(_ payload: PulsarPayload) -> ByteBuffer {
+    /// The entry for a published message. When `compression` is set and the client sent
+    /// the batch uncompressed, the payload is compressed and the metadata (compression,
+    /// uncompressed size) and checksum are rewritten; otherwise the received bytes are
+    /// stored as they are. Encrypted and chunked messages are never recompressed: their
+    /// clients decompress after decrypting or reassembling.
+    static func encode(_ payload: PulsarPayload, compression: CompressionType = .none) -> ByteBuffer {
+        let metadata = payload.metadata
+        if compression != .none, metadata.compression == .none, metadata.encryptionKeys.isEmpty, !metadata.hasNumChunksFromMsg,
+            let compressed = try? compression.compress(payload.payload)
+        {
+            var rewritten = metadata
+            rewritten.compression = Pulsar_Proto_CompressionType(rawValue: Int(compression.rawValue)) ?? .none
+            rewritten.uncompressedSize = UInt32(payload.payload.readableBytes)
+            if let encoded = try? rewritten.serializedBytes() as [UInt8] {
+                var entry = ByteBuffer()
+                entry.reserveCapacity(10 + encoded.count + compressed.readableBytes)
+                entry.writeInteger(PulsarFrame.checksumMagic)
+                let checksumIndex = entry.writerIndex
+                entry.writeInteger(UInt32(0))
+                entry.writeInteger(UInt32(encoded.count))
+                entry.writeBytes(encoded)
+                entry.writeImmutableBuffer(compressed)
+                let covered = entry.getSlice(at: checksumIndex + 4, length: entry.writerIndex - checksumIndex - 4)!
+                entry.setInteger(CRC32C.checksum(covered), at: checksumIndex)
+                return entry
+            }
+        }
         var entry = ByteBuffer()
         entry.reserveCapacity(6 + payload.metadataAndPayload.readableBytes)
         entry.writeInteger(PulsarFrame.checksumMagic)

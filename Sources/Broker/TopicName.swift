@@ -1,3 +1,5 @@
+import Foundation
+
 /// A topic's full name, `persistent://tenant/namespace/local`, parsed and checked.
 public struct TopicName: Hashable, Sendable, CustomStringConvertible {
     public var persistent: Bool
@@ -29,6 +31,14 @@ public struct TopicName: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "persistent://\(self.tenant)/\(self.namespace)/\(self.local)" }
+
+    /// N for a partition `…-partition-N` of a partitioned topic, else -1.
+    var partitionIndex: Int {
+        guard let range = self.local.range(of: "-partition-", options: .backwards),
+            let index = Int(self.local[range.upperBound...]), index >= 0
+        else { return -1 }
+        return index
+    }
 
     /// The managed ledger's name: `tenant/namespace/persistent/local`.
     var ledgerName: String { "\(self.tenant)/\(self.namespace)/persistent/\(self.local)" }

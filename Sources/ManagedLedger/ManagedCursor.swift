@@ -6,7 +6,9 @@ import Synchronization
 /// mark-delete position is acknowledged, plus individually acknowledged ranges beyond it.
 ///
 /// Stored at `/managed-ledgers/<ledger>/cursors/<name>` as JSON
-/// `{"markDelete":{"ledgerID":…,"entryID":…},"acked":[[start,end],…]}` (ranges inclusive),
+/// `{"markDelete":{"ledgerID":…,"entryID":…},"acked":[[start,end],…],"batches":[…]}`
+/// (ranges inclusive; `batches` lists entries acknowledged in part, with the words of
+/// Pulsar's ack_set whose set bits are the messages still unacknowledged),
 /// by CAS, every ``ManagedLedgerConfiguration/cursorPersistInterval`` when changed and on
 /// ``persist()``: a broker crash forgets at most that interval's acknowledgements.
 /// Acknowledging is in memory and cheap. The read position is not stored: after a
@@ -15,6 +17,12 @@ public final class ManagedCursor: Sendable {
     struct Record: Codable, Equatable {
         var markDelete: Position
         var acked: [ClosedRange<Position>]
+        var batches: [PartialBatch]?
+
+        struct PartialBatch: Codable, Equatable {
+            var position: Position
+            var unacked: [Int64]
+        }
 
         func encoded() throws -> [UInt8] {
             let encoder = JSONEncoder()
@@ -27,6 +35,8 @@ public final class ManagedCursor: Sendable {
         var markDelete: Position
         /// Sorted, disjoint, not adjacent, all after `markDelete`.
         var acked: [ClosedRange<Position>]
+        /// Batch entries acknowledged in part: set bits are messages not yet acknowledged.
+        var batches: [Position: [Int64]] = [:]
         var readPosition: Position
         var version: Int64
         var persistedMarkDelete: Position
@@ -47,8 +57,9 @@ public final class ManagedCursor: Sendable {
         self.ledger = ledger
         self.state = Mutex(
             State(
-                markDelete: record.markDelete, acked: record.acked, readPosition: ledger.next(after: record.markDelete), version: version,
-                persistedMarkDelete: record.markDelete
+                markDelete: record.markDelete, acked: record.acked,
+                batches: Dictionary((record.batches ?? []).map { ($0.position, $0.unacked) }, uniquingKeysWith: { $1 }),
+                readPosition: ledger.next(after: record.markDelete), version: version, persistedMarkDelete: record.markDelete
             )
         )
     }
@@ -99,7 +110,48 @@ public final class ManagedCursor: Sendable {
         }
     }
 
+    /// For a batch entry acknowledged in part, Pulsar's ack_set of what is left: set bits
+    /// are the messages still unacknowledged. Nil otherwise.
+    public func unackedBatchIndexes(of position: Position) -> [Int64]? {
+        self.state.withLock { $0.batches[position] }
+    }
+
     // MARK: Acknowledging
+
+    /// Acknowledges some messages of a batch entry. `ackSet` is Pulsar's: set bits are
+    /// the messages the client has *not* acknowledged. Returns true when no message of the
+    /// entry is left unacknowledged, and then the entry is acknowledged as a whole.
+    @discardableResult
+    public func ack(_ position: Position, batchIndexes ackSet: [Int64]) -> Bool {
+        let complete = self.state.withLock { state -> Bool? in
+            guard position > state.markDelete, !state.deleted else { return nil }
+            let index = Self.firstRange(in: state.acked, endingAtOrAfter: position)
+            if index < state.acked.count, state.acked[index].contains(position) { return nil }
+            let before = state.batches[position]
+            var left = ackSet
+            if let before {
+                // A message stays unacknowledged only while both say so (the sets of one
+                // batch have the same length).
+                left = zip(before, ackSet).map { $0 & $1 }
+            }
+            if left.allSatisfy({ $0 == 0 }) {
+                state.batches[position] = nil
+                return true
+            }
+            if left != before {
+                state.batches[position] = left
+                state.dirty = true
+            }
+            return false
+        }
+        switch complete {
+        case nil: return true
+        case true?:
+            self.ack(position)
+            return true
+        case false?: return false
+        }
+    }
 
     /// Acknowledges one entry. The mark-delete position advances when the entry closes
     /// the gap after it.
@@ -120,6 +172,7 @@ public final class ManagedCursor: Sendable {
                 state.acked.remove(at: index)
             }
             state.acked.insert(lower...upper, at: index)
+            state.batches[position] = nil
             self.absorbFirstRange(&state)
             state.dirty = true
         }
@@ -137,6 +190,7 @@ public final class ManagedCursor: Sendable {
                 if first.upperBound > position { state.markDelete = first.upperBound }
             }
             self.absorbFirstRange(&state)
+            state.batches = state.batches.filter { $0.key > state.markDelete }
             state.dirty = true
         }
     }
@@ -159,6 +213,7 @@ public final class ManagedCursor: Sendable {
             guard !state.deleted else { return }
             state.markDelete = target.previousInLedger
             state.acked = []
+            state.batches = [:]
             state.readPosition = target
             state.dirty = true
         }
@@ -211,7 +266,10 @@ public final class ManagedCursor: Sendable {
         guard let (record, version) = self.state.withLock({ state -> (Record, Int64)? in
             guard state.dirty, !state.deleted else { return nil }
             state.dirty = false
-            return (Record(markDelete: state.markDelete, acked: state.acked), state.version)
+            let batches = state.batches.filter { $0.key > state.markDelete }.sorted { $0.key < $1.key }.map {
+                Record.PartialBatch(position: $0.key, unacked: $0.value)
+            }
+            return (Record(markDelete: state.markDelete, acked: state.acked, batches: batches.isEmpty ? nil : batches), state.version)
         }) else { return }
         do {
             let stored = try await self.ledger.metadata.put(self.key, value: try record.encoded(), expecting: .version(version))

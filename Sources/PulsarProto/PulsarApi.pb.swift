@@ -3532,6 +3532,224 @@ public nonisolated struct Pulsar_Proto_CommandError: Sendable {
   fileprivate var _message: String? = nil
 }
 
+public nonisolated struct Pulsar_Proto_CommandNewTxn: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: UInt64 {
+    get {_requestID ?? 0}
+    set {_requestID = newValue}
+  }
+  /// Returns true if `requestID` has been explicitly set.
+  public var hasRequestID: Bool {self._requestID != nil}
+  /// Clears the value of `requestID`. Subsequent reads from it will return its default value.
+  public mutating func clearRequestID() {self._requestID = nil}
+
+  public var txnTtlSeconds: UInt64 {
+    get {_txnTtlSeconds ?? 0}
+    set {_txnTtlSeconds = newValue}
+  }
+  /// Returns true if `txnTtlSeconds` has been explicitly set.
+  public var hasTxnTtlSeconds: Bool {self._txnTtlSeconds != nil}
+  /// Clears the value of `txnTtlSeconds`. Subsequent reads from it will return its default value.
+  public mutating func clearTxnTtlSeconds() {self._txnTtlSeconds = nil}
+
+  public var tcID: UInt64 {
+    get {_tcID ?? 0}
+    set {_tcID = newValue}
+  }
+  /// Returns true if `tcID` has been explicitly set.
+  public var hasTcID: Bool {self._tcID != nil}
+  /// Clears the value of `tcID`. Subsequent reads from it will return its default value.
+  public mutating func clearTcID() {self._tcID = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _requestID: UInt64? = nil
+  fileprivate var _txnTtlSeconds: UInt64? = nil
+  fileprivate var _tcID: UInt64? = nil
+}
+
+public nonisolated struct Pulsar_Proto_CommandTxnRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: UInt64 {
+    get {_requestID ?? 0}
+    set {_requestID = newValue}
+  }
+  /// Returns true if `requestID` has been explicitly set.
+  public var hasRequestID: Bool {self._requestID != nil}
+  /// Clears the value of `requestID`. Subsequent reads from it will return its default value.
+  public mutating func clearRequestID() {self._requestID = nil}
+
+  public var txnidLeastBits: UInt64 {
+    get {_txnidLeastBits ?? 0}
+    set {_txnidLeastBits = newValue}
+  }
+  /// Returns true if `txnidLeastBits` has been explicitly set.
+  public var hasTxnidLeastBits: Bool {self._txnidLeastBits != nil}
+  /// Clears the value of `txnidLeastBits`. Subsequent reads from it will return its default value.
+  public mutating func clearTxnidLeastBits() {self._txnidLeastBits = nil}
+
+  public var txnidMostBits: UInt64 {
+    get {_txnidMostBits ?? 0}
+    set {_txnidMostBits = newValue}
+  }
+  /// Returns true if `txnidMostBits` has been explicitly set.
+  public var hasTxnidMostBits: Bool {self._txnidMostBits != nil}
+  /// Clears the value of `txnidMostBits`. Subsequent reads from it will return its default value.
+  public mutating func clearTxnidMostBits() {self._txnidMostBits = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _requestID: UInt64? = nil
+  fileprivate var _txnidLeastBits: UInt64? = nil
+  fileprivate var _txnidMostBits: UInt64? = nil
+}
+
+/// The shape of every transaction response: NEW_TXN_RESPONSE, ADD_PARTITION_TO_TXN_RESPONSE,
+/// ADD_SUBSCRIPTION_TO_TXN_RESPONSE, END_TXN_RESPONSE, END_TXN_ON_PARTITION_RESPONSE and
+/// END_TXN_ON_SUBSCRIPTION_RESPONSE.
+public nonisolated struct Pulsar_Proto_CommandTxnResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: UInt64 {
+    get {_requestID ?? 0}
+    set {_requestID = newValue}
+  }
+  /// Returns true if `requestID` has been explicitly set.
+  public var hasRequestID: Bool {self._requestID != nil}
+  /// Clears the value of `requestID`. Subsequent reads from it will return its default value.
+  public mutating func clearRequestID() {self._requestID = nil}
+
+  public var txnidLeastBits: UInt64 {
+    get {_txnidLeastBits ?? 0}
+    set {_txnidLeastBits = newValue}
+  }
+  /// Returns true if `txnidLeastBits` has been explicitly set.
+  public var hasTxnidLeastBits: Bool {self._txnidLeastBits != nil}
+  /// Clears the value of `txnidLeastBits`. Subsequent reads from it will return its default value.
+  public mutating func clearTxnidLeastBits() {self._txnidLeastBits = nil}
+
+  public var txnidMostBits: UInt64 {
+    get {_txnidMostBits ?? 0}
+    set {_txnidMostBits = newValue}
+  }
+  /// Returns true if `txnidMostBits` has been explicitly set.
+  public var hasTxnidMostBits: Bool {self._txnidMostBits != nil}
+  /// Clears the value of `txnidMostBits`. Subsequent reads from it will return its default value.
+  public mutating func clearTxnidMostBits() {self._txnidMostBits = nil}
+
+  public var error: Pulsar_Proto_ServerError {
+    get {_error ?? .unknownError}
+    set {_error = newValue}
+  }
+  /// Returns true if `error` has been explicitly set.
+  public var hasError: Bool {self._error != nil}
+  /// Clears the value of `error`. Subsequent reads from it will return its default value.
+  public mutating func clearError() {self._error = nil}
+
+  public var message: String {
+    get {_message ?? String()}
+    set {_message = newValue}
+  }
+  /// Returns true if `message` has been explicitly set.
+  public var hasMessage: Bool {self._message != nil}
+  /// Clears the value of `message`. Subsequent reads from it will return its default value.
+  public mutating func clearMessage() {self._message = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _requestID: UInt64? = nil
+  fileprivate var _txnidLeastBits: UInt64? = nil
+  fileprivate var _txnidMostBits: UInt64? = nil
+  fileprivate var _error: Pulsar_Proto_ServerError? = nil
+  fileprivate var _message: String? = nil
+}
+
+public nonisolated struct Pulsar_Proto_CommandTcClientConnectRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: UInt64 {
+    get {_requestID ?? 0}
+    set {_requestID = newValue}
+  }
+  /// Returns true if `requestID` has been explicitly set.
+  public var hasRequestID: Bool {self._requestID != nil}
+  /// Clears the value of `requestID`. Subsequent reads from it will return its default value.
+  public mutating func clearRequestID() {self._requestID = nil}
+
+  public var tcID: UInt64 {
+    get {_tcID ?? 0}
+    set {_tcID = newValue}
+  }
+  /// Returns true if `tcID` has been explicitly set.
+  public var hasTcID: Bool {self._tcID != nil}
+  /// Clears the value of `tcID`. Subsequent reads from it will return its default value.
+  public mutating func clearTcID() {self._tcID = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _requestID: UInt64? = nil
+  fileprivate var _tcID: UInt64? = nil
+}
+
+public nonisolated struct Pulsar_Proto_CommandTcClientConnectResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: UInt64 {
+    get {_requestID ?? 0}
+    set {_requestID = newValue}
+  }
+  /// Returns true if `requestID` has been explicitly set.
+  public var hasRequestID: Bool {self._requestID != nil}
+  /// Clears the value of `requestID`. Subsequent reads from it will return its default value.
+  public mutating func clearRequestID() {self._requestID = nil}
+
+  public var error: Pulsar_Proto_ServerError {
+    get {_error ?? .unknownError}
+    set {_error = newValue}
+  }
+  /// Returns true if `error` has been explicitly set.
+  public var hasError: Bool {self._error != nil}
+  /// Clears the value of `error`. Subsequent reads from it will return its default value.
+  public mutating func clearError() {self._error = nil}
+
+  public var message: String {
+    get {_message ?? String()}
+    set {_message = newValue}
+  }
+  /// Returns true if `message` has been explicitly set.
+  public var hasMessage: Bool {self._message != nil}
+  /// Clears the value of `message`. Subsequent reads from it will return its default value.
+  public mutating func clearMessage() {self._message = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _requestID: UInt64? = nil
+  fileprivate var _error: Pulsar_Proto_ServerError? = nil
+  fileprivate var _message: String? = nil
+}
+
 /// `type` says which one field is set; the field number equals the type's value.
 public nonisolated struct Pulsar_Proto_BaseCommand: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -3889,8 +4107,6 @@ public nonisolated struct Pulsar_Proto_BaseCommand: @unchecked Sendable {
   /// Clears the value of `getOrCreateSchema`. Subsequent reads from it will return its default value.
   public mutating func clearGetOrCreateSchema() {_uniqueStorage()._getOrCreateSchema = nil}
 
-  /// Fields 50 and above (transactions, watchers, migration, scalable topics) are not
-  /// declared; they are kept as unknown fields when they arrive.
   public var getOrCreateSchemaResponse: Pulsar_Proto_CommandGetOrCreateSchemaResponse {
     get {_storage._getOrCreateSchemaResponse ?? Pulsar_Proto_CommandGetOrCreateSchemaResponse()}
     set {_uniqueStorage()._getOrCreateSchemaResponse = newValue}
@@ -3899,6 +4115,134 @@ public nonisolated struct Pulsar_Proto_BaseCommand: @unchecked Sendable {
   public var hasGetOrCreateSchemaResponse: Bool {_storage._getOrCreateSchemaResponse != nil}
   /// Clears the value of `getOrCreateSchemaResponse`. Subsequent reads from it will return its default value.
   public mutating func clearGetOrCreateSchemaResponse() {_uniqueStorage()._getOrCreateSchemaResponse = nil}
+
+  public var newTxn: Pulsar_Proto_CommandNewTxn {
+    get {_storage._newTxn ?? Pulsar_Proto_CommandNewTxn()}
+    set {_uniqueStorage()._newTxn = newValue}
+  }
+  /// Returns true if `newTxn` has been explicitly set.
+  public var hasNewTxn: Bool {_storage._newTxn != nil}
+  /// Clears the value of `newTxn`. Subsequent reads from it will return its default value.
+  public mutating func clearNewTxn() {_uniqueStorage()._newTxn = nil}
+
+  public var newTxnResponse: Pulsar_Proto_CommandTxnResponse {
+    get {_storage._newTxnResponse ?? Pulsar_Proto_CommandTxnResponse()}
+    set {_uniqueStorage()._newTxnResponse = newValue}
+  }
+  /// Returns true if `newTxnResponse` has been explicitly set.
+  public var hasNewTxnResponse: Bool {_storage._newTxnResponse != nil}
+  /// Clears the value of `newTxnResponse`. Subsequent reads from it will return its default value.
+  public mutating func clearNewTxnResponse() {_uniqueStorage()._newTxnResponse = nil}
+
+  public var addPartitionToTxn: Pulsar_Proto_CommandTxnRequest {
+    get {_storage._addPartitionToTxn ?? Pulsar_Proto_CommandTxnRequest()}
+    set {_uniqueStorage()._addPartitionToTxn = newValue}
+  }
+  /// Returns true if `addPartitionToTxn` has been explicitly set.
+  public var hasAddPartitionToTxn: Bool {_storage._addPartitionToTxn != nil}
+  /// Clears the value of `addPartitionToTxn`. Subsequent reads from it will return its default value.
+  public mutating func clearAddPartitionToTxn() {_uniqueStorage()._addPartitionToTxn = nil}
+
+  public var addPartitionToTxnResponse: Pulsar_Proto_CommandTxnResponse {
+    get {_storage._addPartitionToTxnResponse ?? Pulsar_Proto_CommandTxnResponse()}
+    set {_uniqueStorage()._addPartitionToTxnResponse = newValue}
+  }
+  /// Returns true if `addPartitionToTxnResponse` has been explicitly set.
+  public var hasAddPartitionToTxnResponse: Bool {_storage._addPartitionToTxnResponse != nil}
+  /// Clears the value of `addPartitionToTxnResponse`. Subsequent reads from it will return its default value.
+  public mutating func clearAddPartitionToTxnResponse() {_uniqueStorage()._addPartitionToTxnResponse = nil}
+
+  public var addSubscriptionToTxn: Pulsar_Proto_CommandTxnRequest {
+    get {_storage._addSubscriptionToTxn ?? Pulsar_Proto_CommandTxnRequest()}
+    set {_uniqueStorage()._addSubscriptionToTxn = newValue}
+  }
+  /// Returns true if `addSubscriptionToTxn` has been explicitly set.
+  public var hasAddSubscriptionToTxn: Bool {_storage._addSubscriptionToTxn != nil}
+  /// Clears the value of `addSubscriptionToTxn`. Subsequent reads from it will return its default value.
+  public mutating func clearAddSubscriptionToTxn() {_uniqueStorage()._addSubscriptionToTxn = nil}
+
+  public var addSubscriptionToTxnResponse: Pulsar_Proto_CommandTxnResponse {
+    get {_storage._addSubscriptionToTxnResponse ?? Pulsar_Proto_CommandTxnResponse()}
+    set {_uniqueStorage()._addSubscriptionToTxnResponse = newValue}
+  }
+  /// Returns true if `addSubscriptionToTxnResponse` has been explicitly set.
+  public var hasAddSubscriptionToTxnResponse: Bool {_storage._addSubscriptionToTxnResponse != nil}
+  /// Clears the value of `addSubscriptionToTxnResponse`. Subsequent reads from it will return its default value.
+  public mutating func clearAddSubscriptionToTxnResponse() {_uniqueStorage()._addSubscriptionToTxnResponse = nil}
+
+  public var endTxn: Pulsar_Proto_CommandTxnRequest {
+    get {_storage._endTxn ?? Pulsar_Proto_CommandTxnRequest()}
+    set {_uniqueStorage()._endTxn = newValue}
+  }
+  /// Returns true if `endTxn` has been explicitly set.
+  public var hasEndTxn: Bool {_storage._endTxn != nil}
+  /// Clears the value of `endTxn`. Subsequent reads from it will return its default value.
+  public mutating func clearEndTxn() {_uniqueStorage()._endTxn = nil}
+
+  public var endTxnResponse: Pulsar_Proto_CommandTxnResponse {
+    get {_storage._endTxnResponse ?? Pulsar_Proto_CommandTxnResponse()}
+    set {_uniqueStorage()._endTxnResponse = newValue}
+  }
+  /// Returns true if `endTxnResponse` has been explicitly set.
+  public var hasEndTxnResponse: Bool {_storage._endTxnResponse != nil}
+  /// Clears the value of `endTxnResponse`. Subsequent reads from it will return its default value.
+  public mutating func clearEndTxnResponse() {_uniqueStorage()._endTxnResponse = nil}
+
+  public var endTxnOnPartition: Pulsar_Proto_CommandTxnRequest {
+    get {_storage._endTxnOnPartition ?? Pulsar_Proto_CommandTxnRequest()}
+    set {_uniqueStorage()._endTxnOnPartition = newValue}
+  }
+  /// Returns true if `endTxnOnPartition` has been explicitly set.
+  public var hasEndTxnOnPartition: Bool {_storage._endTxnOnPartition != nil}
+  /// Clears the value of `endTxnOnPartition`. Subsequent reads from it will return its default value.
+  public mutating func clearEndTxnOnPartition() {_uniqueStorage()._endTxnOnPartition = nil}
+
+  public var endTxnOnPartitionResponse: Pulsar_Proto_CommandTxnResponse {
+    get {_storage._endTxnOnPartitionResponse ?? Pulsar_Proto_CommandTxnResponse()}
+    set {_uniqueStorage()._endTxnOnPartitionResponse = newValue}
+  }
+  /// Returns true if `endTxnOnPartitionResponse` has been explicitly set.
+  public var hasEndTxnOnPartitionResponse: Bool {_storage._endTxnOnPartitionResponse != nil}
+  /// Clears the value of `endTxnOnPartitionResponse`. Subsequent reads from it will return its default value.
+  public mutating func clearEndTxnOnPartitionResponse() {_uniqueStorage()._endTxnOnPartitionResponse = nil}
+
+  public var endTxnOnSubscription: Pulsar_Proto_CommandTxnRequest {
+    get {_storage._endTxnOnSubscription ?? Pulsar_Proto_CommandTxnRequest()}
+    set {_uniqueStorage()._endTxnOnSubscription = newValue}
+  }
+  /// Returns true if `endTxnOnSubscription` has been explicitly set.
+  public var hasEndTxnOnSubscription: Bool {_storage._endTxnOnSubscription != nil}
+  /// Clears the value of `endTxnOnSubscription`. Subsequent reads from it will return its default value.
+  public mutating func clearEndTxnOnSubscription() {_uniqueStorage()._endTxnOnSubscription = nil}
+
+  public var endTxnOnSubscriptionResponse: Pulsar_Proto_CommandTxnResponse {
+    get {_storage._endTxnOnSubscriptionResponse ?? Pulsar_Proto_CommandTxnResponse()}
+    set {_uniqueStorage()._endTxnOnSubscriptionResponse = newValue}
+  }
+  /// Returns true if `endTxnOnSubscriptionResponse` has been explicitly set.
+  public var hasEndTxnOnSubscriptionResponse: Bool {_storage._endTxnOnSubscriptionResponse != nil}
+  /// Clears the value of `endTxnOnSubscriptionResponse`. Subsequent reads from it will return its default value.
+  public mutating func clearEndTxnOnSubscriptionResponse() {_uniqueStorage()._endTxnOnSubscriptionResponse = nil}
+
+  public var tcClientConnectRequest: Pulsar_Proto_CommandTcClientConnectRequest {
+    get {_storage._tcClientConnectRequest ?? Pulsar_Proto_CommandTcClientConnectRequest()}
+    set {_uniqueStorage()._tcClientConnectRequest = newValue}
+  }
+  /// Returns true if `tcClientConnectRequest` has been explicitly set.
+  public var hasTcClientConnectRequest: Bool {_storage._tcClientConnectRequest != nil}
+  /// Clears the value of `tcClientConnectRequest`. Subsequent reads from it will return its default value.
+  public mutating func clearTcClientConnectRequest() {_uniqueStorage()._tcClientConnectRequest = nil}
+
+  /// Fields 64 and above (watchers, migration, scalable topics) are not declared; they
+  /// are kept as unknown fields when they arrive.
+  public var tcClientConnectResponse: Pulsar_Proto_CommandTcClientConnectResponse {
+    get {_storage._tcClientConnectResponse ?? Pulsar_Proto_CommandTcClientConnectResponse()}
+    set {_uniqueStorage()._tcClientConnectResponse = newValue}
+  }
+  /// Returns true if `tcClientConnectResponse` has been explicitly set.
+  public var hasTcClientConnectResponse: Bool {_storage._tcClientConnectResponse != nil}
+  /// Clears the value of `tcClientConnectResponse`. Subsequent reads from it will return its default value.
+  public mutating func clearTcClientConnectResponse() {_uniqueStorage()._tcClientConnectResponse = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3944,7 +4288,7 @@ public nonisolated struct Pulsar_Proto_BaseCommand: @unchecked Sendable {
     case getOrCreateSchemaResponse = 40
 
     /// 41 to 49 are not used.
-    /// Transactions: recognised, their bodies not declared here.
+    /// Transactions.
     case newTxn = 50
     case newTxnResponse = 51
     case addPartitionToTxn = 52
@@ -7470,9 +7814,260 @@ nonisolated extension Pulsar_Proto_CommandError: SwiftProtobuf.Message, SwiftPro
   }
 }
 
+nonisolated extension Pulsar_Proto_CommandNewTxn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CommandNewTxn"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}txn_ttl_seconds\0\u{3}tc_id\0")
+
+  public var isInitialized: Bool {
+    if self._requestID == nil {return false}
+    return true
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self._requestID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self._txnTtlSeconds) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self._tcID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._requestID {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._txnTtlSeconds {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._tcID {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Pulsar_Proto_CommandNewTxn, rhs: Pulsar_Proto_CommandNewTxn) -> Bool {
+    if lhs._requestID != rhs._requestID {return false}
+    if lhs._txnTtlSeconds != rhs._txnTtlSeconds {return false}
+    if lhs._tcID != rhs._tcID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Pulsar_Proto_CommandTxnRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CommandTxnRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}txnid_least_bits\0\u{3}txnid_most_bits\0")
+
+  public var isInitialized: Bool {
+    if self._requestID == nil {return false}
+    return true
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self._requestID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self._txnidLeastBits) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self._txnidMostBits) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._requestID {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._txnidLeastBits {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._txnidMostBits {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Pulsar_Proto_CommandTxnRequest, rhs: Pulsar_Proto_CommandTxnRequest) -> Bool {
+    if lhs._requestID != rhs._requestID {return false}
+    if lhs._txnidLeastBits != rhs._txnidLeastBits {return false}
+    if lhs._txnidMostBits != rhs._txnidMostBits {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Pulsar_Proto_CommandTxnResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CommandTxnResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}txnid_least_bits\0\u{3}txnid_most_bits\0\u{1}error\0\u{1}message\0")
+
+  public var isInitialized: Bool {
+    if self._requestID == nil {return false}
+    return true
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self._requestID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self._txnidLeastBits) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self._txnidMostBits) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self._error) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self._message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._requestID {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._txnidLeastBits {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._txnidMostBits {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._error {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._message {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Pulsar_Proto_CommandTxnResponse, rhs: Pulsar_Proto_CommandTxnResponse) -> Bool {
+    if lhs._requestID != rhs._requestID {return false}
+    if lhs._txnidLeastBits != rhs._txnidLeastBits {return false}
+    if lhs._txnidMostBits != rhs._txnidMostBits {return false}
+    if lhs._error != rhs._error {return false}
+    if lhs._message != rhs._message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Pulsar_Proto_CommandTcClientConnectRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CommandTcClientConnectRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}tc_id\0")
+
+  public var isInitialized: Bool {
+    if self._requestID == nil {return false}
+    if self._tcID == nil {return false}
+    return true
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self._requestID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self._tcID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._requestID {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._tcID {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Pulsar_Proto_CommandTcClientConnectRequest, rhs: Pulsar_Proto_CommandTcClientConnectRequest) -> Bool {
+    if lhs._requestID != rhs._requestID {return false}
+    if lhs._tcID != rhs._tcID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Pulsar_Proto_CommandTcClientConnectResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CommandTcClientConnectResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{1}message\0")
+
+  public var isInitialized: Bool {
+    if self._requestID == nil {return false}
+    return true
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self._requestID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self._error) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._requestID {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._error {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._message {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Pulsar_Proto_CommandTcClientConnectResponse, rhs: Pulsar_Proto_CommandTcClientConnectResponse) -> Bool {
+    if lhs._requestID != rhs._requestID {return false}
+    if lhs._error != rhs._error {return false}
+    if lhs._message != rhs._message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Pulsar_Proto_BaseCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BaseCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}connect\0\u{1}connected\0\u{1}subscribe\0\u{1}producer\0\u{1}send\0\u{3}send_receipt\0\u{3}send_error\0\u{1}message\0\u{1}ack\0\u{1}flow\0\u{1}unsubscribe\0\u{1}success\0\u{1}error\0\u{3}close_producer\0\u{3}close_consumer\0\u{3}producer_success\0\u{1}ping\0\u{1}pong\0\u{1}redeliverUnacknowledgedMessages\0\u{1}partitionMetadata\0\u{1}partitionMetadataResponse\0\u{1}lookupTopic\0\u{1}lookupTopicResponse\0\u{1}consumerStats\0\u{1}consumerStatsResponse\0\u{1}reachedEndOfTopic\0\u{1}seek\0\u{1}getLastMessageId\0\u{1}getLastMessageIdResponse\0\u{3}active_consumer_change\0\u{1}getTopicsOfNamespace\0\u{1}getTopicsOfNamespaceResponse\0\u{1}getSchema\0\u{1}getSchemaResponse\0\u{1}authChallenge\0\u{1}authResponse\0\u{1}ackResponse\0\u{1}getOrCreateSchema\0\u{1}getOrCreateSchemaResponse\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}connect\0\u{1}connected\0\u{1}subscribe\0\u{1}producer\0\u{1}send\0\u{3}send_receipt\0\u{3}send_error\0\u{1}message\0\u{1}ack\0\u{1}flow\0\u{1}unsubscribe\0\u{1}success\0\u{1}error\0\u{3}close_producer\0\u{3}close_consumer\0\u{3}producer_success\0\u{1}ping\0\u{1}pong\0\u{1}redeliverUnacknowledgedMessages\0\u{1}partitionMetadata\0\u{1}partitionMetadataResponse\0\u{1}lookupTopic\0\u{1}lookupTopicResponse\0\u{1}consumerStats\0\u{1}consumerStatsResponse\0\u{1}reachedEndOfTopic\0\u{1}seek\0\u{1}getLastMessageId\0\u{1}getLastMessageIdResponse\0\u{3}active_consumer_change\0\u{1}getTopicsOfNamespace\0\u{1}getTopicsOfNamespaceResponse\0\u{1}getSchema\0\u{1}getSchemaResponse\0\u{1}authChallenge\0\u{1}authResponse\0\u{1}ackResponse\0\u{1}getOrCreateSchema\0\u{1}getOrCreateSchemaResponse\0\u{2}\u{a}newTxn\0\u{1}newTxnResponse\0\u{1}addPartitionToTxn\0\u{1}addPartitionToTxnResponse\0\u{1}addSubscriptionToTxn\0\u{1}addSubscriptionToTxnResponse\0\u{1}endTxn\0\u{1}endTxnResponse\0\u{1}endTxnOnPartition\0\u{1}endTxnOnPartitionResponse\0\u{1}endTxnOnSubscription\0\u{1}endTxnOnSubscriptionResponse\0\u{1}tcClientConnectRequest\0\u{1}tcClientConnectResponse\0")
 
   fileprivate class _StorageClass {
     var _type: Pulsar_Proto_BaseCommand.TypeEnum? = nil
@@ -7515,6 +8110,20 @@ nonisolated extension Pulsar_Proto_BaseCommand: SwiftProtobuf.Message, SwiftProt
     var _ackResponse: Pulsar_Proto_CommandAckResponse? = nil
     var _getOrCreateSchema: Pulsar_Proto_CommandGetOrCreateSchema? = nil
     var _getOrCreateSchemaResponse: Pulsar_Proto_CommandGetOrCreateSchemaResponse? = nil
+    var _newTxn: Pulsar_Proto_CommandNewTxn? = nil
+    var _newTxnResponse: Pulsar_Proto_CommandTxnResponse? = nil
+    var _addPartitionToTxn: Pulsar_Proto_CommandTxnRequest? = nil
+    var _addPartitionToTxnResponse: Pulsar_Proto_CommandTxnResponse? = nil
+    var _addSubscriptionToTxn: Pulsar_Proto_CommandTxnRequest? = nil
+    var _addSubscriptionToTxnResponse: Pulsar_Proto_CommandTxnResponse? = nil
+    var _endTxn: Pulsar_Proto_CommandTxnRequest? = nil
+    var _endTxnResponse: Pulsar_Proto_CommandTxnResponse? = nil
+    var _endTxnOnPartition: Pulsar_Proto_CommandTxnRequest? = nil
+    var _endTxnOnPartitionResponse: Pulsar_Proto_CommandTxnResponse? = nil
+    var _endTxnOnSubscription: Pulsar_Proto_CommandTxnRequest? = nil
+    var _endTxnOnSubscriptionResponse: Pulsar_Proto_CommandTxnResponse? = nil
+    var _tcClientConnectRequest: Pulsar_Proto_CommandTcClientConnectRequest? = nil
+    var _tcClientConnectResponse: Pulsar_Proto_CommandTcClientConnectResponse? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -7565,6 +8174,20 @@ nonisolated extension Pulsar_Proto_BaseCommand: SwiftProtobuf.Message, SwiftProt
       _ackResponse = source._ackResponse
       _getOrCreateSchema = source._getOrCreateSchema
       _getOrCreateSchemaResponse = source._getOrCreateSchemaResponse
+      _newTxn = source._newTxn
+      _newTxnResponse = source._newTxnResponse
+      _addPartitionToTxn = source._addPartitionToTxn
+      _addPartitionToTxnResponse = source._addPartitionToTxnResponse
+      _addSubscriptionToTxn = source._addSubscriptionToTxn
+      _addSubscriptionToTxnResponse = source._addSubscriptionToTxnResponse
+      _endTxn = source._endTxn
+      _endTxnResponse = source._endTxnResponse
+      _endTxnOnPartition = source._endTxnOnPartition
+      _endTxnOnPartitionResponse = source._endTxnOnPartitionResponse
+      _endTxnOnSubscription = source._endTxnOnSubscription
+      _endTxnOnSubscriptionResponse = source._endTxnOnSubscriptionResponse
+      _tcClientConnectRequest = source._tcClientConnectRequest
+      _tcClientConnectResponse = source._tcClientConnectResponse
     }
   }
 
@@ -7613,6 +8236,20 @@ nonisolated extension Pulsar_Proto_BaseCommand: SwiftProtobuf.Message, SwiftProt
       if let v = _storage._ackResponse, !v.isInitialized {return false}
       if let v = _storage._getOrCreateSchema, !v.isInitialized {return false}
       if let v = _storage._getOrCreateSchemaResponse, !v.isInitialized {return false}
+      if let v = _storage._newTxn, !v.isInitialized {return false}
+      if let v = _storage._newTxnResponse, !v.isInitialized {return false}
+      if let v = _storage._addPartitionToTxn, !v.isInitialized {return false}
+      if let v = _storage._addPartitionToTxnResponse, !v.isInitialized {return false}
+      if let v = _storage._addSubscriptionToTxn, !v.isInitialized {return false}
+      if let v = _storage._addSubscriptionToTxnResponse, !v.isInitialized {return false}
+      if let v = _storage._endTxn, !v.isInitialized {return false}
+      if let v = _storage._endTxnResponse, !v.isInitialized {return false}
+      if let v = _storage._endTxnOnPartition, !v.isInitialized {return false}
+      if let v = _storage._endTxnOnPartitionResponse, !v.isInitialized {return false}
+      if let v = _storage._endTxnOnSubscription, !v.isInitialized {return false}
+      if let v = _storage._endTxnOnSubscriptionResponse, !v.isInitialized {return false}
+      if let v = _storage._tcClientConnectRequest, !v.isInitialized {return false}
+      if let v = _storage._tcClientConnectResponse, !v.isInitialized {return false}
       return true
     }
   }
@@ -7665,6 +8302,20 @@ nonisolated extension Pulsar_Proto_BaseCommand: SwiftProtobuf.Message, SwiftProt
         case 38: try { try decoder.decodeSingularMessageField(value: &_storage._ackResponse) }()
         case 39: try { try decoder.decodeSingularMessageField(value: &_storage._getOrCreateSchema) }()
         case 40: try { try decoder.decodeSingularMessageField(value: &_storage._getOrCreateSchemaResponse) }()
+        case 50: try { try decoder.decodeSingularMessageField(value: &_storage._newTxn) }()
+        case 51: try { try decoder.decodeSingularMessageField(value: &_storage._newTxnResponse) }()
+        case 52: try { try decoder.decodeSingularMessageField(value: &_storage._addPartitionToTxn) }()
+        case 53: try { try decoder.decodeSingularMessageField(value: &_storage._addPartitionToTxnResponse) }()
+        case 54: try { try decoder.decodeSingularMessageField(value: &_storage._addSubscriptionToTxn) }()
+        case 55: try { try decoder.decodeSingularMessageField(value: &_storage._addSubscriptionToTxnResponse) }()
+        case 56: try { try decoder.decodeSingularMessageField(value: &_storage._endTxn) }()
+        case 57: try { try decoder.decodeSingularMessageField(value: &_storage._endTxnResponse) }()
+        case 58: try { try decoder.decodeSingularMessageField(value: &_storage._endTxnOnPartition) }()
+        case 59: try { try decoder.decodeSingularMessageField(value: &_storage._endTxnOnPartitionResponse) }()
+        case 60: try { try decoder.decodeSingularMessageField(value: &_storage._endTxnOnSubscription) }()
+        case 61: try { try decoder.decodeSingularMessageField(value: &_storage._endTxnOnSubscriptionResponse) }()
+        case 62: try { try decoder.decodeSingularMessageField(value: &_storage._tcClientConnectRequest) }()
+        case 63: try { try decoder.decodeSingularMessageField(value: &_storage._tcClientConnectResponse) }()
         default: break
         }
       }
@@ -7797,6 +8448,48 @@ nonisolated extension Pulsar_Proto_BaseCommand: SwiftProtobuf.Message, SwiftProt
       try { if let v = _storage._getOrCreateSchemaResponse {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 40)
       } }()
+      try { if let v = _storage._newTxn {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 50)
+      } }()
+      try { if let v = _storage._newTxnResponse {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 51)
+      } }()
+      try { if let v = _storage._addPartitionToTxn {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 52)
+      } }()
+      try { if let v = _storage._addPartitionToTxnResponse {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 53)
+      } }()
+      try { if let v = _storage._addSubscriptionToTxn {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 54)
+      } }()
+      try { if let v = _storage._addSubscriptionToTxnResponse {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 55)
+      } }()
+      try { if let v = _storage._endTxn {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 56)
+      } }()
+      try { if let v = _storage._endTxnResponse {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 57)
+      } }()
+      try { if let v = _storage._endTxnOnPartition {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 58)
+      } }()
+      try { if let v = _storage._endTxnOnPartitionResponse {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 59)
+      } }()
+      try { if let v = _storage._endTxnOnSubscription {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 60)
+      } }()
+      try { if let v = _storage._endTxnOnSubscriptionResponse {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 61)
+      } }()
+      try { if let v = _storage._tcClientConnectRequest {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 62)
+      } }()
+      try { if let v = _storage._tcClientConnectResponse {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 63)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -7846,6 +8539,20 @@ nonisolated extension Pulsar_Proto_BaseCommand: SwiftProtobuf.Message, SwiftProt
         if _storage._ackResponse != rhs_storage._ackResponse {return false}
         if _storage._getOrCreateSchema != rhs_storage._getOrCreateSchema {return false}
         if _storage._getOrCreateSchemaResponse != rhs_storage._getOrCreateSchemaResponse {return false}
+        if _storage._newTxn != rhs_storage._newTxn {return false}
+        if _storage._newTxnResponse != rhs_storage._newTxnResponse {return false}
+        if _storage._addPartitionToTxn != rhs_storage._addPartitionToTxn {return false}
+        if _storage._addPartitionToTxnResponse != rhs_storage._addPartitionToTxnResponse {return false}
+        if _storage._addSubscriptionToTxn != rhs_storage._addSubscriptionToTxn {return false}
+        if _storage._addSubscriptionToTxnResponse != rhs_storage._addSubscriptionToTxnResponse {return false}
+        if _storage._endTxn != rhs_storage._endTxn {return false}
+        if _storage._endTxnResponse != rhs_storage._endTxnResponse {return false}
+        if _storage._endTxnOnPartition != rhs_storage._endTxnOnPartition {return false}
+        if _storage._endTxnOnPartitionResponse != rhs_storage._endTxnOnPartitionResponse {return false}
+        if _storage._endTxnOnSubscription != rhs_storage._endTxnOnSubscription {return false}
+        if _storage._endTxnOnSubscriptionResponse != rhs_storage._endTxnOnSubscriptionResponse {return false}
+        if _storage._tcClientConnectRequest != rhs_storage._tcClientConnectRequest {return false}
+        if _storage._tcClientConnectResponse != rhs_storage._tcClientConnectResponse {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -203,13 +203,25 @@ import Testing
     }
 
     @Test func commandsThisCodeDoesNotDeclareAreRecognisedByType() throws {
-        // NEW_TXN (50) with its body in field 50: {request_id 7}.
-        let frame = Fixtures.rawFrame(command: [0x08, 0x32, 0x92, 0x03, 0x02, 0x08, 0x07])
+        // WATCH_TOPIC_LIST (64) with its body in field 64: {request_id 7}.
+        let frame = Fixtures.rawFrame(command: [0x08, 0x40, 0x82, 0x04, 0x02, 0x08, 0x07])
         let command = try #require(try Fixtures.decodeAll(frame).first?.command)
-        #expect(command.type == .newTxn)
-        #expect(command.type.rawValue == 50)
+        #expect(command.type == .watchTopicList)
+        #expect(command.type.rawValue == 64)
         #expect(!command.unknownFields.data.isEmpty)
         // Kept as unknown fields, they are written back unchanged.
         #expect(try Fixtures.encode(command) == frame)
+    }
+
+    @Test func transactionRequestsCarryTheirRequestID() throws {
+        // NEW_TXN (50) with its body in field 50: {request_id 7}; END_TXN (56) with
+        // {request_id 9, txnid_least_bits 3, txnid_most_bits 1, txn_action 0}.
+        let newTxn = try #require(try Fixtures.decodeAll(Fixtures.rawFrame(command: [0x08, 0x32, 0x92, 0x03, 0x02, 0x08, 0x07])).first)
+        #expect(newTxn.command.type == .newTxn && newTxn.command.newTxn.requestID == 7)
+        let endTxn = try #require(
+            try Fixtures.decodeAll(Fixtures.rawFrame(command: [0x08, 0x38, 0xC2, 0x03, 0x08, 0x08, 0x09, 0x10, 0x03, 0x18, 0x01, 0x20, 0x00])).first
+        )
+        #expect(endTxn.command.type == .endTxn)
+        #expect(endTxn.command.endTxn.requestID == 9 && endTxn.command.endTxn.txnidLeastBits == 3 && endTxn.command.endTxn.txnidMostBits == 1)
     }
 }

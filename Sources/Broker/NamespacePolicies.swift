@@ -1,0 +1,77 @@
+public import Codec
+import Foundation
+
+/// A namespace's policies, stored at `/admin/policies/<tenant>/<namespace>` as JSON. A
+/// policy left out takes the broker's default. The namespace exists while this key does.
+struct NamespacePolicies: Codable, Equatable, Sendable {
+    var persistence: PersistencePolicies?
+    /// How bookies store batches: `none`, `lz4` or `zstd`.
+    var storageCompression: String?
+
+    func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Array(try encoder.encode(self))
+    }
+
+    static func decoded(_ bytes: [UInt8], key: String) throws(BrokerError) -> NamespacePolicies {
+        do {
+            return try JSONDecoder().decode(NamespacePolicies.self, from: Data(bytes))
+        } catch {
+            throw BrokerError(.metadata, "\(key) does not hold namespace policies: \(error)")
+        }
+    }
+}
+
+/// Where new ledgers of a namespace's topics go, under Pulsar's JSON names.
+public struct PersistencePolicies: Codable, Equatable, Sendable {
+    /// Bookies per ledger (E).
+    public var bookkeeperEnsemble: Int
+    /// Copies of each entry (Qw).
+    public var bookkeeperWriteQuorum: Int
+    /// Copies stored before a send is receipted (Qa).
+    public var bookkeeperAckQuorum: Int
+    /// Accepted for compatibility; cursors are persisted on their own interval.
+    public var managedLedgerMaxMarkDeleteRate: Double?
+
+    public init(ensemble: Int, writeQuorum: Int, ackQuorum: Int) {
+        self.bookkeeperEnsemble = ensemble
+        self.bookkeeperWriteQuorum = writeQuorum
+        self.bookkeeperAckQuorum = ackQuorum
+    }
+
+    /// Checks E ≥ Qw ≥ Qa ≥ 1.
+    func validate() throws(BrokerError) {
+        guard self.bookkeeperEnsemble >= self.bookkeeperWriteQuorum, self.bookkeeperWriteQuorum >= self.bookkeeperAckQuorum,
+            self.bookkeeperAckQuorum >= 1
+        else {
+            throw BrokerError(
+                .notAllowed,
+                "persistence needs ensemble ≥ write quorum ≥ ack quorum ≥ 1; got \(self.bookkeeperEnsemble)/\(self.bookkeeperWriteQuorum)/\(self.bookkeeperAckQuorum)"
+            )
+        }
+    }
+}
+
+extension CompressionType {
+    /// Parses a storage compression policy: `none`, `lz4` or `zstd`, any case.
+    public init(policy text: String) throws(BrokerError) {
+        switch text.lowercased() {
+        case "none": self = .none
+        case "lz4": self = .lz4
+        case "zstd": self = .zstd
+        default: throw BrokerError(.notAllowed, "storage compression must be none, lz4 or zstd; got '\(text)'")
+        }
+    }
+
+    /// The policy's name: `none`, `lz4` or `zstd`.
+    public var policyName: String {
+        switch self {
+        case .none: "none"
+        case .lz4: "lz4"
+        case .zstd: "zstd"
+        case .zlib: "zlib"
+        case .snappy: "snappy"
+        }
+    }
+}
