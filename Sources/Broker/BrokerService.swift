@@ -158,7 +158,10 @@ public final class BrokerService: Service {
         router.get("/lookup/v2/topic/persistent/{tenant}/{namespace}/{topic}") { request in
             _ = try topic(request)
             let broker = try context()
-            return try .json(["brokerUrl": broker.serviceURL, "httpUrl": broker.httpURL, "nativeUrl": broker.serviceURL])
+            // Pulsar's LookupData; the client insists on the TLS fields even when empty.
+            return try .json([
+                "brokerUrl": broker.serviceURL, "brokerUrlTls": "", "httpUrl": broker.httpURL, "httpUrlTls": "", "nativeUrl": broker.serviceURL,
+            ])
         }
         router.get("/admin/v2/namespaces/{tenant}/{namespace}/topics") { request in
             let parameters = request.parameters

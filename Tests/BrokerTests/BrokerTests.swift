@@ -185,6 +185,14 @@ struct BrokerCrashTests {
 
     /// The first bookie of the ensemble of the topic's current ledger.
     static func bookieWriting(topic: String, metadataURL: String) async throws -> String {
+        let ledger = try await Self.currentLedger(topic: topic, metadataURL: metadataURL)
+        let ensembles = ledger["ensembles"] as? [[String: Any]] ?? []
+        guard let bookie = (ensembles.last?["bookies"] as? [String])?.first else { throw TestHarnessError("no ensemble in \(ledger)") }
+        return bookie
+    }
+
+    /// The metadata of the topic's current ledger, read with `magnetar metadata get`.
+    static func currentLedger(topic: String, metadataURL: String) async throws -> [String: Any] {
         let magnetar = try BuiltProducts.path(of: "magnetar")
         func value(_ key: String) async throws -> [String: Any] {
             let result = try await ChildProcess.run(magnetar, ["metadata", "get", "--metadata-url", metadataURL, key])
@@ -193,9 +201,7 @@ struct BrokerCrashTests {
         }
         let ledgers = try await value("/managed-ledgers/\(topic)")["ledgers"] as? [[String: Any]] ?? []
         guard let current = ledgers.last?["id"] as? Int else { throw TestHarnessError("no ledger for \(topic)") }
-        let ensembles = try await value("/ledgers/\(current)")["ensembles"] as? [[String: Any]] ?? []
-        guard let bookie = (ensembles.last?["bookies"] as? [String])?.first else { throw TestHarnessError("no ensemble for ledger \(current)") }
-        return bookie
+        return try await value("/ledgers/\(current)")
     }
 
     static func wait(_ condition: () -> Bool) async throws {
@@ -209,7 +215,10 @@ struct BrokerCrashTests {
 
 @Suite("Client features", .timeLimit(.minutes(5)))
 struct ClientFeatureTests {
-    @Test(arguments: ["reader", "seek", "negative-ack", "cumulative", "partitioned", "exclusive-producer", "key-shared", "pattern"])
+    @Test(arguments: [
+        "reader", "seek", "negative-ack", "cumulative", "partitioned", "exclusive-producer", "key-shared", "pattern", "failover",
+        "batch-index-ack", "wait-for-exclusive", "exclusive-with-fencing", "http-lookup",
+    ])
     func feature(_ name: String) async throws {
         let cluster = try await BrokerCluster.start(label: "feature-\(name)")
         defer { cluster.stop() }

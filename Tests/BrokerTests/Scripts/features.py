@@ -3,7 +3,9 @@
 usage: features.py SERVICE_URL HTTP_URL FEATURE
 """
 import json
+import re
 import sys
+import threading
 import time
 import urllib.request
 
@@ -126,12 +128,90 @@ elif feature == "key-shared":
 elif feature == "pattern":
     produce("persistent://public/default/pattern-a", 1)
     produce("persistent://public/default/pattern-b", 1)
-    consumer = client.subscribe(pulsar.re.compile if False else None, "p") if False else None
-    import re
     consumer = client.subscribe(re.compile("persistent://public/default/pattern-.*"), "p",
                                 initial_position=pulsar.InitialPosition.Earliest)
     got = sorted(consumer.receive(timeout_millis=10000).data() for _ in range(2))
     assert got == [b"m0", b"m0"], got
+elif feature == "failover":
+    produce(topic, 0)
+    # The consumer named "a" ranks first and is active; "b" waits.
+    standby = client.subscribe(topic, "fo", consumer_type=pulsar.ConsumerType.Failover, consumer_name="b",
+                               initial_position=pulsar.InitialPosition.Earliest)
+    active = client.subscribe(topic, "fo", consumer_type=pulsar.ConsumerType.Failover, consumer_name="a",
+                              initial_position=pulsar.InitialPosition.Earliest)
+    time.sleep(0.5)
+    produce(topic, 20)
+    got = [active.receive(timeout_millis=10000).data().decode() for _ in range(20)]
+    assert got == ["m%d" % i for i in range(20)], got
+    try:
+        message = standby.receive(timeout_millis=1000)
+        raise AssertionError("the standby consumer received %s" % message.data())
+    except pulsar.Timeout:
+        pass
+    # Nothing acked: when the active consumer goes, the standby gets all of it.
+    active.close()
+    taken = sorted(int(standby.receive(timeout_millis=10000).data()[1:]) for _ in range(20))
+    assert taken == list(range(20)), taken
+    standby.close()
+elif feature == "batch-index-ack":
+    producer = client.create_producer(topic, batching_enabled=True, batching_max_messages=10,
+                                      batching_max_publish_delay_ms=1000)
+    for i in range(10):
+        producer.send_async(("m%d" % i).encode(), None)
+    producer.flush()
+    producer.close()
+    consumer = client.subscribe(topic, "bia", consumer_type=pulsar.ConsumerType.Shared, batch_index_ack_enabled=True,
+                                initial_position=pulsar.InitialPosition.Earliest)
+    messages = [consumer.receive(timeout_millis=10000) for _ in range(10)]
+    assert len({(m.message_id().ledger_id(), m.message_id().entry_id()) for m in messages}) == 1, "not one batch"
+    for message in messages[::2]:
+        consumer.acknowledge(message)
+    time.sleep(0.5)
+    consumer.close()
+    # Only the messages of the batch not acked come back.
+    consumer = client.subscribe(topic, "bia", consumer_type=pulsar.ConsumerType.Shared, batch_index_ack_enabled=True)
+    again = []
+    while True:
+        try:
+            again.append(consumer.receive(timeout_millis=2000).data().decode())
+        except pulsar.Timeout:
+            break
+    assert again == ["m%d" % i for i in range(1, 10, 2)], again
+    consumer.close()
+elif feature == "wait-for-exclusive":
+    first = client.create_producer(topic, access_mode=pulsar.ProducerAccessMode.Exclusive)
+    waiting = {}
+
+    def create():
+        waiting["producer"] = client.create_producer(topic, access_mode=pulsar.ProducerAccessMode.WaitForExclusive)
+    thread = threading.Thread(target=create)
+    thread.start()
+    thread.join(1.5)
+    assert thread.is_alive(), "a WaitForExclusive producer got in while another held the topic"
+    first.send(b"from-first")
+    first.close()
+    thread.join(15)
+    assert "producer" in waiting, "the waiting producer was not let in"
+    waiting["producer"].send(b"from-second")
+    waiting["producer"].close()
+elif feature == "exclusive-with-fencing":
+    old = client.create_producer(topic, send_timeout_millis=3000)
+    old.send(b"before")
+    fencer = client.create_producer(topic, access_mode=pulsar.ProducerAccessMode.ExclusiveWithFencing)
+    fencer.send(b"fencer")
+    try:
+        old.send(b"after")
+        raise AssertionError("a fenced producer could still send")
+    except Exception as error:
+        assert isinstance(error, pulsar.ProducerFenced), repr(error)
+    fencer.close()
+elif feature == "http-lookup":
+    http_client = pulsar.Client(http_url, operation_timeout_seconds=20)
+    producer = http_client.create_producer(topic)
+    consumer = http_client.subscribe(topic, "over-http")
+    producer.send(b"looked-up")
+    assert consumer.receive(timeout_millis=10000).data() == b"looked-up"
+    http_client.close()
 else:
     raise SystemExit("unknown feature " + feature)
 client.close()
