@@ -65,6 +65,13 @@ public final class BookieCluster: Sendable {
     public func address(_ index: Int) -> String { "127.0.0.1:\(self.port(index))" }
 
     /// Whether bookie `index` has a live process.
+    /// `host:port` of the running bookie's HTTP server (`/metrics`, `/health`), from its log.
+    public func httpAddress(_ index: Int) -> String? {
+        guard let output = self.member(index).process?.output(), let start = output.range(of: "http=", options: .backwards) else { return nil }
+        let address = output[start.upperBound...].prefix { !$0.isWhitespace }
+        return address.isEmpty || address == "off" ? nil : String(address)
+    }
+
     public func isRunning(_ index: Int) -> Bool { self.member(index).process?.isRunning ?? false }
 
     /// Starts `count` more bookies with the next ids and waits until each serves. A port

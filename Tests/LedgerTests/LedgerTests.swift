@@ -207,7 +207,7 @@ struct LedgerClusterTests {
             #expect(lac >= 9, "the long poll returned LAC \(lac)")
             #expect(try await reader.read(from: 0, through: lac) == (0...lac).map { LedgerCluster.payload($0) })
 
-            let slowFirst = try await writer.currentMetadata.writeSet(for: 3)[0]
+            let slowFirst = await writer.currentMetadata.writeSet(for: 3)[0]
             cluster.bookies.pause(cluster.index(of: slowFirst))
             let patient = try await cluster.otherClient(requestTimeout: .seconds(60)).openLedger(writer.ledgerID)
             let start = ContinuousClock.now
@@ -228,7 +228,7 @@ struct LedgerClusterTests {
         let cluster = try await LedgerCluster.start(bookies: 4, label: "ledger-ensemble-change")
         do {
             let writer = try await cluster.client.createLedger(ensembleSize: 3, writeQuorum: 3, ackQuorum: 2)
-            let first = try await writer.currentMetadata.ensembles[0].bookies
+            let first = await writer.currentMetadata.ensembles[0].bookies
             let victim = first[1]
             let killed = Flag()
             let victimIndex = cluster.index(of: victim)

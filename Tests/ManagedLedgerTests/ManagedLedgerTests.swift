@@ -260,6 +260,46 @@ struct ManagedLedgerTests {
         await cluster.stop()
     }
 
+    /// Acks of some messages of a batch entry: what is left is the AND of the acks, it
+    /// survives a reopen, and the entry counts as acked once nothing of it is left.
+    @Test func batchIndexAcksAccumulateAndPersist() async throws {
+        let cluster = try await ManagedLedgerCluster.start(label: "ml-batch-acks")
+        do {
+            let name = "public/default/persistent/batches"
+            let configuration = ManagedLedgerConfiguration(cursorPersistInterval: .seconds(60))
+            let ledger = try await ManagedLedger.open(name: name, client: cluster.client, metadata: cluster.metadata, configuration: configuration)
+            let cursor = try await ledger.openCursor("s", initialPosition: .earliest)
+            let p = await appendAll(ledger, 0..<4).compactMap { try? $0.1.get() }.sorted()
+            #expect(p.count == 4)
+
+            // Set bits are messages not yet acked; a batch of four messages is 0b1111.
+            #expect(cursor.ack(p[1], batchIndexes: [0b1110]) == false)
+            #expect(cursor.ack(p[1], batchIndexes: [0b1011]) == false)
+            #expect(cursor.unackedBatchIndexes(of: p[1]) == [0b1010])
+            #expect(!cursor.isAcked(p[1]))
+            #expect(cursor.ack(p[2], batchIndexes: [0b0111]) == false)
+            try await cursor.persist()
+            try await ledger.close()
+
+            let reopened = try await ManagedLedger.open(name: name, client: cluster.otherClient(), metadata: cluster.metadata, configuration: configuration)
+            let again = try await reopened.openCursor("s", initialPosition: .latest)
+            #expect(again.unackedBatchIndexes(of: p[1]) == [0b1010])
+            #expect(again.unackedBatchIndexes(of: p[2]) == [0b0111])
+            #expect(again.ack(p[1], batchIndexes: [0b0101]) == true, "nothing of the batch is left")
+            #expect(again.isAcked(p[1]) && again.unackedBatchIndexes(of: p[1]) == nil)
+            // A whole-entry ack, a cumulative ack or a seek forgets the partial state.
+            again.ackCumulative(p[2])
+            #expect(again.unackedBatchIndexes(of: p[2]) == nil && again.markDeletePosition == p[2])
+            #expect(again.ack(p[3], batchIndexes: [0b1]) == false)
+            again.seek(to: p[0])
+            #expect(again.unackedBatchIndexes(of: p[3]) == nil)
+            try await reopened.close()
+        } catch {
+            Issue.record("\(error)")
+        }
+        await cluster.stop()
+    }
+
     /// A ledger is removed from the list and deleted once every cursor has persisted a
     /// mark-delete position past it: on `persist()`, and by the periodic task.
     @Test func consumedLedgersAreTrimmed() async throws {
