@@ -6,14 +6,16 @@ import Metadata
 import Synchronization
 
 /// What every connection of a broker shares: its identity, the metadata store, the ledger
-/// client and the topics it has loaded.
+/// clients and the topics it has loaded.
 final class BrokerContext: Sendable {
     let name: String
     let serviceURL: String
     let httpURL: String
     let maxMessageSize: Int
     let metadata: any MetadataStore
-    let client: LedgerClient
+    /// One ledger client per event loop. A topic stays on the loop of the client its name
+    /// hashes to, with its managed ledger, ledger writer and bookie connections.
+    let clients: [LedgerClient]
     /// Ledger settings of every topic; persistence comes from its namespace's policy when set.
     let ledgerConfiguration: ManagedLedgerConfiguration
     /// Storage compression of topics whose namespace sets none.
@@ -21,7 +23,7 @@ final class BrokerContext: Sendable {
     private let topics = Mutex<[TopicName: Task<Topic, any Error>]>([:])
 
     init(
-        name: String, serviceURL: String, httpURL: String, maxMessageSize: Int, metadata: any MetadataStore, client: LedgerClient,
+        name: String, serviceURL: String, httpURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],
         ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType
     ) {
         self.name = name
@@ -29,7 +31,8 @@ final class BrokerContext: Sendable {
         self.httpURL = httpURL
         self.maxMessageSize = maxMessageSize
         self.metadata = metadata
-        self.client = client
+        precondition(!clients.isEmpty, "a broker needs a ledger client")
+        self.clients = clients
         self.ledgerConfiguration = ledgerConfiguration
         self.defaultCompression = defaultCompression
     }
@@ -48,7 +51,7 @@ final class BrokerContext: Sendable {
                 }
                 let compression = try policies.storageCompression.map { text throws(BrokerError) in try CompressionType(policy: text) }
                 let ledger = try await ManagedLedger.open(
-                    name: name.ledgerName, client: self.client, metadata: self.metadata, configuration: configuration
+                    name: name.ledgerName, client: self.client(for: name), metadata: self.metadata, configuration: configuration
                 )
                 return Topic(name: name, ledger: ledger, compression: compression ?? self.defaultCompression)
             }
@@ -61,6 +64,14 @@ final class BrokerContext: Sendable {
             self.topics.withLock { _ = $0.removeValue(forKey: name) }
             throw BrokerError(.persistence, "cannot load \(name): \(error)")
         }
+    }
+
+    /// The ledger client, and so the event loop, of a topic: by a hash of its name that
+    /// is the same in every process.
+    func client(for name: TopicName) -> LedgerClient {
+        var hash: UInt64 = 14_695_981_039_346_656_037  // FNV-1a
+        for byte in name.description.utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        return self.clients[Int(hash % UInt64(self.clients.count))]
     }
 
     /// Closes every loaded topic's ledger cleanly, so the next owner needs no recovery.

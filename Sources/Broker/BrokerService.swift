@@ -65,12 +65,12 @@ public final class BrokerService: Service {
     public func run() async throws {
         let configuration = self.configuration
         let metadata = try await MetadataStoreURL.open(configuration.metadataURL, logger: self.logger)
-        let client = LedgerClient(metadata: metadata)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let clients = group.makeIterator().map { LedgerClient(metadata: metadata, eventLoop: $0) }
         var ledgerConfiguration = ManagedLedgerConfiguration()
         ledgerConfiguration.ensembleSize = configuration.ensembleSize
         ledgerConfiguration.writeQuorum = configuration.writeQuorum
         ledgerConfiguration.ackQuorum = configuration.ackQuorum
-        let group = MultiThreadedEventLoopGroup.singleton
         // Connections learn the broker's context once both ports are bound and it exists.
         let shared = ContextBox()
         let maxMessageSize = configuration.maxMessageSize
@@ -94,7 +94,7 @@ public final class BrokerService: Service {
             name: "\(configuration.clusterName)-\(advertised)-\(binary.localAddress?.port ?? 0)",
             serviceURL: "pulsar://\(advertised):\(binary.localAddress?.port ?? 0)",
             httpURL: "http://\(advertised):\(http.localPort)",
-            maxMessageSize: maxMessageSize, metadata: metadata, client: client, ledgerConfiguration: ledgerConfiguration,
+            maxMessageSize: maxMessageSize, metadata: metadata, clients: clients, ledgerConfiguration: ledgerConfiguration,
             defaultCompression: configuration.storageCompression
         )
         try await context.createDefaultNamespace()
@@ -115,7 +115,7 @@ public final class BrokerService: Service {
         try? await binary.close()
         try? await http.close()
         await context.closeTopics()
-        await client.close()
+        for client in clients { await client.close() }
         await metadata.close()
     }
 

@@ -32,11 +32,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         for (topic, name) in self.producers.values {
-            Task { await topic.removeProducer(name) }
+            topic.onLoop { $0.removeProducer(name) }
         }
         for (topic, subscription, consumer) in self.consumers.values {
-            subscription.remove(consumer)
-            Task { await topic.consumerLeft(subscription) }
+            topic.onLoop { $0.consumerLeft(consumer, subscription) }
         }
         self.producers.removeAll()
         self.consumers.removeAll()
@@ -276,7 +275,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private func closeProducer(_ request: Pulsar_Proto_CommandCloseProducer) {
         if let (topic, name) = self.producers.removeValue(forKey: request.producerID) {
-            Task { await topic.removeProducer(name) }
+            topic.onLoop { $0.removeProducer(name) }
         }
         self.success(request.requestID)
     }
@@ -310,7 +309,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                 )
                 try await channel.eventLoop.submit { self.consumers[request.consumerID] = (topic, subscription, consumer) }.get()
                 self.success(request.requestID)
-                subscription.announceActiveConsumer()
+                topic.onLoop { _ in subscription.announceActiveConsumer() }
             } catch {
                 self.error(request.requestID, error)
             }
@@ -318,16 +317,18 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func flow(_ request: Pulsar_Proto_CommandFlow) {
-        guard let (_, subscription, consumer) = self.consumers[request.consumerID] else { return }
-        subscription.flow(consumer, permits: Int(request.messagePermits))
+        guard let (topic, subscription, consumer) = self.consumers[request.consumerID] else { return }
+        let permits = Int(request.messagePermits)
+        topic.onLoop { _ in subscription.flow(consumer, permits: permits) }
     }
 
     private func ack(_ request: Pulsar_Proto_CommandAck) {
-        guard let (_, subscription, consumer) = self.consumers[request.consumerID] else { return }
+        guard let (topic, subscription, consumer) = self.consumers[request.consumerID] else { return }
         let messages = request.messageID.map {
             AckedMessage(position: Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)), ackSet: $0.ackSet)
         }
-        subscription.ack(messages, cumulative: request.ackType == .cumulative, from: consumer)
+        let cumulative = request.ackType == .cumulative
+        topic.onLoop { _ in subscription.ack(messages, cumulative: cumulative, from: consumer) }
         if request.hasRequestID {
             self.send(.ackResponse) { response in
                 response.ackResponse.consumerID = request.consumerID
@@ -337,15 +338,14 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func redeliver(_ request: Pulsar_Proto_CommandRedeliverUnacknowledgedMessages) {
-        guard let (_, subscription, consumer) = self.consumers[request.consumerID] else { return }
+        guard let (topic, subscription, consumer) = self.consumers[request.consumerID] else { return }
         let positions = request.messageIds.map { Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)) }
-        subscription.redeliver(consumer, positions: positions)
+        topic.onLoop { _ in subscription.redeliver(consumer, positions: positions) }
     }
 
     private func closeConsumer(_ request: Pulsar_Proto_CommandCloseConsumer) {
         if let (topic, subscription, consumer) = self.consumers.removeValue(forKey: request.consumerID) {
-            subscription.remove(consumer)
-            Task { await topic.consumerLeft(subscription) }
+            topic.onLoop { $0.consumerLeft(consumer, subscription) }
         }
         self.success(request.requestID)
     }
@@ -384,8 +384,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                         ? topic.ledger.firstPosition
                         : Position(ledgerID: Int64(bitPattern: id.ledgerID), entryID: Int64(bitPattern: id.entryID))
                 }
-                let closed = subscription.removeAll()
-                subscription.cursor.seek(to: target)
+                let closed = await topic.reset(subscription, to: target)
                 try? await subscription.cursor.persist()
                 self.success(request.requestID)
                 for consumer in closed {
@@ -435,17 +434,20 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         var command = Pulsar_Proto_BaseCommand()
         command.type = .consumerStatsResponse
         command.consumerStatsResponse.requestID = request.requestID
-        if let (_, subscription, consumer) = self.consumers[request.consumerID] {
+        guard let (topic, subscription, consumer) = self.consumers[request.consumerID] else {
+            command.consumerStatsResponse.errorCode = .consumerNotFound
+            command.consumerStatsResponse.errorMessage = "no consumer \(request.consumerID) on this connection"
+            return self.write(command)
+        }
+        topic.onLoop { [command] _ in
+            var command = command
             command.consumerStatsResponse.consumerName = consumer.name
             command.consumerStatsResponse.availablePermits = UInt64(max(0, consumer.permits))
             command.consumerStatsResponse.unackedMessages = UInt64(consumer.unackedCount)
             command.consumerStatsResponse.msgBacklog = UInt64(max(0, subscription.cursor.backlog))
             command.consumerStatsResponse.type = ConsumerSet<Consumer>.describe(subscription.type)
-        } else {
-            command.consumerStatsResponse.errorCode = .consumerNotFound
-            command.consumerStatsResponse.errorMessage = "no consumer \(request.consumerID) on this connection"
+            self.write(command)
         }
-        self.write(command)
     }
 
     /// Transaction requests get their own response type with TransactionCoordinatorNotFound:

@@ -2,25 +2,23 @@ import ManagedLedger
 import NIOCore
 import PulsarProto
 import PulsarWire
-import Synchronization
 
 /// A consumer on one connection: its permits and what it was sent but has not acked.
-final class Consumer: DispatchTarget, Sendable {
+///
+/// Confined to its topic's event loop, like the subscription it belongs to: its state is
+/// touched there only, and frames go to its connection's channel from there.
+final class Consumer: DispatchTarget, @unchecked Sendable {
     let consumerID: UInt64
     let name: String
     let priorityLevel: Int32
     /// The partition of the topic, or -1; set in every MESSAGE.
     let partition: Int32
     private let channel: any Channel
-    private let state = Mutex(State())
-
-    private struct State {
-        var permits = 0
-        /// Sent and not acked, with the messages each counted against permits.
-        var unacked: [Position: Int] = [:]
-        /// Once closed, nothing more is sent.
-        var closed = false
-    }
+    private var credit = 0
+    /// Sent and not acked, with the messages each counted against permits.
+    private var unacked: [Position: Int] = [:]
+    /// Once closed, nothing more is sent.
+    private var closed = false
 
     init(consumerID: UInt64, name: String, priorityLevel: Int32 = 0, partition: Int32 = -1, channel: any Channel) {
         self.consumerID = consumerID
@@ -30,28 +28,27 @@ final class Consumer: DispatchTarget, Sendable {
         self.channel = channel
     }
 
-    var permits: Int { self.state.withLock { $0.closed ? 0 : $0.permits } }
+    var permits: Int { self.closed ? 0 : self.credit }
 
-    var unackedCount: Int { self.state.withLock { $0.unacked.count } }
+    var unackedCount: Int { self.unacked.count }
 
     func addPermits(_ count: Int) {
-        self.state.withLock { $0.permits += count }
+        self.credit += count
     }
 
     /// Sends one stored entry as a MESSAGE, counting `messages` against the permits.
     /// `ackSet` marks, for a batch acked in part, the messages still to deliver. Returns
     /// false, sending nothing, once the consumer is closed.
     func send(_ position: Position, entry: ByteBuffer, messages: Int, redeliveryCount: UInt32, ackSet: [Int64]? = nil) -> Bool {
-        var message = Pulsar_Proto_CommandMessage()
-        message.consumerID = self.consumerID
-        message.messageID.ledgerID = UInt64(bitPattern: position.ledgerID)
-        message.messageID.entryID = UInt64(bitPattern: position.entryID)
-        message.messageID.partition = self.partition
-        if redeliveryCount > 0 { message.redeliveryCount = redeliveryCount }
-        if let ackSet { message.ackSet = ackSet }
+        guard !self.closed else { return false }
         var command = Pulsar_Proto_BaseCommand()
         command.type = .message
-        command.message = message
+        command.message.consumerID = self.consumerID
+        command.message.messageID.ledgerID = UInt64(bitPattern: position.ledgerID)
+        command.message.messageID.entryID = UInt64(bitPattern: position.entryID)
+        command.message.messageID.partition = self.partition
+        if redeliveryCount > 0 { command.message.redeliveryCount = redeliveryCount }
+        if let ackSet { command.message.ackSet = ackSet }
         var stored = entry
         guard let (_, checksum) = stored.readMultipleIntegers(as: (UInt16, UInt32).self) else { return true }
         var frame = self.channel.allocator.buffer(capacity: stored.readableBytes + 64)
@@ -60,13 +57,8 @@ final class Consumer: DispatchTarget, Sendable {
         } catch {
             return true
         }
-        let open = self.state.withLock { state in
-            guard !state.closed else { return false }
-            state.permits -= messages
-            state.unacked[position] = messages
-            return true
-        }
-        guard open else { return false }
+        self.credit -= messages
+        self.unacked[position] = messages
         self.channel.writeAndFlush(frame, promise: nil)
         return true
     }
@@ -85,31 +77,24 @@ final class Consumer: DispatchTarget, Sendable {
 
     /// Forgets acked positions.
     func acked(_ positions: [Position]) {
-        self.state.withLock { state in
-            for position in positions { state.unacked[position] = nil }
-        }
+        for position in positions { self.unacked[position] = nil }
     }
 
     /// Forgets everything at or before `position`.
     func ackedThrough(_ position: Position) {
-        self.state.withLock { state in state.unacked = state.unacked.filter { $0.key > position } }
+        self.unacked = self.unacked.filter { $0.key > position }
     }
 
     /// Takes the unacked positions (for redelivery).
     func takeUnacked() -> [Position] {
-        self.state.withLock { state in
-            defer { state.unacked.removeAll() }
-            return state.unacked.keys.sorted()
-        }
+        defer { self.unacked.removeAll() }
+        return self.unacked.keys.sorted()
     }
 
     /// Closes the consumer and takes what it had not acked.
     func close() -> [Position] {
-        self.state.withLock { state in
-            state.closed = true
-            defer { state.unacked.removeAll() }
-            return state.unacked.keys.sorted()
-        }
+        self.closed = true
+        return self.takeUnacked()
     }
 }
 
@@ -128,50 +113,50 @@ struct AckedMessage: Hashable, Sendable {
 /// Which consumer gets an entry is ``ConsumerSet``'s rule for the subscription type.
 /// Dispatch reads from the cursor's read position and, when caught up, waits for the
 /// next entry. Redeliveries (negative acks, consumers that left) go first.
-final class Subscription: Sendable {
+///
+/// Confined to its topic's event loop: every method is called there (the connection
+/// hops with ``Topic/onLoop(_:)``) and the dispatch pass runs isolated to the topic, so
+/// its state needs no lock.
+final class Subscription: @unchecked Sendable {
     let name: String
     /// False for a reader's subscription, which goes with its last consumer.
     let durable: Bool
     let cursor: ManagedCursor
     let ledger: ManagedLedger
-    private let state: Mutex<State>
-
-    private struct State {
-        var consumers: ConsumerSet<Consumer>
-        var dispatching = false
-        /// Positions to send again before reading on, with their redelivery counts.
-        var redeliver: [Position] = []
-        var redeliveryCounts: [Position: UInt32] = [:]
-
-        mutating func scheduleRedelivery(_ positions: [Position], skipping cursor: ManagedCursor) {
-            for position in positions where !cursor.isAcked(position) && !self.redeliver.contains(position) {
-                self.redeliver.append(position)
-                self.redeliveryCounts[position, default: 0] += 1
-            }
-            self.redeliver.sort()
-        }
-    }
+    private weak var topic: Topic?
+    private var consumers: ConsumerSet<Consumer>
+    private var dispatching = false
+    /// Positions to send again before reading on, with their redelivery counts.
+    private var redeliveries: [Position] = []
+    private var redeliveryCounts: [Position: UInt32] = [:]
 
     init(
         name: String, type: Pulsar_Proto_CommandSubscribe.SubType, partition: Int, durable: Bool, cursor: ManagedCursor,
-        ledger: ManagedLedger
+        topic: Topic
     ) {
         self.name = name
         self.durable = durable
         self.cursor = cursor
-        self.ledger = ledger
-        self.state = Mutex(State(consumers: ConsumerSet(type: type, partition: partition)))
+        self.ledger = topic.ledger
+        self.topic = topic
+        self.consumers = ConsumerSet(type: type, partition: partition)
+    }
+
+    var isEmpty: Bool { self.consumers.isEmpty }
+
+    var type: Pulsar_Proto_CommandSubscribe.SubType { self.consumers.type }
+
+    func onlyConsumer(is consumer: Consumer) -> Bool {
+        self.consumers.consumers.count == 1 && self.consumers.consumers[0] === consumer
     }
 
     /// Adds a consumer. In a Failover subscription, what a consumer that stops being
     /// active had not acked goes to the new active one; call ``announceActiveConsumer()``
     /// once the client knows the consumer exists.
     func add(_ consumer: Consumer, type: Pulsar_Proto_CommandSubscribe.SubType) throws(BrokerError) {
-        try self.state.withLock { (state: inout State) throws(BrokerError) in
-            let before = state.consumers.active
-            try state.consumers.add(consumer, type: type, subscription: self.name)
-            self.handOver(&state, activeBefore: before)
-        }
+        let before = self.consumers.active
+        try self.consumers.add(consumer, type: type, subscription: self.name)
+        self.handOver(activeBefore: before)
         self.dispatch()
     }
 
@@ -179,52 +164,34 @@ final class Subscription: Sendable {
     /// subscription the others hear which one is now active.
     func remove(_ consumer: Consumer) {
         let unacked = consumer.close()
-        let removed = self.state.withLock { state -> Bool in
-            let before = state.consumers.active
-            guard state.consumers.remove(consumer) else { return false }
-            state.scheduleRedelivery(unacked, skipping: self.cursor)
-            self.handOver(&state, activeBefore: before === consumer ? nil : before)
-            return true
-        }
-        if removed { self.announceActiveConsumer() }
+        let before = self.consumers.active
+        guard self.consumers.remove(consumer) else { return }
+        self.scheduleRedelivery(unacked)
+        self.handOver(activeBefore: before === consumer ? nil : before)
+        self.announceActiveConsumer()
         self.dispatch()
     }
 
     /// Failover: when the active consumer changed, the old one's unacked messages are
     /// scheduled for the new one.
-    private func handOver(_ state: inout State, activeBefore: Consumer?) {
-        guard state.consumers.type == .failover, let activeBefore, activeBefore !== state.consumers.active else { return }
-        state.scheduleRedelivery(activeBefore.takeUnacked(), skipping: self.cursor)
+    private func handOver(activeBefore: Consumer?) {
+        guard self.consumers.type == .failover, let activeBefore, activeBefore !== self.consumers.active else { return }
+        self.scheduleRedelivery(activeBefore.takeUnacked())
     }
 
     /// Failover: tells every consumer whether it is the active one (ACTIVE_CONSUMER_CHANGE).
     func announceActiveConsumer() {
-        let notices = self.state.withLock { state -> [(Consumer, Bool)] in
-            guard state.consumers.type == .failover else { return [] }
-            let active = state.consumers.active
-            return state.consumers.consumers.map { ($0, $0 === active) }
-        }
-        for (consumer, active) in notices { consumer.notifyActive(active) }
+        guard self.consumers.type == .failover else { return }
+        let active = self.consumers.active
+        for consumer in self.consumers.consumers { consumer.notifyActive(consumer === active) }
     }
-
-    func onlyConsumer(is consumer: Consumer) -> Bool {
-        self.state.withLock { $0.consumers.consumers.count == 1 && $0.consumers.consumers[0] === consumer }
-    }
-
-    var isEmpty: Bool { self.state.withLock { $0.consumers.isEmpty } }
-
-    var type: Pulsar_Proto_CommandSubscribe.SubType { self.state.withLock { $0.consumers.type } }
 
     /// Removes every consumer (a seek does, so that clients subscribe again from the new
     /// position) and returns them; nothing is redelivered.
     func removeAll() -> [Consumer] {
-        let removed = self.state.withLock { state in
-            defer {
-                state.redeliver.removeAll()
-                state.redeliveryCounts.removeAll()
-            }
-            return state.consumers.removeAll()
-        }
+        self.redeliveries.removeAll()
+        self.redeliveryCounts.removeAll()
+        let removed = self.consumers.removeAll()
         for consumer in removed { _ = consumer.close() }
         return removed
     }
@@ -265,60 +232,59 @@ final class Subscription: Sendable {
     /// Sends again what `consumer` has not acked (all of it when `positions` is empty).
     func redeliver(_ consumer: Consumer, positions: [Position]) {
         let taken = consumer.takeUnacked()
-        let chosen = positions.isEmpty ? taken : positions
-        self.state.withLock { state in state.scheduleRedelivery(chosen, skipping: self.cursor) }
+        self.scheduleRedelivery(positions.isEmpty ? taken : positions)
         self.dispatch()
+    }
+
+    private func scheduleRedelivery(_ positions: [Position]) {
+        for position in positions where !self.cursor.isAcked(position) && !self.redeliveries.contains(position) {
+            self.redeliveries.append(position)
+            self.redeliveryCounts[position, default: 0] += 1
+        }
+        self.redeliveries.sort()
     }
 
     /// Starts a dispatch pass unless one is running.
     func dispatch() {
-        let start = self.state.withLock { state -> Bool in
-            guard !state.dispatching, !state.consumers.isEmpty else { return false }
-            state.dispatching = true
-            return true
-        }
-        guard start else { return }
-        Task { await self.dispatchLoop() }
+        guard !self.dispatching, !self.consumers.isEmpty, let topic = self.topic else { return }
+        self.dispatching = true
+        Task { await self.dispatchPass(topic) }
     }
 
-    private func dispatchLoop() async {
-        while true {
-            let step = self.state.withLock { state -> (Consumer, redelivery: (Position, UInt32)?, keyShared: Bool)? in
-                guard let consumer = state.consumers.nextConsumer() else { return nil }
-                guard !state.redeliver.isEmpty else { return (consumer, nil, state.consumers.type == .keyShared) }
-                let position = state.redeliver.removeFirst()
-                return (consumer, (position, state.redeliveryCounts[position] ?? 1), state.consumers.type == .keyShared)
-            }
-            guard let (consumer, redelivery, keyShared) = step else { break }
+    /// Sends entries while consumers have permits: redeliveries first, then from the
+    /// cursor's read position; when caught up, waits for the next entry. Runs isolated to
+    /// the topic, so every step after an `await` is back on the topic's loop.
+    private func dispatchPass(_ topic: isolated Topic) async {
+        while let consumer = self.consumers.nextConsumer() {
+            let keyShared = self.consumers.type == .keyShared
             do {
-                if let (position, count) = redelivery {
+                if !self.redeliveries.isEmpty {
+                    let position = self.redeliveries.removeFirst()
+                    let count = self.redeliveryCounts[position] ?? 1
                     guard let (_, entry) = try await self.ledger.read(from: position, count: 1).first else { continue }
-                    let target = keyShared ? self.owner(of: entry) ?? consumer : consumer
-                    if !self.deliver(position, entry, to: target, redeliveryCount: count) {
-                        self.state.withLock { $0.scheduleRedelivery([position], skipping: self.cursor) }
-                    }
+                    let target = keyShared ? self.consumers.owner(ofKey: Self.key(of: entry)) ?? consumer : consumer
+                    if !self.deliver(position, entry, to: target, redeliveryCount: count) { self.scheduleRedelivery([position]) }
                     continue
                 }
-                let position = self.cursor.readPosition
-                let entries = try await self.ledger.read(from: position, count: max(1, min(100, consumer.permits)))
+                let entries = try await self.ledger.read(from: self.cursor.readPosition, count: max(1, min(100, consumer.permits)))
                 if entries.isEmpty {
                     // Caught up: wait for the next entry, then go on.
-                    self.state.withLock { $0.dispatching = false }
-                    let last = self.ledger.lastConfirmed
-                    if await self.ledger.waitForEntries(after: last, timeout: .seconds(5)) { self.dispatch() } else if !self.isEmpty { self.dispatch() }
+                    self.dispatching = false
+                    _ = await self.ledger.waitForEntries(after: self.ledger.lastConfirmed, timeout: .seconds(5))
+                    self.dispatch()
                     return
                 }
                 var sent = false
-                for (entryPosition, entry) in entries {
+                for (position, entry) in entries {
                     let target: Consumer?
                     if keyShared {
                         // Every entry of a key goes to the same consumer; wait for its permits.
-                        target = self.owner(of: entry).flatMap { $0.permits > 0 ? $0 : nil }
+                        target = self.consumers.owner(ofKey: Self.key(of: entry)).flatMap { $0.permits > 0 ? $0 : nil }
                     } else {
-                        target = entryPosition == entries[0].0 ? consumer : self.state.withLock { $0.consumers.nextConsumer() }
+                        target = position == entries[0].0 ? consumer : self.consumers.nextConsumer()
                     }
-                    guard let target, self.deliver(entryPosition, entry, to: target, redeliveryCount: 0) else { break }
-                    self.cursor.readPosition = self.ledger.next(after: entryPosition)
+                    guard let target, self.deliver(position, entry, to: target, redeliveryCount: 0) else { break }
+                    self.cursor.readPosition = self.ledger.next(after: position)
                     sent = true
                 }
                 if !sent { break }  // The next entry's consumer has no permits: its FLOW resumes dispatch.
@@ -326,7 +292,7 @@ final class Subscription: Sendable {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
-        self.state.withLock { $0.dispatching = false }
+        self.dispatching = false
     }
 
     /// Sends an entry, with the batch messages already acked masked out; false when the
@@ -336,12 +302,6 @@ final class Subscription: Sendable {
             position, entry: entry, messages: Self.messageCount(entry), redeliveryCount: redeliveryCount,
             ackSet: self.cursor.unackedBatchIndexes(of: position)
         )
-    }
-
-    /// Key_Shared: the consumer that owns the entry's key.
-    private func owner(of entry: ByteBuffer) -> Consumer? {
-        let key = Self.key(of: entry)
-        return self.state.withLock { $0.consumers.owner(ofKey: key) }
     }
 
     /// The ordering or partition key of a stored entry ("" when none).

@@ -7,12 +7,15 @@ import SwiftProtobuf
 
 /// One topic on this broker: its managed ledger, producers and subscriptions.
 ///
-/// Publishing goes straight to the managed ledger, whose completions come in order, so
-/// receipts leave in order per producer. Producer and subscription bookkeeping is
-/// serialised by the actor.
+/// A topic lives on one event loop, the one its managed ledger and ledger writer run
+/// on: the actor's executor is that loop. Publishing hands entries to the managed
+/// ledger there and its completions come back there in order, so receipts leave in order
+/// per producer; subscriptions and their consumers are confined to the loop too, so the
+/// dispatch path takes no lock. Connections on other loops hop with ``onLoop(_:)``.
 actor Topic {
     let name: TopicName
     let ledger: ManagedLedger
+    nonisolated let eventLoop: any EventLoop
     /// How batches are stored: an uncompressed one is compressed with this first.
     let compression: CompressionType
     private var producers: [String: ProducerSlot] = [:]
@@ -40,7 +43,20 @@ actor Topic {
     init(name: TopicName, ledger: ManagedLedger, compression: CompressionType) {
         self.name = name
         self.ledger = ledger
+        self.eventLoop = ledger.eventLoop
         self.compression = compression
+    }
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor { self.eventLoop.executor.asUnownedSerialExecutor() }
+
+    /// Runs `body` isolated to the topic: at once when called on its loop, else queued
+    /// there. Cheaper than a task for the per-message commands (FLOW, ACK).
+    nonisolated func onLoop(_ body: @escaping @Sendable (isolated Topic) -> Void) {
+        if self.eventLoop.inEventLoop {
+            self.assumeIsolated(body)
+        } else {
+            self.eventLoop.execute { self.assumeIsolated(body) }
+        }
     }
 
     /// Registers a producer under its access mode; returns its name (generated when none
@@ -131,7 +147,7 @@ actor Topic {
             let cursor = try await self.ledger.openCursor(subscriptionName, initialPosition: initialPosition == .earliest ? .earliest : .latest)
             if let start { cursor.seek(to: start) }
             subscription = Subscription(
-                name: subscriptionName, type: type, partition: self.name.partitionIndex, durable: durable, cursor: cursor, ledger: self.ledger
+                name: subscriptionName, type: type, partition: self.name.partitionIndex, durable: durable, cursor: cursor, topic: self
             )
             self.subscriptions[subscriptionName] = subscription
         }
@@ -139,11 +155,14 @@ actor Topic {
         return subscription
     }
 
-    /// Called when a consumer leaves: a non-durable subscription without consumers goes.
-    func consumerLeft(_ subscription: Subscription) async {
+    /// Removes a consumer that closed or whose connection went; a non-durable
+    /// subscription left without consumers goes with it.
+    func consumerLeft(_ consumer: Consumer, _ subscription: Subscription) {
+        subscription.remove(consumer)
         guard !subscription.durable, subscription.isEmpty, self.subscriptions[subscription.name] === subscription else { return }
         self.subscriptions[subscription.name] = nil
-        try? await self.ledger.deleteCursor(subscription.name)
+        let ledger = self.ledger
+        Task { try? await ledger.deleteCursor(subscription.name) }
     }
 
     /// The first position whose message was published at or after `time` (milliseconds),
@@ -158,6 +177,14 @@ actor Topic {
                 position = self.ledger.next(after: entryPosition)
             }
         }
+    }
+
+    /// Moves a subscription to `target` as a seek does: its consumers are closed and
+    /// returned (their clients subscribe again), and its cursor is reset there.
+    func reset(_ subscription: Subscription, to target: Position) -> [Consumer] {
+        let closed = subscription.removeAll()
+        subscription.cursor.seek(to: target)
+        return closed
     }
 
     func unsubscribe(_ subscriptionName: String, consumer: Consumer) async throws {

@@ -2,7 +2,7 @@ import Foundation
 public import Ledger
 public import Logging
 public import Metadata
-import NIOCore
+public import NIOCore
 import Synchronization
 
 /// A topic's log: a list of ledgers, the last one open for appends, stored at
@@ -110,7 +110,8 @@ public final class ManagedLedger: Sendable {
     let metadata: any MetadataStore
     let logger: Logger
     let key: String
-    var eventLoop: any EventLoop { self.client.eventLoop }
+    /// The loop the ledger writer runs on; appends complete there.
+    public var eventLoop: any EventLoop { self.client.eventLoop }
     let state: Mutex<State>
     /// Serializes changes of the ledger list (rollover, trimming, close).
     let listLock = AsyncLock()
