@@ -415,18 +415,29 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// The last entry's id with the consumer's mark-delete position. For a batch the id
+    /// names its last message (batch_index n-1), so a reader positioned inside that batch
+    /// still sees messages available.
     private func lastMessageID(_ request: Pulsar_Proto_CommandGetLastMessageId) {
         guard let (topic, subscription, _) = self.consumers[request.consumerID] else {
             return self.error(request.requestID, BrokerError(.notAllowed, "no consumer \(request.consumerID) on this connection"))
         }
-        let last = topic.ledger.lastConfirmed
-        let markDelete = subscription.cursor.markDeletePosition
-        self.send(.getLastMessageIDResponse) { response in
-            response.getLastMessageIDResponse.requestID = request.requestID
-            response.getLastMessageIDResponse.lastMessageID.ledgerID = UInt64(bitPattern: last.ledgerID)
-            response.getLastMessageIDResponse.lastMessageID.entryID = UInt64(bitPattern: last.entryID)
-            response.getLastMessageIDResponse.consumerMarkDeletePosition.ledgerID = UInt64(bitPattern: markDelete.ledgerID)
-            response.getLastMessageIDResponse.consumerMarkDeletePosition.entryID = UInt64(bitPattern: markDelete.entryID)
+        Task {
+            let last = topic.ledger.lastConfirmed
+            let markDelete = subscription.cursor.markDeletePosition
+            var command = Pulsar_Proto_BaseCommand()
+            command.type = .getLastMessageIDResponse
+            command.getLastMessageIDResponse.requestID = request.requestID
+            command.getLastMessageIDResponse.lastMessageID.ledgerID = UInt64(bitPattern: last.ledgerID)
+            command.getLastMessageIDResponse.lastMessageID.entryID = UInt64(bitPattern: last.entryID)
+            if last.entryID >= 0, let (position, entry) = try? await topic.ledger.read(from: last, count: 1).first, position == last,
+                let payload = try? PulsarPayload(parsing: entry), payload.metadata.hasNumMessagesInBatch
+            {
+                command.getLastMessageIDResponse.lastMessageID.batchIndex = max(0, payload.metadata.numMessagesInBatch - 1)
+            }
+            command.getLastMessageIDResponse.consumerMarkDeletePosition.ledgerID = UInt64(bitPattern: markDelete.ledgerID)
+            command.getLastMessageIDResponse.consumerMarkDeletePosition.entryID = UInt64(bitPattern: markDelete.entryID)
+            self.write(command)
         }
     }
 

@@ -238,7 +238,7 @@ struct BrokerCrashTests {
 @Suite("Client features", .timeLimit(.minutes(5)))
 struct ClientFeatureTests {
     @Test(arguments: [
-        "reader", "seek", "negative-ack", "cumulative", "partitioned", "exclusive-producer", "key-shared", "pattern", "failover",
+        "reader", "reader-batched", "seek", "negative-ack", "cumulative", "partitioned", "exclusive-producer", "key-shared", "pattern", "failover",
         "batch-index-ack", "wait-for-exclusive", "exclusive-with-fencing", "http-lookup",
     ])
     func feature(_ name: String) async throws {

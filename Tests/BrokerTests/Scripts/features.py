@@ -38,6 +38,26 @@ if feature == "reader":
     reader = client.create_reader(topic, ids[10])
     assert reader.read_next(timeout_millis=10000).data() == b"m11"
     reader.close()
+elif feature == "reader-batched":
+    # The last entry is a batch: a reader inside it must still see messages available.
+    producer = client.create_producer(topic, batching_enabled=True, batching_max_messages=10,
+                                      batching_max_publish_delay_ms=1000)
+    for i in range(30):
+        producer.send_async(("m%d" % i).encode(), None)
+    producer.flush()
+    producer.close()
+    reader = client.create_reader(topic, pulsar.MessageId.earliest)
+    got = []
+    while reader.has_message_available():
+        got.append(reader.read_next(timeout_millis=10000).data().decode())
+    assert got == ["m%d" % i for i in range(30)], got
+    reader.close()
+    # From the latest message inclusive: the last message of the last batch, alone.
+    reader = client.create_reader(topic, pulsar.MessageId.latest, start_message_id_inclusive=True)
+    assert reader.has_message_available()
+    assert reader.read_next(timeout_millis=10000).data() == b"m29"
+    assert not reader.has_message_available()
+    reader.close()
 elif feature == "seek":
     ids = produce(topic, 30)
     consumer = client.subscribe(topic, "seeker", initial_position=pulsar.InitialPosition.Earliest)
