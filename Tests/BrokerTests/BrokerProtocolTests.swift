@@ -113,6 +113,58 @@ struct BrokerProtocolTests {
         #expect(try await client.next().command.type == .pong)
     }
 
+    /// A message that fails its checksum gets SEND_ERROR ChecksumError and the connection
+    /// goes on; an oversize frame or garbage closes only its own connection.
+    @Test func badFramesCostOnlyThemselves() async throws {
+        let cluster = try await BrokerCluster.start(label: "raw-bad-frames")
+        defer { cluster.stop() }
+        let topic = "persistent://public/default/bad-frames"
+        let client = try await RawPulsarClient.connect(port: cluster.port)
+        defer { Task { await client.close() } }
+        try await client.send(Self.producer(topic, id: 1, request: 1))
+        _ = try await client.next(.producerSuccess)
+
+        var corrupt = try RawPulsarClient.sendFrame(producer: 1, sequence: 0, payload: ByteBuffer(string: "payload"))
+        let last = corrupt.writerIndex - 1
+        corrupt.setInteger(corrupt.getInteger(at: last, as: UInt8.self)! ^ 0xFF, at: last)
+        try await client.sendRaw(corrupt)
+        let refused = try await client.next()
+        #expect(refused.command.type == .sendError && refused.command.sendError.error == .checksumError)
+        #expect(refused.command.sendError.sequenceID == 0)
+        try await Self.publish(client, producer: 1, sequence: 1, payload: ByteBuffer(string: "good"))
+
+        // Over the announced 5 MiB: the connection closes before the body is read.
+        let oversize = try await RawPulsarClient.connect(port: cluster.port)
+        var header = ByteBuffer()
+        header.writeMultipleIntegers(UInt32(64 << 20), UInt32(8))
+        try await oversize.sendRaw(header)
+        let oversizeClosed = await #expect(throws: TestHarnessError.self) { _ = try await oversize.next(timeout: .seconds(10)) }
+        #expect(oversizeClosed?.description.contains("closed") == true, "\(String(describing: oversizeClosed))")
+
+        let garbage = try await RawPulsarClient.connect(port: cluster.port)
+        var junk = ByteBuffer()
+        junk.writeMultipleIntegers(UInt32(12), UInt32(8))
+        junk.writeBytes([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
+        try await garbage.sendRaw(junk)
+        let garbageClosed = await #expect(throws: TestHarnessError.self) { _ = try await garbage.next(timeout: .seconds(10)) }
+        #expect(garbageClosed?.description.contains("closed") == true, "\(String(describing: garbageClosed))")
+
+        // The first connection still works.
+        try await Self.publish(client, producer: 1, sequence: 2, payload: ByteBuffer(string: "still good"))
+        try await client.send(Self.subscribe(topic, "s", type: .exclusive, consumer: 1, name: "c", request: 2))
+        _ = try await client.next(.success)
+        try await client.send(Self.flow(1, 10))
+        var bodies: [String] = []
+        for _ in 0..<2 {
+            let message = try await client.next(.message)
+            let payload = try #require(message.payload)
+            let plain = try CompressionType(rawValue: Int32(payload.metadata.compression.rawValue))!
+                .decompress(payload.payload, uncompressedSize: Int(payload.metadata.uncompressedSize))
+            bodies.append(String(buffer: plain))
+        }
+        #expect(bodies == ["good", "still good"])
+    }
+
     /// A batch the client sent uncompressed is stored LZ4-compressed (the default policy):
     /// a consumer receives it compressed, with its metadata and checksum rewritten. In a
     /// namespace whose policy is `none` it is stored as sent.

@@ -60,6 +60,26 @@ final class RawPulsarClient: Sendable {
         try await self.channel.channel.writeAndFlush(buffer)
     }
 
+    /// Sends bytes as they are, framed or not.
+    func sendRaw(_ bytes: ByteBuffer) async throws {
+        try await self.channel.channel.writeAndFlush(bytes)
+    }
+
+    /// Encodes a SEND frame as a producer would.
+    static func sendFrame(producer: UInt64, sequence: UInt64, payload: ByteBuffer) throws -> ByteBuffer {
+        var metadata = Pulsar_Proto_MessageMetadata()
+        metadata.producerName = "raw-\(producer)"
+        metadata.sequenceID = sequence
+        metadata.publishTime = 1
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .send
+        command.send.producerID = producer
+        command.send.sequenceID = sequence
+        var buffer = ByteBuffer()
+        try PulsarFrame.write(command: command, metadata: metadata, payload: payload, into: &buffer)
+        return buffer
+    }
+
     /// The next frame within `timeout`, answering PINGs on the way.
     func next(timeout: Duration = .seconds(20)) async throws -> PulsarFrame {
         let iterator = self.iterator
