@@ -129,6 +129,9 @@ final class Subscription: @unchecked Sendable {
     /// Positions to send again before reading on, with their redelivery counts.
     private var redeliveries: [Position] = []
     private var redeliveryCounts: [Position: UInt32] = [:]
+    /// The next batch, already being read while the current one is sent, for consumers
+    /// catching up from bookies.
+    private var readAhead: (from: Position, read: Task<[(Position, ByteBuffer)], any Error>)?
 
     init(
         name: String, type: Pulsar_Proto_CommandSubscribe.SubType, partition: Int, durable: Bool, cursor: ManagedCursor,
@@ -266,11 +269,13 @@ final class Subscription: @unchecked Sendable {
                     if !self.deliver(position, entry, to: target, redeliveryCount: count) { self.scheduleRedelivery([position]) }
                     continue
                 }
-                let entries = try await self.ledger.read(from: self.cursor.readPosition, count: max(1, min(100, consumer.permits)))
+                let entries = try await self.readBatch(count: max(1, min(100, consumer.permits)))
                 if entries.isEmpty {
-                    // Caught up: wait for the next entry, then go on.
+                    // Caught up: wait for the entry at the read position, then go on. (Not
+                    // "after the last confirmed": entries may have been confirmed since the
+                    // read looked.)
                     self.dispatching = false
-                    _ = await self.ledger.waitForEntries(after: self.ledger.lastConfirmed, timeout: .seconds(5))
+                    _ = await self.ledger.waitForEntries(after: self.cursor.readPosition.previousInLedger, timeout: .seconds(5))
                     self.dispatch()
                     return
                 }
@@ -293,6 +298,27 @@ final class Subscription: @unchecked Sendable {
             }
         }
         self.dispatching = false
+    }
+
+    /// The entries from the cursor's read position: the batch read ahead when it starts
+    /// there, else read now. A full batch starts reading the next one.
+    private func readBatch(count: Int) async throws -> [(Position, ByteBuffer)] {
+        let from = self.cursor.readPosition
+        var entries: [(Position, ByteBuffer)] = []
+        if let ahead = self.readAhead, ahead.from == from {
+            // An empty batch read ahead may predate entries confirmed since: read again.
+            entries = (try? await ahead.read.value) ?? []
+        } else {
+            self.readAhead?.read.cancel()
+        }
+        self.readAhead = nil
+        if entries.isEmpty { entries = try await self.ledger.read(from: from, count: count) }
+        if entries.count == count, let last = entries.last {
+            let next = self.ledger.next(after: last.0)
+            let ledger = self.ledger
+            self.readAhead = (next, Task { try await ledger.read(from: next, count: count) })
+        }
+        return entries
     }
 
     /// Sends an entry, with the batch messages already acked masked out; false when the
