@@ -36,11 +36,12 @@ public struct LedgerEntry: Hashable, Sendable {
     /// Writes the header alone (ids, LAC, length, digest), for a sender that passes the
     /// payload to the socket as a buffer of its own instead of copying it.
     public func writeHeader(into buffer: inout ByteBuffer) {
-        let start = buffer.writerIndex
+        let offset = buffer.writerIndex - buffer.readerIndex
         buffer.writeMultipleIntegers(self.ledgerID, self.entryID, UInt64(bitPattern: self.lastAddConfirmed), self.ledgerLength)
-        let fields = buffer.getSlice(at: start, length: 32)!
-        let digest = CRC32C.checksum(self.payload, continuing: CRC32C.checksum(fields))
-        buffer.writeInteger(digest)
+        // Through a pointer, not a slice: a slice would share the buffer's storage, and the
+        // write below would then copy all of it (a head buffer holds a whole batch).
+        let fields = buffer.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + 32)])) }
+        buffer.writeInteger(CRC32C.checksum(self.payload, continuing: fields))
     }
 
     /// The entry's encoded size.

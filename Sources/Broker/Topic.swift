@@ -224,8 +224,9 @@ enum StoredEntry {
                 entry.writeInteger(UInt32(encoded.count))
                 entry.writeBytes(encoded)
                 entry.writeImmutableBuffer(compressed)
-                let covered = entry.getSlice(at: checksumIndex + 4, length: entry.writerIndex - checksumIndex - 4)!
-                entry.setInteger(CRC32C.checksum(covered), at: checksumIndex)
+                // Through a pointer: a slice would share the storage and make the write copy it.
+                let checksum = entry.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(checksumIndex + 4)...])) }
+                entry.setInteger(checksum, at: checksumIndex)
                 return entry
             }
         }
