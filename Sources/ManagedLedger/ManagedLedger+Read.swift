@@ -6,7 +6,7 @@ extension ManagedLedger {
     /// Reads up to `count` entries from `position` on (inclusive), crossing ledgers: from
     /// the cache for recent entries, else from the bookies. Returns fewer, possibly none,
     /// at the end of the log. A position before the first existing entry reads from there.
-    public func read(from position: Position, count: Int) async throws -> [(Position, ByteBuffer)] {
+    nonisolated(nonsending) public func read(from position: Position, count: Int) async throws -> [(Position, ByteBuffer)] {
         var entries: [(Position, ByteBuffer)] = []
         var position = self.state.withLock { $0.normalized(position) }
         while entries.count < count {
@@ -78,7 +78,7 @@ extension ManagedLedger {
 
     /// Waits until an entry after `position` is confirmed (true) or `timeout` passes, the
     /// task is cancelled or the ledger closes (false). For tailing consumers.
-    public func waitForEntries(after position: Position, timeout: Duration) async -> Bool {
+    nonisolated(nonsending) public func waitForEntries(after position: Position, timeout: Duration) async -> Bool {
         let id = self.state.withLock { state in
             state.nextWaiterID += 1
             return state.nextWaiterID
