@@ -129,6 +129,51 @@ struct StandaloneTests {
         }
     }
 
+    /// SIGKILL the broker and a bookie of a running standalone cluster: each is started
+    /// again, and the cluster serves the messages published before.
+    @Test func aChildThatDiesIsStartedAgain() async throws {
+        let directory = try TemporaryDirectory(label: "standalone-supervise")
+        defer { directory.remove() }
+        let port = try FreePort.allocate()
+        let bookiePort = try FreePort.allocate()
+        let arguments = [
+            "standalone", "--data-dir", directory.file("data"), "--port", "\(port)", "--http-port", "\(try FreePort.allocate())",
+            "--bookie-port", "\(bookiePort)",
+        ]
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/produce_then_consume.py").path
+        let python = try PythonClient.interpreter()
+        let service = "pulsar://127.0.0.1:\(port)"
+        let topic = "persistent://public/default/supervised"
+        let cluster = try ChildProcess(try BuiltProducts.path(of: "magnetar"), arguments, logPath: directory.file("standalone.log"))
+        defer { cluster.stop() }
+        try await cluster.waitForOutput("Ctrl-C stops the cluster")
+        try await Self.waitForBroker(directory.file("data/broker.log"), round: 0)
+        let produced = try await ChildProcess.run(python, [script, service, topic, "produce", "100"], timeout: .seconds(90))
+        #expect(produced.status == 0 && produced.output.contains("OK produce 100"), "\(produced.output.suffix(2000))")
+
+        for (name, listening) in [("broker", "127.0.0.1:\(port)"), ("bookie-1", "127.0.0.1:\(bookiePort)")] {
+            let pid = try #require(Self.process(with: listening), "no process listens on \(listening)")
+            kill(pid, SIGKILL)
+            try await cluster.waitForOutput("\(name) exited")
+        }
+        try await Self.waitForBroker(directory.file("data/broker.log"), round: 1)
+        let consumed = try await ChildProcess.run(python, [script, service, topic, "consume", "100"], timeout: .seconds(90))
+        #expect(consumed.status == 0 && consumed.output.contains("OK consume 100"), "\(consumed.output.suffix(2000))")
+        cluster.kill(SIGTERM)
+        #expect(try await cluster.waitForExit(timeout: .seconds(40)) == 0)
+    }
+
+    /// The pid of the process whose command line has `--listen <address>`.
+    static func process(with address: String) -> pid_t? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = pid_t(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if let index = words.firstIndex(of: "--listen"), index + 1 < words.count, words[index + 1] == address { return pid }
+        }
+        return nil
+    }
+
     /// Waits until the broker log says it serves for the `round`-th time.
     static func waitForBroker(_ log: String, round: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
