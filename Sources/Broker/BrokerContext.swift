@@ -69,9 +69,7 @@ final class BrokerContext: Sendable {
     /// The ledger client, and so the event loop, of a topic: by a hash of its name that
     /// is the same in every process.
     func client(for name: TopicName) -> LedgerClient {
-        var hash: UInt64 = 14_695_981_039_346_656_037  // FNV-1a
-        for byte in name.description.utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
-        return self.clients[Int(hash % UInt64(self.clients.count))]
+        self.clients[Int(stableHash(name.description) % UInt32(self.clients.count))]
     }
 
     /// Closes every loaded topic's ledger cleanly, so the next owner needs no recovery.

@@ -115,7 +115,7 @@ struct ConsumerSet<Target: DispatchTarget> {
     /// Key_Shared: the consumer that owns `key`, permits or not.
     func owner(ofKey key: String) -> Target? {
         guard !self.ring.isEmpty else { return self.consumers.first }
-        let hash = Self.hash(key)
+        let hash = stableHash(key)
         var low = 0
         var high = self.ring.count
         while low < high {
@@ -131,23 +131,11 @@ struct ConsumerSet<Target: DispatchTarget> {
         for consumer in self.consumers {
             let identity = "\(consumer.name)#\(self.arrivals[ObjectIdentifier(consumer), default: 0])"
             for point in 0..<Self.pointsPerConsumer {
-                ring.append((Self.hash("\(identity)#\(point)"), consumer))
+                ring.append((stableHash("\(identity)#\(point)"), consumer))
             }
         }
         ring.sort { $0.hash < $1.hash }
         self.ring = ring
-    }
-
-    /// 32-bit FNV-1a followed by a finaliser that spreads nearby inputs across the ring.
-    static func hash(_ text: String) -> UInt32 {
-        var hash: UInt32 = 2_166_136_261
-        for byte in text.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        hash ^= hash >> 16
-        hash &*= 0x85eb_ca6b
-        hash ^= hash >> 13
-        hash &*= 0xc2b2_ae35
-        hash ^= hash >> 16
-        return hash
     }
 
     static func describe(_ type: SubType) -> String {
@@ -158,4 +146,18 @@ struct ConsumerSet<Target: DispatchTarget> {
         case .keyShared: "Key_Shared"
         }
     }
+}
+
+/// A hash of `text` that is the same in every process and run (unlike `Hasher`): 32-bit
+/// FNV-1a followed by a finaliser that spreads nearby inputs apart. Key_Shared ownership
+/// and the event loop of a topic go by it.
+func stableHash(_ text: String) -> UInt32 {
+    var hash: UInt32 = 2_166_136_261
+    for byte in text.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+    hash ^= hash >> 16
+    hash &*= 0x85eb_ca6b
+    hash ^= hash >> 13
+    hash &*= 0xc2b2_ae35
+    hash ^= hash >> 16
+    return hash
 }

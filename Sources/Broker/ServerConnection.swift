@@ -461,45 +461,40 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// The transaction requests that share one body shape, with the response type and
+    /// field each is answered in.
+    private static let transactionAnswers: [Pulsar_Proto_BaseCommand.TypeEnum: (
+        request: any KeyPath<Pulsar_Proto_BaseCommand, Pulsar_Proto_CommandTxnRequest> & Sendable,
+        type: Pulsar_Proto_BaseCommand.TypeEnum,
+        response: any WritableKeyPath<Pulsar_Proto_BaseCommand, Pulsar_Proto_CommandTxnResponse> & Sendable
+    )] = [
+        .addPartitionToTxn: (\.addPartitionToTxn, .addPartitionToTxnResponse, \.addPartitionToTxnResponse),
+        .addSubscriptionToTxn: (\.addSubscriptionToTxn, .addSubscriptionToTxnResponse, \.addSubscriptionToTxnResponse),
+        .endTxn: (\.endTxn, .endTxnResponse, \.endTxnResponse),
+        .endTxnOnPartition: (\.endTxnOnPartition, .endTxnOnPartitionResponse, \.endTxnOnPartitionResponse),
+        .endTxnOnSubscription: (\.endTxnOnSubscription, .endTxnOnSubscriptionResponse, \.endTxnOnSubscriptionResponse),
+    ]
+
     /// Transaction requests get their own response type with TransactionCoordinatorNotFound:
     /// this broker runs no transaction coordinator.
     private func refuseTransaction(_ request: Pulsar_Proto_BaseCommand) {
         let reason = "this broker has no transaction coordinator"
         var command = Pulsar_Proto_BaseCommand()
-        func response(for id: UInt64, least: UInt64 = 0, most: UInt64 = 0) -> Pulsar_Proto_CommandTxnResponse {
-            var response = Pulsar_Proto_CommandTxnResponse()
-            response.requestID = id
-            response.txnidLeastBits = least
-            response.txnidMostBits = most
-            response.error = .transactionCoordinatorNotFound
-            response.message = reason
-            return response
-        }
-        switch request.type {
-        case .newTxn:
+        var response = Pulsar_Proto_CommandTxnResponse()
+        response.error = .transactionCoordinatorNotFound
+        response.message = reason
+        if let answer = Self.transactionAnswers[request.type] {
+            let txn = request[keyPath: answer.request]
+            response.requestID = txn.requestID
+            response.txnidLeastBits = txn.txnidLeastBits
+            response.txnidMostBits = txn.txnidMostBits
+            command.type = answer.type
+            command[keyPath: answer.response] = response
+        } else if request.type == .newTxn {
+            response.requestID = request.newTxn.requestID
             command.type = .newTxnResponse
-            command.newTxnResponse = response(for: request.newTxn.requestID)
-        case .addPartitionToTxn:
-            let txn = request.addPartitionToTxn
-            command.type = .addPartitionToTxnResponse
-            command.addPartitionToTxnResponse = response(for: txn.requestID, least: txn.txnidLeastBits, most: txn.txnidMostBits)
-        case .addSubscriptionToTxn:
-            let txn = request.addSubscriptionToTxn
-            command.type = .addSubscriptionToTxnResponse
-            command.addSubscriptionToTxnResponse = response(for: txn.requestID, least: txn.txnidLeastBits, most: txn.txnidMostBits)
-        case .endTxn:
-            let txn = request.endTxn
-            command.type = .endTxnResponse
-            command.endTxnResponse = response(for: txn.requestID, least: txn.txnidLeastBits, most: txn.txnidMostBits)
-        case .endTxnOnPartition:
-            let txn = request.endTxnOnPartition
-            command.type = .endTxnOnPartitionResponse
-            command.endTxnOnPartitionResponse = response(for: txn.requestID, least: txn.txnidLeastBits, most: txn.txnidMostBits)
-        case .endTxnOnSubscription:
-            let txn = request.endTxnOnSubscription
-            command.type = .endTxnOnSubscriptionResponse
-            command.endTxnOnSubscriptionResponse = response(for: txn.requestID, least: txn.txnidLeastBits, most: txn.txnidMostBits)
-        default:
+            command.newTxnResponse = response
+        } else {
             command.type = .tcClientConnectResponse
             command.tcClientConnectResponse.requestID = request.tcClientConnectRequest.requestID
             command.tcClientConnectResponse.error = .transactionCoordinatorNotFound

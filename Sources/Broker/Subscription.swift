@@ -265,8 +265,9 @@ final class Subscription: @unchecked Sendable {
                     let position = self.redeliveries.removeFirst()
                     let count = self.redeliveryCounts[position] ?? 1
                     guard let (_, entry) = try await self.ledger.read(from: position, count: 1).first else { continue }
-                    let target = keyShared ? self.consumers.owner(ofKey: Self.key(of: entry)) ?? consumer : consumer
-                    if !self.deliver(position, entry, to: target, redeliveryCount: count) { self.scheduleRedelivery([position]) }
+                    let facts = EntryFacts(entry)
+                    let target = keyShared ? self.consumers.owner(ofKey: facts.key) ?? consumer : consumer
+                    if !self.deliver(position, entry, facts, to: target, redeliveryCount: count) { self.scheduleRedelivery([position]) }
                     continue
                 }
                 let entries = try await self.readBatch(count: max(1, min(100, consumer.permits)))
@@ -281,14 +282,15 @@ final class Subscription: @unchecked Sendable {
                 }
                 var sent = false
                 for (position, entry) in entries {
+                    let facts = EntryFacts(entry)
                     let target: Consumer?
                     if keyShared {
                         // Every entry of a key goes to the same consumer; wait for its permits.
-                        target = self.consumers.owner(ofKey: Self.key(of: entry)).flatMap { $0.permits > 0 ? $0 : nil }
+                        target = self.consumers.owner(ofKey: facts.key).flatMap { $0.permits > 0 ? $0 : nil }
                     } else {
                         target = position == entries[0].0 ? consumer : self.consumers.nextConsumer()
                     }
-                    guard let target, self.deliver(position, entry, to: target, redeliveryCount: 0) else { break }
+                    guard let target, self.deliver(position, entry, facts, to: target, redeliveryCount: 0) else { break }
                     self.cursor.readPosition = self.ledger.next(after: position)
                     sent = true
                 }
@@ -323,23 +325,24 @@ final class Subscription: @unchecked Sendable {
 
     /// Sends an entry, with the batch messages already acked masked out; false when the
     /// consumer closed meanwhile.
-    private func deliver(_ position: Position, _ entry: ByteBuffer, to consumer: Consumer, redeliveryCount: UInt32) -> Bool {
+    private func deliver(_ position: Position, _ entry: ByteBuffer, _ facts: EntryFacts, to consumer: Consumer, redeliveryCount: UInt32) -> Bool {
         consumer.send(
-            position, entry: entry, messages: Self.messageCount(entry), redeliveryCount: redeliveryCount,
+            position, entry: entry, messages: facts.messages, redeliveryCount: redeliveryCount,
             ackSet: self.cursor.unackedBatchIndexes(of: position)
         )
     }
+}
 
-    /// The ordering or partition key of a stored entry ("" when none).
-    static func key(of entry: ByteBuffer) -> String {
-        guard let payload = try? PulsarPayload(parsing: entry) else { return "" }
-        if payload.metadata.hasOrderingKey { return String(decoding: payload.metadata.orderingKey, as: UTF8.self) }
-        return payload.metadata.partitionKey
-    }
+/// What dispatch needs from a stored entry's metadata, parsed once per entry.
+struct EntryFacts {
+    /// Messages in the entry: its batch size, or 1. Permits count these.
+    var messages = 1
+    /// The ordering or partition key, the Key_Shared key ("" when none).
+    var key = ""
 
-    /// Messages in a stored entry: its batch size, or 1.
-    static func messageCount(_ entry: ByteBuffer) -> Int {
-        guard let payload = try? PulsarPayload(parsing: entry), payload.metadata.hasNumMessagesInBatch else { return 1 }
-        return max(1, Int(payload.metadata.numMessagesInBatch))
+    init(_ entry: ByteBuffer) {
+        guard let metadata = try? PulsarPayload(parsing: entry).metadata else { return }
+        if metadata.hasNumMessagesInBatch { self.messages = max(1, Int(metadata.numMessagesInBatch)) }
+        self.key = metadata.hasOrderingKey ? String(decoding: metadata.orderingKey, as: UTF8.self) : metadata.partitionKey
     }
 }

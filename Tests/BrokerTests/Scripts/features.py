@@ -23,6 +23,16 @@ def produce(topic, count, **options):
     return ids
 
 
+def produce_batched(topic, count):
+    """Sends m0..m<count-1> in batches of ten, each one entry."""
+    producer = client.create_producer(topic, batching_enabled=True, batching_max_messages=10,
+                                      batching_max_publish_delay_ms=1000)
+    for i in range(count):
+        producer.send_async(("m%d" % i).encode(), None)
+    producer.flush()
+    producer.close()
+
+
 if feature == "reader":
     ids = produce(topic, 50)
     reader = client.create_reader(topic, pulsar.MessageId.earliest)
@@ -40,12 +50,7 @@ if feature == "reader":
     reader.close()
 elif feature == "reader-batched":
     # The last entry is a batch: a reader inside it must still see messages available.
-    producer = client.create_producer(topic, batching_enabled=True, batching_max_messages=10,
-                                      batching_max_publish_delay_ms=1000)
-    for i in range(30):
-        producer.send_async(("m%d" % i).encode(), None)
-    producer.flush()
-    producer.close()
+    produce_batched(topic, 30)
     reader = client.create_reader(topic, pulsar.MessageId.earliest)
     got = []
     while reader.has_message_available():
@@ -174,12 +179,7 @@ elif feature == "failover":
     assert taken == list(range(20)), taken
     standby.close()
 elif feature == "batch-index-ack":
-    producer = client.create_producer(topic, batching_enabled=True, batching_max_messages=10,
-                                      batching_max_publish_delay_ms=1000)
-    for i in range(10):
-        producer.send_async(("m%d" % i).encode(), None)
-    producer.flush()
-    producer.close()
+    produce_batched(topic, 10)
     consumer = client.subscribe(topic, "bia", consumer_type=pulsar.ConsumerType.Shared, batch_index_ack_enabled=True,
                                 initial_position=pulsar.InitialPosition.Earliest)
     messages = [consumer.receive(timeout_millis=10000) for _ in range(10)]
