@@ -381,7 +381,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                 } else {
                     let id = request.messageID
                     target = id.ledgerID == .max
-                        ? topic.ledger.firstPosition
+                        ? await topic.ledger.firstPosition
                         : Position(ledgerID: Int64(bitPattern: id.ledgerID), entryID: Int64(bitPattern: id.entryID))
                 }
                 let closed = await topic.reset(subscription, to: target)
@@ -423,8 +423,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             return self.error(request.requestID, BrokerError(.notAllowed, "no consumer \(request.consumerID) on this connection"))
         }
         Task {
-            let last = topic.ledger.lastConfirmed
-            let markDelete = subscription.cursor.markDeletePosition
+            let last = await topic.ledger.lastConfirmed
+            let markDelete = await subscription.cursor.markDeletePosition
             var command = Pulsar_Proto_BaseCommand()
             command.type = .getLastMessageIDResponse
             command.getLastMessageIDResponse.requestID = request.requestID
@@ -455,7 +455,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             command.consumerStatsResponse.consumerName = consumer.name
             command.consumerStatsResponse.availablePermits = UInt64(max(0, consumer.permits))
             command.consumerStatsResponse.unackedMessages = UInt64(consumer.unackedCount)
-            command.consumerStatsResponse.msgBacklog = UInt64(max(0, subscription.cursor.backlog))
+            command.consumerStatsResponse.msgBacklog = UInt64(max(0, subscription.cursor.assumeIsolated { $0.backlog }))
             command.consumerStatsResponse.type = ConsumerSet<Consumer>.describe(subscription.type)
             self.write(command)
         }

@@ -208,28 +208,33 @@ final class Subscription: @unchecked Sendable {
     /// message of it is left; a cumulative ack on a batch acked in part acks through the
     /// entry before it and the given messages of that batch.
     func ack(_ messages: [AckedMessage], cumulative: Bool, from consumer: Consumer) {
+        self.cursor.assumeIsolated { cursor in self.ack(messages, cumulative: cumulative, from: consumer, cursor) }
+    }
+
+    private func ack(_ messages: [AckedMessage], cumulative: Bool, from consumer: Consumer, _ cursor: isolated ManagedCursor) {
         if cumulative {
             guard let last = messages.max(by: { $0.position < $1.position }) else { return }
-            if last.wholeEntry {
-                self.cursor.ackCumulative(last.position)
-                consumer.ackedThrough(last.position)
-            } else {
-                self.cursor.ackCumulative(last.position.previousInLedger)
-                consumer.ackedThrough(last.position.previousInLedger)
-                if self.cursor.ack(last.position, batchIndexes: last.ackSet) { consumer.acked([last.position]) }
+            let through = last.wholeEntry ? last.position : last.position.previousInLedger
+            cursor.ackCumulative(through)
+            consumer.ackedThrough(through)
+            if !self.redeliveryCounts.isEmpty { self.redeliveryCounts = self.redeliveryCounts.filter { $0.key > through } }
+            if !last.wholeEntry, cursor.ack(last.position, batchIndexes: last.ackSet) {
+                consumer.acked([last.position])
+                self.redeliveryCounts[last.position] = nil
             }
             return
         }
         var done: [Position] = []
         for message in messages {
             if message.wholeEntry {
-                self.cursor.ack(message.position)
+                cursor.ack(message.position)
                 done.append(message.position)
-            } else if self.cursor.ack(message.position, batchIndexes: message.ackSet) {
+            } else if cursor.ack(message.position, batchIndexes: message.ackSet) {
                 done.append(message.position)
             }
         }
         consumer.acked(done)
+        if !self.redeliveryCounts.isEmpty { for position in done { self.redeliveryCounts[position] = nil } }
     }
 
     /// Sends again what `consumer` has not acked (all of it when `positions` is empty).
@@ -240,11 +245,19 @@ final class Subscription: @unchecked Sendable {
     }
 
     private func scheduleRedelivery(_ positions: [Position]) {
-        for position in positions where !self.cursor.isAcked(position) && !self.redeliveries.contains(position) {
-            self.redeliveries.append(position)
+        let unacked = self.cursor.assumeIsolated { cursor in positions.filter { !cursor.isAcked($0) } }
+        for position in unacked {
+            // Kept sorted: find the place by bisection, and skip a position already there.
+            var low = 0
+            var high = self.redeliveries.count
+            while low < high {
+                let middle = (low + high) / 2
+                if self.redeliveries[middle] < position { low = middle + 1 } else { high = middle }
+            }
+            guard low == self.redeliveries.count || self.redeliveries[low] != position else { continue }
+            self.redeliveries.insert(position, at: low)
             self.redeliveryCounts[position, default: 0] += 1
         }
-        self.redeliveries.sort()
     }
 
     /// Starts a dispatch pass unless one is running.
@@ -276,11 +289,11 @@ final class Subscription: @unchecked Sendable {
                     // "after the last confirmed": entries may have been confirmed since the
                     // read looked.)
                     self.dispatching = false
-                    _ = await self.ledger.waitForEntries(after: self.cursor.readPosition.previousInLedger, timeout: .seconds(5))
+                    _ = await self.ledger.waitForEntries(after: await self.cursor.readPosition.previousInLedger, timeout: .seconds(5))
                     self.dispatch()
                     return
                 }
-                var sent = false
+                var lastSent: Position?
                 for (position, entry) in entries {
                     let facts = EntryFacts(entry)
                     let target: Consumer?
@@ -291,10 +304,11 @@ final class Subscription: @unchecked Sendable {
                         target = position == entries[0].0 ? consumer : self.consumers.nextConsumer()
                     }
                     guard let target, self.deliver(position, entry, facts, to: target, redeliveryCount: 0) else { break }
-                    self.cursor.readPosition = self.ledger.next(after: position)
-                    sent = true
+                    lastSent = position
                 }
-                if !sent { break }  // The next entry's consumer has no permits: its FLOW resumes dispatch.
+                // None sent: the next entry's consumer has no permits; its FLOW resumes dispatch.
+                guard let lastSent else { break }
+                await self.cursor.moveReadPosition(to: await self.ledger.next(after: lastSent))
             } catch {
                 try? await Task.sleep(for: .milliseconds(200))
             }
@@ -305,7 +319,7 @@ final class Subscription: @unchecked Sendable {
     /// The entries from the cursor's read position: the batch read ahead when it starts
     /// there, else read now. A full batch starts reading the next one.
     private func readBatch(count: Int) async throws -> [(Position, ByteBuffer)] {
-        let from = self.cursor.readPosition
+        let from = await self.cursor.readPosition
         var entries: [(Position, ByteBuffer)] = []
         if let ahead = self.readAhead, ahead.from == from {
             // An empty batch read ahead may predate entries confirmed since: read again.
@@ -316,7 +330,7 @@ final class Subscription: @unchecked Sendable {
         self.readAhead = nil
         if entries.isEmpty { entries = try await self.ledger.read(from: from, count: count) }
         if entries.count == count, let last = entries.last {
-            let next = self.ledger.next(after: last.0)
+            let next = await self.ledger.next(after: last.0)
             let ledger = self.ledger
             self.readAhead = (next, Task { try await ledger.read(from: next, count: count) })
         }
@@ -328,7 +342,7 @@ final class Subscription: @unchecked Sendable {
     private func deliver(_ position: Position, _ entry: ByteBuffer, _ facts: EntryFacts, to consumer: Consumer, redeliveryCount: UInt32) -> Bool {
         consumer.send(
             position, entry: entry, messages: facts.messages, redeliveryCount: redeliveryCount,
-            ackSet: self.cursor.unackedBatchIndexes(of: position)
+            ackSet: self.cursor.assumeIsolated { $0.unackedBatchIndexes(of: position) }
         )
     }
 }

@@ -145,7 +145,7 @@ actor Topic {
             subscription = existing
         } else {
             let cursor = try await self.ledger.openCursor(subscriptionName, initialPosition: initialPosition == .earliest ? .earliest : .latest)
-            if let start { cursor.seek(to: start) }
+            if let start { await cursor.seek(to: start) }
             subscription = Subscription(
                 name: subscriptionName, type: type, partition: self.name.partitionIndex, durable: durable, cursor: cursor, topic: self
             )
@@ -168,14 +168,14 @@ actor Topic {
     /// The first position whose message was published at or after `time` (milliseconds),
     /// or the position after the last entry.
     func position(publishedAtOrAfter time: UInt64) async throws -> Position {
-        var position = self.ledger.firstPosition
+        var position = await self.ledger.firstPosition
         while true {
             let entries = try await self.ledger.read(from: position, count: 100)
-            guard !entries.isEmpty else { return position }
+            guard let last = entries.last else { return position }
             for (entryPosition, entry) in entries {
                 if let payload = try? PulsarPayload(parsing: entry), payload.metadata.publishTime >= time { return entryPosition }
-                position = self.ledger.next(after: entryPosition)
             }
+            position = await self.ledger.next(after: last.0)
         }
     }
 
@@ -183,7 +183,7 @@ actor Topic {
     /// returned (their clients subscribe again), and its cursor is reset there.
     func reset(_ subscription: Subscription, to target: Position) -> [Consumer] {
         let closed = subscription.removeAll()
-        subscription.cursor.seek(to: target)
+        subscription.cursor.assumeIsolated { $0.seek(to: target) }
         return closed
     }
 

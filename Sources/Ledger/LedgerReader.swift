@@ -9,23 +9,20 @@ public final class LedgerReader: Sendable {
     public let ledgerID: Int64
     public let metadata: LedgerMetadata
     private let client: LedgerClient
-    private let confirmed: Mutex<Int64>
+    private let confirmed: Atomic<Int64>
 
     init(client: LedgerClient, ledgerID: Int64, metadata: LedgerMetadata, lastAddConfirmed: Int64 = -1) {
         self.client = client
         self.ledgerID = ledgerID
         self.metadata = metadata
-        self.confirmed = Mutex(metadata.state == .closed ? metadata.lastEntryID : lastAddConfirmed)
+        self.confirmed = Atomic(metadata.state == .closed ? metadata.lastEntryID : lastAddConfirmed)
     }
 
     /// The last entry known to be confirmed (for a closed ledger, its last entry).
-    public var lastAddConfirmed: Int64 { self.confirmed.withLock { $0 } }
+    public var lastAddConfirmed: Int64 { self.confirmed.load(ordering: .acquiring) }
 
     private func raise(_ lac: Int64) -> Int64 {
-        self.confirmed.withLock { confirmed in
-            confirmed = max(confirmed, lac)
-            return confirmed
-        }
+        self.confirmed.max(lac, ordering: .acquiringAndReleasing).newValue
     }
 
     /// Asks the bookies of the last ensemble for their LAC and returns the highest (each

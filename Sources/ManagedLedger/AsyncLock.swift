@@ -1,37 +1,24 @@
-import Synchronization
-
 /// A first-come, first-served lock for async code: serializes the read-modify-CAS cycles
-/// on one metadata key, which may not overlap.
-final class AsyncLock: Sendable {
-    private struct State {
-        var locked = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
+/// on one metadata key, which may not overlap. It belongs to one actor and is used only
+/// in that actor's isolation, so its own state needs no lock.
+final class AsyncLock {
+    private var locked = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    private let state = Mutex(State())
-
-    func lock() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = self.state.withLock { state in
-                if state.locked {
-                    state.waiters.append(continuation)
-                    return false
-                }
-                state.locked = true
-                return true
-            }
-            if acquired { continuation.resume() }
+    nonisolated(nonsending) func lock() async {
+        guard self.locked else {
+            self.locked = true
+            return
         }
+        await withCheckedContinuation { self.waiters.append($0) }
     }
 
+    /// Hands the lock to the next waiter, if any.
     func unlock() {
-        let next = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty {
-                state.locked = false
-                return nil
-            }
-            return state.waiters.removeFirst()
+        if self.waiters.isEmpty {
+            self.locked = false
+        } else {
+            self.waiters.removeFirst().resume()
         }
-        next?.resume()
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Metadata
-import Synchronization
 
 /// A durable subscription's place in a managed ledger: everything at or before the
 /// mark-delete position is acknowledged, plus individually acknowledged ranges beyond it.
@@ -13,7 +12,10 @@ import Synchronization
 /// ``persist()``: a broker crash forgets at most that interval's acknowledgements.
 /// Acknowledging is in memory and cheap. The read position is not stored: after a
 /// reopen it is the entry after the mark-delete position.
-public final class ManagedCursor: Sendable {
+///
+/// The actor's executor is its managed ledger's event loop, so a topic on that loop calls
+/// it with `assumeIsolated` and the cursor reads the ledger's positions the same way.
+public actor ManagedCursor {
     struct Record: Codable, Equatable {
         var markDelete: Position
         var acked: [ClosedRange<Position>]
@@ -44,76 +46,85 @@ public final class ManagedCursor: Sendable {
         var deleted = false
     }
 
-    public let name: String
-    let key: String
-    let ledger: ManagedLedger
-    let state: Mutex<State>
+    public nonisolated let name: String
+    nonisolated let key: String
+    nonisolated let ledger: ManagedLedger
+    var state: State
     /// One persist at a time, so that each CAS builds on the last.
     let persistLock = AsyncLock()
 
-    init(name: String, key: String, ledger: ManagedLedger, record: Record, version: Int64) {
+    /// A cursor at `record`, reading next at `readPosition`; made in the ledger's isolation.
+    init(name: String, key: String, ledger: isolated ManagedLedger, record: Record, version: Int64) {
         self.name = name
         self.key = key
         self.ledger = ledger
-        self.state = Mutex(
-            State(
-                markDelete: record.markDelete, acked: record.acked,
-                batches: Dictionary((record.batches ?? []).map { ($0.position, $0.unacked) }, uniquingKeysWith: { $1 }),
-                readPosition: ledger.next(after: record.markDelete), version: version, persistedMarkDelete: record.markDelete
-            )
+        self.state = State(
+            markDelete: record.markDelete, acked: record.acked,
+            batches: Dictionary((record.batches ?? []).map { ($0.position, $0.unacked) }, uniquingKeysWith: { $1 }),
+            readPosition: ledger.next(after: record.markDelete), version: version, persistedMarkDelete: record.markDelete
         )
     }
 
-    convenience init(name: String, key: String, ledger: ManagedLedger, stored: Versioned) throws {
-        let record: Record
+    static func record(_ stored: Versioned, key: String) throws -> Record {
         do {
-            record = try JSONDecoder().decode(Record.self, from: Data(stored.value))
+            return try JSONDecoder().decode(Record.self, from: Data(stored.value))
         } catch {
             throw ManagedLedgerError(.corruptMetadata, "\(key) does not hold a cursor", cause: error)
         }
-        self.init(name: name, key: key, ledger: ledger, record: record, version: stored.version)
+    }
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { self.ledger.unownedExecutor }
+
+    /// `ledger.next(after:)`, read in place: the ledger shares this actor's executor.
+    private func next(after position: Position) -> Position {
+        self.ledger.assumeIsolated { $0.next(after: position) }
     }
 
     // MARK: Positions
 
     /// Everything at or before this position is acknowledged.
-    public var markDeletePosition: Position { self.state.withLock { $0.markDelete } }
+    public var markDeletePosition: Position { self.state.markDelete }
 
     /// The mark-delete position as last stored; trimming goes by this one.
-    public var persistedMarkDeletePosition: Position { self.state.withLock { $0.persistedMarkDelete } }
+    public var persistedMarkDeletePosition: Position { self.state.persistedMarkDelete }
 
     /// The individually acknowledged ranges beyond the mark-delete position (inclusive).
-    public var individuallyAcked: [ClosedRange<Position>] { self.state.withLock { $0.acked } }
+    public var individuallyAcked: [ClosedRange<Position>] { self.state.acked }
 
     /// The next entry to read; may be moved back (rewind, redelivery) or forward.
     public var readPosition: Position {
-        get { self.state.withLock { $0.readPosition } }
-        set { self.state.withLock { $0.readPosition = newValue } }
+        get { self.state.readPosition }
+        set { self.state.readPosition = newValue }
+    }
+
+    /// Sets the read position (from outside the cursor's isolation).
+    public func moveReadPosition(to position: Position) {
+        self.state.readPosition = position
     }
 
     /// Entries after the mark-delete position not individually acknowledged.
     public var backlog: Int64 {
-        let (markDelete, acked) = self.state.withLock { ($0.markDelete, $0.acked) }
-        var backlog = self.ledger.numberOfEntries(after: markDelete, through: self.ledger.lastConfirmed)
-        for range in acked {
-            backlog -= self.ledger.numberOfEntries(after: range.lowerBound.previousInLedger, through: range.upperBound)
+        let (markDelete, acked) = (self.state.markDelete, self.state.acked)
+        return self.ledger.assumeIsolated { ledger in
+            var backlog = ledger.numberOfEntries(after: markDelete, through: ledger.lastConfirmed)
+            for range in acked {
+                backlog -= ledger.numberOfEntries(after: range.lowerBound.previousInLedger, through: range.upperBound)
+            }
+            return max(0, backlog)
         }
-        return max(0, backlog)
     }
 
     /// Whether `position` is acknowledged.
     public func isAcked(_ position: Position) -> Bool {
-        self.state.withLock { state in
-            if position <= state.markDelete { return true }
-            let index = Self.firstRange(in: state.acked, endingAtOrAfter: position)
-            return index < state.acked.count && state.acked[index].contains(position)
-        }
+        if position <= self.state.markDelete { return true }
+        let index = Self.firstRange(in: self.state.acked, endingAtOrAfter: position)
+        return index < self.state.acked.count && self.state.acked[index].contains(position)
     }
 
     /// For a batch entry acknowledged in part, Pulsar's ack_set of what is left: set bits
     /// are the messages still unacknowledged. Nil otherwise.
     public func unackedBatchIndexes(of position: Position) -> [Int64]? {
-        self.state.withLock { $0.batches[position] }
+        self.state.batches[position]
     }
 
     // MARK: Acknowledging
@@ -123,82 +134,70 @@ public final class ManagedCursor: Sendable {
     /// entry is left unacknowledged, and then the entry is acknowledged as a whole.
     @discardableResult
     public func ack(_ position: Position, batchIndexes ackSet: [Int64]) -> Bool {
-        let complete = self.state.withLock { state -> Bool? in
-            guard position > state.markDelete, !state.deleted else { return nil }
-            let index = Self.firstRange(in: state.acked, endingAtOrAfter: position)
-            if index < state.acked.count, state.acked[index].contains(position) { return nil }
-            let before = state.batches[position]
-            var left = ackSet
-            if let before {
-                // A message stays unacknowledged only while both say so (the sets of one
-                // batch have the same length).
-                left = zip(before, ackSet).map { $0 & $1 }
-            }
-            if left.allSatisfy({ $0 == 0 }) {
-                state.batches[position] = nil
-                return true
-            }
-            if left != before {
-                state.batches[position] = left
-                state.dirty = true
-            }
-            return false
+        guard !self.state.deleted, !self.isAcked(position) else { return true }
+        let before = self.state.batches[position]
+        var left = ackSet
+        if let before {
+            // A message stays unacknowledged only while both say so (the sets of one batch
+            // have the same length).
+            left = zip(before, ackSet).map { $0 & $1 }
         }
-        switch complete {
-        case nil: return true
-        case true?:
+        if left.allSatisfy({ $0 == 0 }) {
             self.ack(position)
             return true
-        case false?: return false
         }
+        if left != before {
+            self.state.batches[position] = left
+            self.state.dirty = true
+        }
+        return false
     }
 
     /// Acknowledges one entry. The mark-delete position advances when the entry closes
     /// the gap after it.
     public func ack(_ position: Position) {
-        self.state.withLock { state in
-            guard position > state.markDelete, !state.deleted else { return }
-            var index = Self.firstRange(in: state.acked, endingAtOrAfter: position)
-            if index < state.acked.count, state.acked[index].contains(position) { return }
-            var lower = position
-            var upper = position
-            if index > 0, self.ledger.next(after: state.acked[index - 1].upperBound) >= position {
-                lower = state.acked[index - 1].lowerBound
-                state.acked.remove(at: index - 1)
-                index -= 1
-            }
-            if index < state.acked.count, self.ledger.next(after: position) >= state.acked[index].lowerBound {
-                upper = state.acked[index].upperBound
-                state.acked.remove(at: index)
-            }
-            state.acked.insert(lower...upper, at: index)
-            state.batches[position] = nil
-            self.absorbFirstRange(&state)
-            state.dirty = true
+        guard position > self.state.markDelete, !self.state.deleted else { return }
+        var index = Self.firstRange(in: self.state.acked, endingAtOrAfter: position)
+        if index < self.state.acked.count, self.state.acked[index].contains(position) { return }
+        var lower = position
+        var upper = position
+        if index > 0, self.next(after: self.state.acked[index - 1].upperBound) >= position {
+            lower = self.state.acked[index - 1].lowerBound
+            self.state.acked.remove(at: index - 1)
+            index -= 1
         }
+        if index < self.state.acked.count, self.next(after: position) >= self.state.acked[index].lowerBound {
+            upper = self.state.acked[index].upperBound
+            self.state.acked.remove(at: index)
+        }
+        self.state.acked.insert(lower...upper, at: index)
+        self.state.batches[position] = nil
+        self.absorbFirstRange()
+        self.state.dirty = true
     }
 
     /// Acknowledges everything at or before `position`.
     public func ackCumulative(_ position: Position) {
-        self.state.withLock { state in
-            guard position > state.markDelete, !state.deleted else { return }
-            state.markDelete = position
-            let dropped = Self.firstRange(in: state.acked, endingAtOrAfter: position)
-            state.acked.removeFirst(dropped)
-            if let first = state.acked.first, first.lowerBound <= position {
-                state.acked.removeFirst()
-                if first.upperBound > position { state.markDelete = first.upperBound }
-            }
-            self.absorbFirstRange(&state)
-            state.batches = state.batches.filter { $0.key > state.markDelete }
-            state.dirty = true
+        guard position > self.state.markDelete, !self.state.deleted else { return }
+        self.state.markDelete = position
+        let dropped = Self.firstRange(in: self.state.acked, endingAtOrAfter: position)
+        self.state.acked.removeFirst(dropped)
+        if let first = self.state.acked.first, first.lowerBound <= position {
+            self.state.acked.removeFirst()
+            if first.upperBound > position { self.state.markDelete = first.upperBound }
         }
+        self.absorbFirstRange()
+        if !self.state.batches.isEmpty {
+            let markDelete = self.state.markDelete
+            self.state.batches = self.state.batches.filter { $0.key > markDelete }
+        }
+        self.state.dirty = true
     }
 
     /// Moves the read position back to the first entry not covered by the mark-delete
     /// position (the broker skips individually acknowledged ones).
     public func rewind() {
-        self.state.withLock { state in state.readPosition = self.ledger.next(after: state.markDelete) }
+        self.state.readPosition = self.next(after: self.state.markDelete)
     }
 
     /// Resets the cursor to `position`, as Pulsar's seek does: the next read is
@@ -207,27 +206,24 @@ public final class ManagedCursor: Sendable {
     /// first existing entry resets to that entry. To move only the read position, set
     /// ``readPosition``.
     public func seek(to position: Position) {
-        let first = self.ledger.firstPosition
-        let target = max(position, first)
-        self.state.withLock { state in
-            guard !state.deleted else { return }
-            state.markDelete = target.previousInLedger
-            state.acked = []
-            state.batches = [:]
-            state.readPosition = target
-            state.dirty = true
-        }
+        guard !self.state.deleted else { return }
+        let target = max(position, self.ledger.assumeIsolated { $0.firstPosition })
+        self.state.markDelete = target.previousInLedger
+        self.state.acked = []
+        self.state.batches = [:]
+        self.state.readPosition = target
+        self.state.dirty = true
     }
 
     /// Moves the mark-delete position over the first acknowledged range when nothing lies
     /// between them, and keeps the read position after it.
-    private func absorbFirstRange(_ state: inout State) {
-        if let first = state.acked.first, self.ledger.next(after: state.markDelete) >= first.lowerBound {
-            state.markDelete = first.upperBound
-            state.acked.removeFirst()
+    private func absorbFirstRange() {
+        if let first = self.state.acked.first, self.next(after: self.state.markDelete) >= first.lowerBound {
+            self.state.markDelete = first.upperBound
+            self.state.acked.removeFirst()
         }
-        if state.readPosition <= state.markDelete {
-            state.readPosition = self.ledger.next(after: state.markDelete)
+        if self.state.readPosition <= self.state.markDelete {
+            self.state.readPosition = self.next(after: self.state.markDelete)
         }
     }
 
@@ -263,22 +259,18 @@ public final class ManagedCursor: Sendable {
     }
 
     private func store() async throws {
-        guard let (record, version) = self.state.withLock({ state -> (Record, Int64)? in
-            guard state.dirty, !state.deleted else { return nil }
-            state.dirty = false
-            let batches = state.batches.filter { $0.key > state.markDelete }.sorted { $0.key < $1.key }.map {
-                Record.PartialBatch(position: $0.key, unacked: $0.value)
-            }
-            return (Record(markDelete: state.markDelete, acked: state.acked, batches: batches.isEmpty ? nil : batches), state.version)
-        }) else { return }
+        guard self.state.dirty, !self.state.deleted else { return }
+        self.state.dirty = false
+        let markDelete = self.state.markDelete
+        let batches = self.state.batches.filter { $0.key > markDelete }.sorted { $0.key < $1.key }.map {
+            Record.PartialBatch(position: $0.key, unacked: $0.value)
+        }
+        let record = Record(markDelete: markDelete, acked: self.state.acked, batches: batches.isEmpty ? nil : batches)
         do {
-            let stored = try await self.ledger.metadata.put(self.key, value: try record.encoded(), expecting: .version(version))
-            self.state.withLock { state in
-                state.version = stored
-                state.persistedMarkDelete = record.markDelete
-            }
+            self.state.version = try await self.ledger.metadata.put(self.key, value: try record.encoded(), expecting: .version(self.state.version))
+            self.state.persistedMarkDelete = record.markDelete
         } catch {
-            self.state.withLock { $0.dirty = true }
+            self.state.dirty = true
             if let error = error as? MetadataError, error.code == .notFound {
                 throw ManagedLedgerError(.fenced, "cursor \(self.name) of \(self.ledger.name) was deleted by another owner", cause: error)
             }
@@ -289,7 +281,7 @@ public final class ManagedCursor: Sendable {
     /// Stops persisting: the cursor was deleted.
     func markDeleted() async {
         await self.persistLock.lock()
-        self.state.withLock { $0.deleted = true }
+        self.state.deleted = true
         self.persistLock.unlock()
     }
 }

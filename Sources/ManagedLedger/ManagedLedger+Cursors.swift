@@ -2,7 +2,6 @@ import Foundation
 import Ledger
 import Logging
 import Metadata
-import Synchronization
 
 extension ManagedLedger {
     /// Opens or creates the durable cursor `name`, stored at
@@ -12,19 +11,16 @@ extension ManagedLedger {
     public func openCursor(_ name: String, initialPosition: InitialPosition) async throws -> ManagedCursor {
         guard !name.isEmpty else { throw ManagedLedgerError(.invalidArgument, "a cursor needs a name") }
         try self.checkOpen()
-        if let cursor = self.state.withLock({ $0.cursors[name] }) { return cursor }
+        if let cursor = self.state.cursors[name] { return cursor }
         let key = self.cursorKey(name)
         var cursor: ManagedCursor
         do {
             if let stored = try await self.metadata.get(key) {
-                cursor = try ManagedCursor(name: name, key: key, ledger: self, stored: stored)
+                cursor = ManagedCursor(
+                    name: name, key: key, ledger: self, record: try ManagedCursor.record(stored, key: key), version: stored.version
+                )
             } else {
-                let markDelete = self.state.withLock { state in
-                    switch initialPosition {
-                    case .latest: state.lastConfirmed
-                    case .earliest: state.normalized(Position(ledgerID: state.ledgers[0].id, entryID: 0)).previousInLedger
-                    }
-                }
+                let markDelete = initialPosition == .latest ? self.lastConfirmed : self.firstPosition.previousInLedger
                 let record = ManagedCursor.Record(markDelete: markDelete, acked: [])
                 let version = try await self.metadata.put(key, value: try record.encoded(), expecting: .absent)
                 cursor = ManagedCursor(name: name, key: key, ledger: self, record: record, version: version)
@@ -34,17 +30,15 @@ extension ManagedLedger {
         } catch {
             throw ManagedLedgerError.from(error, "opening cursor \(name) of \(self.name)")
         }
-        return self.state.withLock { state in
-            if let existing = state.cursors[name] { return existing }
-            state.cursors[name] = cursor
-            return cursor
-        }
+        if let existing = self.state.cursors[name] { return existing }
+        self.state.cursors[name] = cursor
+        return cursor
     }
 
     /// Deletes the cursor `name` and its stored state. Deleting a cursor that does not
     /// exist does nothing.
     public func deleteCursor(_ name: String) async throws {
-        let cursor = self.state.withLock { $0.cursors.removeValue(forKey: name) }
+        let cursor = self.state.cursors.removeValue(forKey: name)
         await cursor?.markDeleted()
         do {
             try await self.metadata.delete(self.cursorKey(name))
@@ -56,9 +50,9 @@ extension ManagedLedger {
     }
 
     /// The cursors open on this log.
-    public var cursors: [ManagedCursor] { self.state.withLock { Array($0.cursors.values) } }
+    public var cursors: [ManagedCursor] { Array(self.state.cursors.values) }
 
-    func cursorKey(_ name: String) -> String {
+    nonisolated func cursorKey(_ name: String) -> String {
         "\(self.key)/cursors/\(Self.encodeCursorName(name))"
     }
 
@@ -72,12 +66,10 @@ extension ManagedLedger {
     }
 
     func checkOpen() throws {
-        try self.state.withLock { state in
-            switch state.phase {
-            case .closed: throw ManagedLedgerError(.closed, "managed ledger \(self.name) is closed")
-            case .fenced(let error): throw error
-            case .ready, .rolling: return
-            }
+        switch self.state.phase {
+        case .closed: throw ManagedLedgerError(.closed, "managed ledger \(self.name) is closed")
+        case .fenced(let error): throw error
+        case .ready, .rolling: return
         }
     }
 
@@ -91,8 +83,8 @@ extension ManagedLedger {
                 guard let stored = try await self.metadata.get(key) else { break }
                 do {
                     let version = try await self.metadata.put(key, value: stored.value, expecting: .version(stored.version))
-                    let cursor = try ManagedCursor(name: name, key: key, ledger: self, stored: Versioned(value: stored.value, version: version))
-                    self.state.withLock { $0.cursors[name] = cursor }
+                    let record = try ManagedCursor.record(stored, key: key)
+                    self.state.cursors[name] = ManagedCursor(name: name, key: key, ledger: self, record: record, version: version)
                     break
                 } catch let error as MetadataError where error.code == .badVersion {
                     continue  // The previous owner persisted meanwhile: take the newer state.
@@ -109,39 +101,27 @@ extension ManagedLedger {
     func trimConsumedLedgers() async {
         await self.listLock.lock()
         defer { self.listLock.unlock() }
-        let cursors = self.state.withLock { state -> [ManagedCursor] in
-            guard case .ready = state.phase else { return [] }
-            return Array(state.cursors.values)
+        guard case .ready = self.state.phase else { return }
+        guard let slowest = self.state.cursors.values.map({ $0.assumeIsolated { $0.persistedMarkDeletePosition } }).min() else { return }
+        var count = 0
+        while count < self.state.ledgers.count - 1 {
+            let info = self.state.ledgers[count]
+            guard info.id < slowest.ledgerID || (info.id == slowest.ledgerID && slowest.entryID >= info.entries - 1) else { break }
+            count += 1
         }
-        guard let slowest = cursors.map(\.persistedMarkDeletePosition).min() else { return }
-        let (removed, kept, version) = self.state.withLock { state in
-            var count = 0
-            while count < state.ledgers.count - 1 {
-                let info = state.ledgers[count]
-                guard info.id < slowest.ledgerID || (info.id == slowest.ledgerID && slowest.entryID >= info.entries - 1) else { break }
-                count += 1
-            }
-            return (Array(state.ledgers[..<count]), Array(state.ledgers[count...]), state.version)
-        }
+        let removed = Array(self.state.ledgers[..<count])
         guard !removed.isEmpty else { return }
         do {
-            let stored = try await self.storeList(kept, expecting: version)
-            self.state.withLock { state in
-                state.version = stored
-                state.ledgers.removeFirst(removed.count)
-                for info in removed {
-                    state.readers[info.id] = nil
-                    state.cache.removeLedger(info.id)
-                }
+            self.state.version = try await self.storeList(Array(self.state.ledgers[count...]), expecting: self.state.version)
+            self.state.ledgers.removeFirst(removed.count)
+            for info in removed {
+                self.state.readers[info.id] = nil
+                self.state.cache.removeLedger(info.id)
             }
         } catch {
             let failure = ManagedLedgerError.from(error, "trimming managed ledger \(self.name)")
             self.logger.warning("trimming failed", metadata: ["name": "\(self.name)", "error": "\(failure)"])
-            if failure.code == .fenced {
-                self.state.withLock { state in
-                    if case .ready = state.phase { state.phase = .fenced(failure) }
-                }
-            }
+            if failure.code == .fenced, case .ready = self.state.phase { self.state.phase = .fenced(failure) }
             return
         }
         self.logger.info("trimmed consumed ledgers", metadata: ["name": "\(self.name)", "ledgers": "\(removed.map(\.id))"])

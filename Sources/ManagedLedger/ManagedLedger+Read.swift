@@ -1,17 +1,15 @@
 public import NIOCore
 import Ledger
-import Synchronization
 
 extension ManagedLedger {
     /// Reads up to `count` entries from `position` on (inclusive), crossing ledgers: from
     /// the cache for recent entries, else from the bookies. Returns fewer, possibly none,
     /// at the end of the log. A position before the first existing entry reads from there.
-    nonisolated(nonsending) public func read(from position: Position, count: Int) async throws -> [(Position, ByteBuffer)] {
+    public func read(from position: Position, count: Int) async throws -> [(Position, ByteBuffer)] {
         var entries: [(Position, ByteBuffer)] = []
-        var position = self.state.withLock { $0.normalized(position) }
+        var position = self.state.normalized(position)
         while entries.count < count {
-            let step = self.state.withLock { state in self.nextReadStep(state, position, count - entries.count) }
-            switch step {
+            switch self.nextReadStep(position, count - entries.count) {
             case .end:
                 return entries
             case .cached(let cached):
@@ -42,7 +40,8 @@ extension ManagedLedger {
 
     /// What to read next at `position` (already normalized): the cached run that starts
     /// there, or the run of missing entries up to the next cached one.
-    private func nextReadStep(_ state: State, _ position: Position, _ wanted: Int) -> ReadStep {
+    private func nextReadStep(_ position: Position, _ wanted: Int) -> ReadStep {
+        let state = self.state
         guard position <= state.lastConfirmed, let info = state.ledgers.first(where: { $0.id == position.ledgerID }),
             position.entryID < info.entries
         else { return .end }
@@ -68,47 +67,34 @@ extension ManagedLedger {
         if let writer { return await writer.reader }
         if let cached { return cached }
         let reader = try await self.client.openLedger(ledgerID)
-        if reader.metadata.state == .closed {
-            self.state.withLock { state in
-                if state.ledgers.contains(where: { $0.id == ledgerID }) { state.readers[ledgerID] = reader }
-            }
+        if reader.metadata.state == .closed, self.state.ledgers.contains(where: { $0.id == ledgerID }) {
+            self.state.readers[ledgerID] = reader
         }
         return reader
     }
 
     /// Waits until an entry after `position` is confirmed (true) or `timeout` passes, the
     /// task is cancelled or the ledger closes (false). For tailing consumers.
-    nonisolated(nonsending) public func waitForEntries(after position: Position, timeout: Duration) async -> Bool {
-        let id = self.state.withLock { state in
-            state.nextWaiterID += 1
-            return state.nextWaiterID
-        }
+    public func waitForEntries(after position: Position, timeout: Duration) async -> Bool {
+        if self.state.hasEntry(after: position) { return true }
+        if case .closed = self.state.phase { return false }
+        self.state.nextWaiterID += 1
+        let id = self.state.nextWaiterID
         let delay = TimeAmount.nanoseconds(Self.nanoseconds(timeout))
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-                let registered = self.state.withLock { state -> Bool? in
-                    if state.hasEntry(after: position) { return true }
-                    if case .closed = state.phase { return false }
-                    state.waiters[id] = Waiter(position: position, continuation: continuation)
-                    return nil
-                }
-                if let registered { return continuation.resume(returning: registered) }
-                let timeout = self.eventLoop.scheduleTask(in: delay) { self.expireWaiter(id) }
-                let settled = self.state.withLock { state in
-                    if state.waiters[id] == nil { return true }
-                    state.waiters[id]?.timeout = timeout
-                    return false
-                }
-                if settled { timeout.cancel() }
+                // Runs at once, still isolated to the ledger: nothing changed since the check.
+                let timeout = self.eventLoop.scheduleTask(in: delay) { self.assumeIsolated { $0.expireWaiter(id) } }
+                self.state.waiters[id] = Waiter(position: position, continuation: continuation, timeout: timeout)
                 if Task.isCancelled { self.expireWaiter(id) }
             }
         } onCancel: {
-            self.expireWaiter(id)
+            self.eventLoop.execute { self.assumeIsolated { $0.expireWaiter(id) } }
         }
     }
 
     private func expireWaiter(_ id: UInt64) {
-        guard let waiter = self.state.withLock({ $0.waiters.removeValue(forKey: id) }) else { return }
+        guard let waiter = self.state.waiters.removeValue(forKey: id) else { return }
         waiter.timeout?.cancel()
         waiter.continuation.resume(returning: false)
     }

@@ -3,7 +3,6 @@ public import Ledger
 public import Logging
 public import Metadata
 public import NIOCore
-import Synchronization
 
 /// A topic's log: a list of ledgers, the last one open for appends, stored at
 /// `/managed-ledgers/<name>` as JSON `{"ledgers":[{"id":…,"entries":…,"size":…}]}` and
@@ -19,9 +18,11 @@ import Synchronization
 ///   is added by CAS before anything is written to it).
 ///
 /// Appends take no metadata call: the list changes only on rollover, trimming and close.
-/// State is behind one mutex; appends, rollovers and their completions are sequenced on
-/// the ledger client's event loop. Lock order: a cursor's lock, then the ledger's.
-public final class ManagedLedger: Sendable {
+/// The actor's executor is the ledger client's event loop, where the ledger writer runs
+/// and its completions arrive: appends, their completions, reads from the entry cache and
+/// the cursors (whose executor is the same loop) touch the state without a lock or a hop.
+/// A caller already on that loop (a topic whose executor it is) enters without a switch.
+public actor ManagedLedger {
     public typealias AppendCompletion = @Sendable (Result<Position, any Error>) -> Void
 
     /// One ledger of the log, as stored in the list. For the open ledger, `entries` and
@@ -104,18 +105,21 @@ public final class ManagedLedger: Sendable {
         }
     }
 
-    public let name: String
-    public let configuration: ManagedLedgerConfiguration
-    let client: LedgerClient
-    let metadata: any MetadataStore
-    let logger: Logger
-    let key: String
-    /// The loop the ledger writer runs on; appends complete there.
-    public var eventLoop: any EventLoop { self.client.eventLoop }
-    let state: Mutex<State>
+    public nonisolated let name: String
+    public nonisolated let configuration: ManagedLedgerConfiguration
+    nonisolated let client: LedgerClient
+    nonisolated let metadata: any MetadataStore
+    nonisolated let logger: Logger
+    nonisolated let key: String
+    /// The loop the ledger writer runs on: the actor's executor; appends complete there.
+    public nonisolated var eventLoop: any EventLoop { self.client.eventLoop }
+    var state: State
     /// Serializes changes of the ledger list (rollover, trimming, close).
     let listLock = AsyncLock()
-    let ticking = Atomic(false)
+    /// A persist-and-trim pass is running.
+    var ticking = false
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { self.eventLoop.executor.asUnownedSerialExecutor() }
 
     private init(
         name: String, client: LedgerClient, metadata: any MetadataStore, configuration: ManagedLedgerConfiguration, logger: Logger, state: State
@@ -126,7 +130,7 @@ public final class ManagedLedger: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.key = Self.key(name)
-        self.state = Mutex(state)
+        self.state = state
     }
 
     static func key(_ name: String) -> String { "/managed-ledgers/\(name)" }
@@ -154,7 +158,7 @@ public final class ManagedLedger: Sendable {
             do {
                 let ledger = try await Self.takeOver(name: name, client: client, metadata: metadata, configuration: configuration, logger: logger)
                 try await ledger.loadCursors()
-                ledger.startTimer()
+                await ledger.startTimer()
                 return ledger
             } catch let error as MetadataError where (error.code == .badVersion || error.code == .alreadyExists) && attempt < 5 {
                 attempt += 1  // Someone changed the list meanwhile: read it again.
@@ -221,59 +225,52 @@ public final class ManagedLedger: Sendable {
     // MARK: Positions
 
     /// The ledgers of the log, oldest first; the last is the one being written.
-    public var ledgers: [LedgerInfo] { self.state.withLock { $0.ledgers } }
+    public var ledgers: [LedgerInfo] { self.state.ledgers }
 
     /// The position after which nothing is written yet: the last confirmed position, or
     /// `(current, -1)` when the current ledger is still empty.
-    public var lastConfirmed: Position { self.state.withLock { $0.lastConfirmed } }
+    public var lastConfirmed: Position { self.state.lastConfirmed }
 
     /// The first position that exists (for "earliest"); `(current, 0)` when the log holds
     /// no entry.
     public var firstPosition: Position {
-        self.state.withLock { $0.normalized(Position(ledgerID: $0.ledgers[0].id, entryID: 0)) }
+        self.state.normalized(Position(ledgerID: self.state.ledgers[0].id, entryID: 0))
     }
 
     /// The position after `position`: `(ledger, entry+1)`, or the next ledger's first entry
     /// when `position` is a closed ledger's last (ledgers with no entries are skipped).
     public func next(after position: Position) -> Position {
-        self.state.withLock { $0.normalized(Position(ledgerID: position.ledgerID, entryID: position.entryID + 1)) }
+        self.state.normalized(Position(ledgerID: position.ledgerID, entryID: position.entryID + 1))
     }
 
     /// The number of existing entries `e` with `start < e ≤ end` (for backlogs:
     /// `numberOfEntries(after: markDelete, through: lastConfirmed)`).
     public func numberOfEntries(after start: Position, through end: Position) -> Int64 {
-        self.state.withLock { state in
-            var total: Int64 = 0
-            for info in state.ledgers where info.id >= start.ledgerID && info.id <= end.ledgerID {
-                let low = info.id == start.ledgerID ? max(0, start.entryID + 1) : 0
-                let high = info.id == end.ledgerID ? min(end.entryID, info.entries - 1) : info.entries - 1
-                total += max(0, high - low + 1)
-            }
-            return total
+        var total: Int64 = 0
+        for info in self.state.ledgers where info.id >= start.ledgerID && info.id <= end.ledgerID {
+            let low = info.id == start.ledgerID ? max(0, start.entryID + 1) : 0
+            let high = info.id == end.ledgerID ? min(end.entryID, info.entries - 1) : info.entries - 1
+            total += max(0, high - low + 1)
         }
+        return total
     }
 
     // MARK: Background work
 
     private func startTimer() {
+        guard case .ready = self.state.phase else { return }
         let interval = TimeAmount.nanoseconds(Self.nanoseconds(self.configuration.cursorPersistInterval))
-        let timer = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in self.tick() }
-        let stale = self.state.withLock { state -> RepeatedTask? in
-            if case .ready = state.phase {
-                state.timer = timer
-                return nil
-            }
-            return timer
+        self.state.timer = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            self.assumeIsolated { $0.tick() }
         }
-        stale?.cancel()
     }
 
     /// Persists changed cursors and trims consumed ledgers, once at a time.
     private func tick() {
-        guard self.ticking.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        guard !self.ticking else { return }
+        self.ticking = true
         Task {
-            let cursors = self.state.withLock { Array($0.cursors.values) }
-            for cursor in cursors {
+            for cursor in self.state.cursors.values {
                 do {
                     try await cursor.persist(trimming: false)
                 } catch {
@@ -281,7 +278,7 @@ public final class ManagedLedger: Sendable {
                 }
             }
             await self.trimConsumedLedgers()
-            self.ticking.store(false, ordering: .releasing)
+            self.ticking = false
         }
     }
 
@@ -296,54 +293,40 @@ public final class ManagedLedger: Sendable {
     /// recover it) and records its size in the list. Pending appends complete first;
     /// later ones fail with `closed`. Throws the first failure, after cleaning up anyway.
     public func close() async throws {
-        let (timer, cursors, wasOpen) = self.state.withLock { state -> (RepeatedTask?, [ManagedCursor], Bool) in
-            let timer = state.timer
-            state.timer = nil
-            if case .closed = state.phase { return (timer, [], false) }
-            return (timer, Array(state.cursors.values), true)
-        }
-        timer?.cancel()
-        guard wasOpen else { return }
+        self.state.timer?.cancel()
+        self.state.timer = nil
+        if case .closed = self.state.phase { return }
         var firstError: (any Error)?
-        for cursor in cursors {
+        for cursor in self.state.cursors.values {
             do { try await cursor.persist(trimming: false) } catch { firstError = firstError ?? error }
         }
         await self.listLock.lock()
-        let closedError = ManagedLedgerError(.closed, "managed ledger \(self.name) is closed")
-        let (writer, queue, waiters, fenced) = self.state.withLock { state in
-            var fenced = false
-            if case .fenced = state.phase { fenced = true }
-            state.phase = .closed
-            let queue = state.queue
-            state.queue = []
-            let waiters = Array(state.waiters.values)
-            state.waiters = [:]
-            state.cursors = [:]
-            return (state.writer, queue, waiters, fenced)
-        }
+        defer { self.listLock.unlock() }
+        var fenced = false
+        if case .fenced = self.state.phase { fenced = true }
+        self.state.phase = .closed
+        let queue = self.state.queue
+        let waiters = self.state.waiters.values
+        self.state.queue = []
+        self.state.waiters = [:]
+        self.state.cursors = [:]
         for waiter in waiters {
             waiter.timeout?.cancel()
             waiter.continuation.resume(returning: false)
         }
-        if !queue.isEmpty {
-            self.eventLoop.execute { for (_, completion) in queue { completion(.failure(closedError)) } }
-        }
-        if let writer, !fenced {
+        let closedError = ManagedLedgerError(.closed, "managed ledger \(self.name) is closed")
+        for (_, completion) in queue { completion(.failure(closedError)) }
+        if let writer = self.state.writer, !fenced {
             do {
                 let closed = try await writer.close()
-                let (ledgers, version) = self.state.withLock { state in
-                    state.ledgers[state.ledgers.count - 1] = LedgerInfo(id: writer.ledgerID, entries: closed.lastEntryID + 1, size: Int64(closed.length))
-                    state.writer = nil
-                    return (state.ledgers, state.version)
-                }
-                let stored = try await self.metadata.put(self.key, value: try Self.encode(ledgers), expecting: .version(version))
-                self.state.withLock { $0.version = stored }
+                self.state.ledgers[self.state.ledgers.count - 1] = LedgerInfo(id: writer.ledgerID, entries: closed.lastEntryID + 1, size: Int64(closed.length))
+                self.state.writer = nil
+                self.state.version = try await self.metadata.put(self.key, value: try Self.encode(self.state.ledgers), expecting: .version(self.state.version))
             } catch {
                 firstError = firstError ?? ManagedLedgerError.from(error, "closing managed ledger \(self.name)")
             }
         }
-        self.state.withLock { $0.readers = [:] }
-        self.listLock.unlock()
+        self.state.readers = [:]
         self.logger.info("closed managed ledger", metadata: ["name": "\(self.name)"])
         if let firstError { throw firstError }
     }

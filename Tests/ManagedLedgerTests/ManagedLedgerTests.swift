@@ -78,7 +78,14 @@ func readAll(_ ledger: ManagedLedger, from start: Position, chunk: Int) async th
         let batch = try await ledger.read(from: position, count: chunk)
         guard let last = batch.last else { return entries }
         entries += batch
-        position = ledger.next(after: last.0)
+        position = await ledger.next(after: last.0)
+    }
+}
+
+extension Actor {
+    /// Runs `body` isolated to the actor, so that several steps and checks see one state.
+    func run<T: Sendable>(_ body: @Sendable (isolated Self) throws -> T) async rethrows -> T {
+        try body(self)
     }
 }
 
@@ -96,39 +103,47 @@ struct ManagedLedgerTests {
             let name = "public/default/persistent/rollover"
             let configuration = ManagedLedgerConfiguration(maxEntriesPerLedger: 300, cacheSize: 16 << 10)
             let ledger = try await ManagedLedger.open(name: name, client: cluster.client, metadata: cluster.metadata, configuration: configuration)
-            let empty = ledger.lastConfirmed
-            #expect(empty.entryID == -1 && ledger.firstPosition == Position(ledgerID: empty.ledgerID, entryID: 0))
-            #expect(try await ledger.read(from: ledger.firstPosition, count: 10).isEmpty)
+            await ledger.run { ledger in
+                let empty = ledger.lastConfirmed
+                #expect(empty.entryID == -1 && ledger.firstPosition == Position(ledgerID: empty.ledgerID, entryID: 0))
+            }
+            #expect(try await ledger.read(from: await ledger.firstPosition, count: 10).isEmpty)
 
             let results = await appendAll(ledger, 0..<1000)
             #expect(results.map(\.0) == Array(0..<1000), "completions come in the order of the appends")
             let positions = results.compactMap { try? $0.1.get() }
             #expect(positions.count == 1000, "\(results.first { (try? $0.1.get()) == nil }.map { "\($0.1)" } ?? "")")
-            #expect(zip(positions, positions.dropFirst()).allSatisfy { $0 < $1 && ledger.next(after: $0) == $1 })
-            #expect(ledger.ledgers.map(\.entries) == [300, 300, 300, 100])
-            #expect(ledger.lastConfirmed == positions.last)
-            #expect(ledger.numberOfEntries(after: ledger.firstPosition.previousInLedger, through: ledger.lastConfirmed) == 1000)
+            await ledger.run { ledger in
+                #expect(zip(positions, positions.dropFirst()).allSatisfy { $0 < $1 && ledger.next(after: $0) == $1 })
+                #expect(ledger.ledgers.map(\.entries) == [300, 300, 300, 100])
+                #expect(ledger.lastConfirmed == positions.last)
+                #expect(ledger.numberOfEntries(after: ledger.firstPosition.previousInLedger, through: ledger.lastConfirmed) == 1000)
+            }
             #expect(try await cluster.storedLedgers(name).map(\.id) == ledger.ledgers.map(\.id))
 
             // A 16 KiB cache holds the last ~160 entries: the rest come from bookies.
-            let entries = try await readAll(ledger, from: ledger.firstPosition, chunk: 77)
+            let entries = try await readAll(ledger, from: await ledger.firstPosition, chunk: 77)
             #expect(entries.map(\.0) == positions)
             #expect(entries.map(\.1) == (0..<1000).map { payload($0) })
             let crossing = try await ledger.read(from: positions[299], count: 2)
             #expect(crossing.map(\.0) == [positions[299], positions[300]] && positions[300].entryID == 0)
-            #expect(try await ledger.read(from: ledger.next(after: ledger.lastConfirmed), count: 5).isEmpty)
+            #expect(try await ledger.read(from: ledger.run { $0.next(after: $0.lastConfirmed) }, count: 5).isEmpty)
             #expect(try await ledger.read(from: positions[990], count: 50).count == 10)
             try await ledger.close()
             await #expect(throws: ManagedLedgerError.self) { _ = try await ledger.append(payload(0)) }
 
             let reopened = try await ManagedLedger.open(name: name, client: cluster.otherClient(), metadata: cluster.metadata, configuration: configuration)
-            #expect(reopened.ledgers.dropLast().map(\.entries) == [300, 300, 300, 100])
-            #expect(reopened.ledgers.count == 5 && reopened.lastConfirmed == Position(ledgerID: reopened.ledgers[4].id, entryID: -1))
-            #expect(try await readAll(reopened, from: reopened.firstPosition, chunk: 500).map(\.1) == (0..<1000).map { payload($0) })
+            await reopened.run { reopened in
+                #expect(reopened.ledgers.dropLast().map(\.entries) == [300, 300, 300, 100])
+                #expect(reopened.ledgers.count == 5 && reopened.lastConfirmed == Position(ledgerID: reopened.ledgers[4].id, entryID: -1))
+            }
+            #expect(try await readAll(reopened, from: await reopened.firstPosition, chunk: 500).map(\.1) == (0..<1000).map { payload($0) })
             #expect(await reopened.waitForEntries(after: positions[998], timeout: .milliseconds(100)), "entry 999 exists in an earlier ledger")
             #expect(await reopened.waitForEntries(after: positions[999], timeout: .milliseconds(100)) == false)
             let next = try await reopened.append(payload(1000))
-            #expect(next == Position(ledgerID: reopened.ledgers[4].id, entryID: 0) && reopened.next(after: positions[999]) == next)
+            await reopened.run { reopened in
+                #expect(next == Position(ledgerID: reopened.ledgers[4].id, entryID: 0) && reopened.next(after: positions[999]) == next)
+            }
             try await reopened.close()
         } catch {
             Issue.record("\(error)")
@@ -149,12 +164,12 @@ struct ManagedLedgerTests {
             let results = await appendAll(first, 0..<250)
             let positions = results.compactMap { try? $0.1.get() }
             #expect(positions.count == 250)
-            let before = first.ledgers
+            let before = await first.ledgers
             #expect(before.map(\.entries) == [100, 100, 50])
             #expect(try await cluster.storedLedgers(name).last?.entries == 0, "the open ledger's size is not stored per append")
 
             let second = try await ManagedLedger.open(name: name, client: cluster.otherClient(), metadata: cluster.metadata, configuration: configuration)
-            let entries = try await readAll(second, from: second.firstPosition, chunk: 64)
+            let entries = try await readAll(second, from: await second.firstPosition, chunk: 64)
             #expect(entries.map(\.0) == positions)
             #expect(entries.map(\.1) == (0..<250).map { payload($0) })
 
@@ -166,7 +181,7 @@ struct ManagedLedgerTests {
             }
             let later = await appendAll(first, 251..<255)
             #expect(later.allSatisfy { if case .failure(let error) = $0.1 { isFenced(error) } else { false } })
-            oldCursor.ackCumulative(positions[10])
+            await oldCursor.ackCumulative(positions[10])
             do {
                 try await oldCursor.persist()
                 Issue.record("the fenced owner persisted its cursor")
@@ -174,13 +189,13 @@ struct ManagedLedgerTests {
                 #expect(isFenced(error), "\(error)")
             }
             let newCursor = try await second.openCursor("sub", initialPosition: .latest)
-            #expect(newCursor.markDeletePosition == Position(ledgerID: before[0].id, entryID: -1), "the new owner keeps the stored cursor")
+            #expect(await newCursor.markDeletePosition == Position(ledgerID: before[0].id, entryID: -1), "the new owner keeps the stored cursor")
 
             let stored = try await cluster.storedLedgers(name)
             #expect(stored.map(\.id) == before.map(\.id) + [stored.last!.id])
             #expect(stored.dropLast().map(\.entries) == [100, 100, 50], "the recovered ledger's real count is recorded")
             #expect(stored.last!.id != before.last!.id && stored.last!.entries == 0)
-            #expect(second.ledgers.map(\.id) == stored.map(\.id))
+            #expect(await second.ledgers.map(\.id) == stored.map(\.id))
 
             let appended = try await second.append(payload(250))
             #expect(appended == Position(ledgerID: stored.last!.id, entryID: 0))
@@ -202,57 +217,63 @@ struct ManagedLedgerTests {
             let configuration = ManagedLedgerConfiguration(maxEntriesPerLedger: 12, cursorPersistInterval: .seconds(60))
             let ledger = try await ManagedLedger.open(name: name, client: cluster.client, metadata: cluster.metadata, configuration: configuration)
             let cursor = try await ledger.openCursor("sub/1", initialPosition: .earliest)
-            #expect(cursor.markDeletePosition == Position(ledgerID: ledger.ledgers[0].id, entryID: -1))
+            #expect(await cursor.markDeletePosition == Position(ledgerID: ledger.ledgers[0].id, entryID: -1))
             #expect(try await ledger.openCursor("sub/1", initialPosition: .latest) === cursor)
             let p = await appendAll(ledger, 0..<20).compactMap { try? $0.1.get() }
             #expect(p.count == 20)
-            #expect(cursor.readPosition == p[0])
-
-            cursor.ack(p[2])
-            cursor.ack(p[3])
-            cursor.ack(p[5])
-            #expect(cursor.isAcked(p[2]) && cursor.isAcked(p[5]) && !cursor.isAcked(p[4]) && !cursor.isAcked(p[0]))
-            #expect(cursor.markDeletePosition == p[0].previousInLedger)
-            cursor.ack(p[0])
-            #expect(cursor.markDeletePosition == p[0])
-            cursor.ack(p[1])
-            #expect(cursor.markDeletePosition == p[3])
-            #expect(cursor.individuallyAcked == [p[5]...p[5]])
-            cursor.ackCumulative(p[7])
-            #expect(cursor.markDeletePosition == p[7] && cursor.individuallyAcked.isEmpty)
-            // Across the rollover after entry 11.
-            cursor.ack(p[11])
-            cursor.ack(p[12])
-            cursor.ack(p[14])
-            #expect(cursor.individuallyAcked == [p[11]...p[12], p[14]...p[14]])
-            #expect(cursor.backlog == 20 - 8 - 3)
-            cursor.readPosition = p[16]
-            cursor.rewind()
-            #expect(cursor.readPosition == p[8])
+            await cursor.run { cursor in
+                #expect(cursor.readPosition == p[0])
+                cursor.ack(p[2])
+                cursor.ack(p[3])
+                cursor.ack(p[5])
+                #expect(cursor.isAcked(p[2]) && cursor.isAcked(p[5]) && !cursor.isAcked(p[4]) && !cursor.isAcked(p[0]))
+                #expect(cursor.markDeletePosition == p[0].previousInLedger)
+                cursor.ack(p[0])
+                #expect(cursor.markDeletePosition == p[0])
+                cursor.ack(p[1])
+                #expect(cursor.markDeletePosition == p[3])
+                #expect(cursor.individuallyAcked == [p[5]...p[5]])
+                cursor.ackCumulative(p[7])
+                #expect(cursor.markDeletePosition == p[7] && cursor.individuallyAcked.isEmpty)
+                // Across the rollover after entry 11.
+                cursor.ack(p[11])
+                cursor.ack(p[12])
+                cursor.ack(p[14])
+                #expect(cursor.individuallyAcked == [p[11]...p[12], p[14]...p[14]])
+                #expect(cursor.backlog == 20 - 8 - 3)
+                cursor.readPosition = p[16]
+                cursor.rewind()
+                #expect(cursor.readPosition == p[8])
+            }
 
             let latest = try await ledger.openCursor("tail", initialPosition: .latest)
-            #expect(latest.markDeletePosition == ledger.lastConfirmed && latest.backlog == 0)
+            #expect(await latest.markDeletePosition == ledger.lastConfirmed)
+            #expect(await latest.backlog == 0)
             try await cursor.persist()
             try await ledger.close()
 
             let reopened = try await ManagedLedger.open(name: name, client: cluster.otherClient(), metadata: cluster.metadata, configuration: configuration)
-            #expect(Set(reopened.cursors.map(\.name)) == ["sub/1", "tail"])
+            #expect(Set(await reopened.cursors.map(\.name)) == ["sub/1", "tail"])
             let again = try await reopened.openCursor("sub/1", initialPosition: .latest)
-            #expect(again.markDeletePosition == p[7])
-            #expect(again.individuallyAcked == [p[11]...p[12], p[14]...p[14]])
-            #expect(again.readPosition == p[8] && again.isAcked(p[12]) && !again.isAcked(p[13]))
+            await again.run { again in
+                #expect(again.markDeletePosition == p[7])
+                #expect(again.individuallyAcked == [p[11]...p[12], p[14]...p[14]])
+                #expect(again.readPosition == p[8] && again.isAcked(p[12]) && !again.isAcked(p[13]))
+            }
             let stored = try #require(try await cluster.metadata.get("/managed-ledgers/\(name)/cursors/sub%2F1"))
             let json = try #require(try JSONSerialization.jsonObject(with: Data(stored.value)) as? [String: Any])
             #expect((json["markDelete"] as? [String: Any])?["entryID"] as? Int == Int(p[7].entryID))
             #expect((json["acked"] as? [[Any]])?.count == 2)
 
-            again.ack(p[13])
-            #expect(again.markDeletePosition == p[7] && again.individuallyAcked == [p[11]...p[14]])
-            again.seek(to: p[4])
-            #expect(again.markDeletePosition == p[3] && again.individuallyAcked.isEmpty && again.readPosition == p[4])
+            await again.run { again in
+                again.ack(p[13])
+                #expect(again.markDeletePosition == p[7] && again.individuallyAcked == [p[11]...p[14]])
+                again.seek(to: p[4])
+                #expect(again.markDeletePosition == p[3] && again.individuallyAcked.isEmpty && again.readPosition == p[4])
+            }
             try await reopened.deleteCursor("sub/1")
             #expect(try await cluster.metadata.get("/managed-ledgers/\(name)/cursors/sub%2F1") == nil)
-            #expect(reopened.cursors.map(\.name) == ["tail"])
+            #expect(await reopened.cursors.map(\.name) == ["tail"])
             try await reopened.close()
         } catch {
             Issue.record("\(error)")
@@ -273,26 +294,30 @@ struct ManagedLedgerTests {
             #expect(p.count == 4)
 
             // Set bits are messages not yet acked; a batch of four messages is 0b1111.
-            #expect(cursor.ack(p[1], batchIndexes: [0b1110]) == false)
-            #expect(cursor.ack(p[1], batchIndexes: [0b1011]) == false)
-            #expect(cursor.unackedBatchIndexes(of: p[1]) == [0b1010])
-            #expect(!cursor.isAcked(p[1]))
-            #expect(cursor.ack(p[2], batchIndexes: [0b0111]) == false)
+            await cursor.run { cursor in
+                #expect(cursor.ack(p[1], batchIndexes: [0b1110]) == false)
+                #expect(cursor.ack(p[1], batchIndexes: [0b1011]) == false)
+                #expect(cursor.unackedBatchIndexes(of: p[1]) == [0b1010])
+                #expect(cursor.isAcked(p[1]) == false)
+                #expect(cursor.ack(p[2], batchIndexes: [0b0111]) == false)
+            }
             try await cursor.persist()
             try await ledger.close()
 
             let reopened = try await ManagedLedger.open(name: name, client: cluster.otherClient(), metadata: cluster.metadata, configuration: configuration)
             let again = try await reopened.openCursor("s", initialPosition: .latest)
-            #expect(again.unackedBatchIndexes(of: p[1]) == [0b1010])
-            #expect(again.unackedBatchIndexes(of: p[2]) == [0b0111])
-            #expect(again.ack(p[1], batchIndexes: [0b0101]) == true, "nothing of the batch is left")
-            #expect(again.isAcked(p[1]) && again.unackedBatchIndexes(of: p[1]) == nil)
-            // A whole-entry ack, a cumulative ack or a seek forgets the partial state.
-            again.ackCumulative(p[2])
-            #expect(again.unackedBatchIndexes(of: p[2]) == nil && again.markDeletePosition == p[2])
-            #expect(again.ack(p[3], batchIndexes: [0b1]) == false)
-            again.seek(to: p[0])
-            #expect(again.unackedBatchIndexes(of: p[3]) == nil)
+            await again.run { again in
+                #expect(again.unackedBatchIndexes(of: p[1]) == [0b1010])
+                #expect(again.unackedBatchIndexes(of: p[2]) == [0b0111])
+                #expect(again.ack(p[1], batchIndexes: [0b0101]) == true, "nothing of the batch is left")
+                #expect(again.isAcked(p[1]) && again.unackedBatchIndexes(of: p[1]) == nil)
+                // A whole-entry ack, a cumulative ack or a seek forgets the partial state.
+                again.ackCumulative(p[2])
+                #expect(again.unackedBatchIndexes(of: p[2]) == nil && again.markDeletePosition == p[2])
+                #expect(again.ack(p[3], batchIndexes: [0b1]) == false)
+                again.seek(to: p[0])
+                #expect(again.unackedBatchIndexes(of: p[3]) == nil)
+            }
             try await reopened.close()
         } catch {
             Issue.record("\(error)")
@@ -312,17 +337,17 @@ struct ManagedLedgerTests {
             let slow = try await ledger.openCursor("slow", initialPosition: .earliest)
             let p = await appendAll(ledger, 0..<25).compactMap { try? $0.1.get() }
             #expect(p.count == 25)
-            let ids = ledger.ledgers.map(\.id)
-            #expect(ledger.ledgers.map(\.entries) == [10, 10, 5])
+            let ids = await ledger.ledgers.map(\.id)
+            #expect(await ledger.ledgers.map(\.entries) == [10, 10, 5])
 
-            fast.ackCumulative(p[19])
+            await fast.ackCumulative(p[19])
             try await fast.persist()
-            #expect(ledger.ledgers.map(\.id) == ids, "the slow cursor still needs every ledger")
-            slow.ackCumulative(p[9])
+            #expect(await ledger.ledgers.map(\.id) == ids, "the slow cursor still needs every ledger")
+            await slow.ackCumulative(p[9])
             try await slow.persist()
-            #expect(ledger.ledgers.map(\.id) == Array(ids.dropFirst()))
+            #expect(await ledger.ledgers.map(\.id) == Array(ids.dropFirst()))
             #expect(try await cluster.storedLedgers(name).map(\.id) == Array(ids.dropFirst()))
-            #expect(ledger.firstPosition == p[10])
+            #expect(await ledger.firstPosition == p[10])
             do {
                 _ = try await cluster.client.readMetadata(ids[0])
                 Issue.record("trimmed ledger \(ids[0]) still exists")
@@ -332,15 +357,15 @@ struct ManagedLedgerTests {
             #expect(try await ledger.read(from: Position(ledgerID: ids[0], entryID: 3), count: 1).map(\.0) == [p[10]])
 
             // The periodic task persists and trims without being asked; never the current ledger.
-            slow.ackCumulative(p[24])
-            fast.ackCumulative(p[24])
+            await slow.ackCumulative(p[24])
+            await fast.ackCumulative(p[24])
             let deadline = ContinuousClock.now + .seconds(10)
-            while ledger.ledgers.count > 1, ContinuousClock.now < deadline {
+            while await ledger.ledgers.count > 1, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(50))
             }
-            #expect(ledger.ledgers.map(\.id) == [ids[2]])
+            #expect(await ledger.ledgers.map(\.id) == [ids[2]])
             #expect(try await cluster.storedLedgers(name).map(\.id) == [ids[2]])
-            #expect(slow.persistedMarkDeletePosition == p[24])
+            #expect(await slow.persistedMarkDeletePosition == p[24])
             try await ledger.close()
         } catch {
             Issue.record("\(error)")
@@ -355,7 +380,7 @@ struct ManagedLedgerTests {
         do {
             let name = "public/default/persistent/tail"
             let ledger = try await ManagedLedger.open(name: name, client: cluster.client, metadata: cluster.metadata, configuration: .init())
-            let start = ledger.lastConfirmed
+            let start = await ledger.lastConfirmed
             let clock = ContinuousClock()
             var elapsed = await clock.measure { #expect(await ledger.waitForEntries(after: start, timeout: .milliseconds(200)) == false) }
             #expect(elapsed >= .milliseconds(150))
