@@ -6,8 +6,8 @@ import Synchronization
 public import NIOCore
 public import NIOPosix
 
-/// Serves bookie requests on one connection: parses frames, runs them against the
-/// ``BookieStore``, and writes responses, each tagged with its request's id.
+/// Serves bookie requests on one connection: frames and parses them, runs them against
+/// the ``BookieStore``, and writes responses, each tagged with its request's id.
 ///
 /// Adds complete when the journal makes them durable; reads, fences and LAC requests run
 /// on `blockingPool` so that no disk work happens on the event loop. Responses may go out
@@ -15,7 +15,7 @@ public import NIOPosix
 /// `badRequest` answer when its request id is known; a stream that cannot be framed
 /// (oversize, garbled length) is answered where possible and closed.
 public final class BookieRequestHandler: ChannelInboundHandler {
-    public typealias InboundIn = BookieFrame
+    public typealias InboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
     private let store: BookieStore
@@ -23,16 +23,28 @@ public final class BookieRequestHandler: ChannelInboundHandler {
     private let info: @Sendable () -> BookieInfo
     private let metrics: BookieMetrics
     private var responses: ResponseOutbox?
+    private var frames: BookieFrameReader
 
-    public init(store: BookieStore, blockingPool: NIOThreadPool, metrics: BookieMetrics, info: @escaping @Sendable () -> BookieInfo) {
+    public init(
+        store: BookieStore, blockingPool: NIOThreadPool, metrics: BookieMetrics, maximumFrameSize: Int = BookieFrame.defaultMaximumSize,
+        info: @escaping @Sendable () -> BookieInfo
+    ) {
         self.store = store
         self.blockingPool = blockingPool
         self.metrics = metrics
+        self.frames = BookieFrameReader(maximumFrameSize: maximumFrameSize)
         self.info = info
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = Self.unwrapInboundIn(data)
+        do {
+            try self.frames.read(Self.unwrapInboundIn(data)) { frame in self.handle(frame, context: context) }
+        } catch {
+            self.errorCaught(context: context, error: error)
+        }
+    }
+
+    private func handle(_ frame: BookieFrame, context: ChannelHandlerContext) {
         let request: BookieRequest
         do {
             request = try BookieRequest(parsing: frame)

@@ -46,10 +46,9 @@ public final class BookieServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(BookieFrameDecoder(maximumFrameSize: configuration.maximumFrameSize))
-                    )
-                    try channel.pipeline.syncOperations.addHandler(
-                        BookieRequestHandler(store: store, blockingPool: blockingPool, metrics: metrics, info: info)
+                        BookieRequestHandler(
+                            store: store, blockingPool: blockingPool, metrics: metrics, maximumFrameSize: configuration.maximumFrameSize, info: info
+                        )
                     )
                 }
             }

@@ -51,10 +51,17 @@ public final class BookieStore: Sendable {
         public var description: String { "\(self.status): \(self.message)" }
     }
 
+    /// Acknowledged entries not yet in an entry log, by ledger then entry.
+    typealias WriteCache = [UInt64: [UInt64: ByteBuffer]]
+
     private struct State {
-        /// Acknowledged entries not yet in an entry log, by ledger then entry.
-        var cache: [UInt64: [UInt64: ByteBuffer]] = [:]
+        /// Where adds go.
+        var cache: WriteCache = [:]
+        /// The cache a running flush is writing out, swapped out of `cache` whole: read from
+        /// until the flush has indexed it, never changed.
+        var flushing: WriteCache = [:]
         var cachedBytes = 0
+        var flushingBytes = 0
         var ledgers: [UInt64: LedgerState] = [:]
         /// Ledgers whose state changed since the last flush.
         var changedLedgers: Set<UInt64> = []
@@ -63,6 +70,11 @@ public final class BookieStore: Sendable {
         /// Long-poll readers waiting for a ledger's LAC to pass a value, by ledger.
         var lacWaiters: [UInt64: [LACWaiter]] = [:]
         var nextWaiterID = 0
+
+        /// An entry not yet in the index: added since the last flush, or being flushed.
+        func cached(_ ledgerID: UInt64, _ entryID: UInt64) -> ByteBuffer? {
+            self.cache[ledgerID]?[entryID] ?? self.flushing[ledgerID]?[entryID]
+        }
 
         /// Removes and returns the waiters of `ledgerID` that `lac` satisfies.
         mutating func satisfiedWaiters(_ ledgerID: UInt64, lac: Int64) -> [LACWaiter] {
@@ -152,8 +164,10 @@ public final class BookieStore: Sendable {
                 ledgerState.lastAddConfirmed = lac
             }
             state.ledgers[ledgerID] = ledgerState
-            if state.cache[ledgerID]?[entryID] == nil { state.cachedBytes += bytes.readableBytes }
-            state.cache[ledgerID, default: [:]][entryID] = bytes
+            if let replaced = state.cache[ledgerID, default: [:]].updateValue(bytes, forKey: entryID) {
+                state.cachedBytes -= replaced.readableBytes
+            }
+            state.cachedBytes += bytes.readableBytes
         case .fence(let ledgerID):
             var ledgerState = try ledger(ledgerID)
             ledgerState.fenced = true
@@ -238,7 +252,7 @@ public final class BookieStore: Sendable {
     }
 
     private func storedEntry(ledgerID: UInt64, entryID: UInt64) throws(Refusal) -> ByteBuffer {
-        let (cached, known) = self.state.withLock { ($0.cache[ledgerID]?[entryID], $0.ledgers[ledgerID] != nil) }
+        let (cached, known) = self.state.withLock { ($0.cached(ledgerID, entryID), $0.ledgers[ledgerID] != nil) }
         if let cached { return cached }
         do {
             if let location = try self.index.location(ledgerID: ledgerID, entryID: entryID) {
@@ -250,8 +264,8 @@ public final class BookieStore: Sendable {
                     return try self.entryLog(of: moved).read(moved, ledgerID: ledgerID, entryID: entryID)
                 }
             }
-            if let cached = self.state.withLock({ $0.cache[ledgerID]?[entryID] }) {
-                return cached  // Deleted by a flush between the two looks above.
+            if let cached = self.state.withLock({ $0.cached(ledgerID, entryID) }) {
+                return cached  // Indexed by a flush between the two looks above.
             }
             if !known, try self.index.state(ledgerID: ledgerID) == nil {
                 throw Refusal(.noLedger, "no ledger \(ledgerID) here")
@@ -460,6 +474,7 @@ public final class BookieStore: Sendable {
                 state.ledgers[ledgerID] = nil
                 state.changedLedgers.remove(ledgerID)
                 for bytes in (state.cache.removeValue(forKey: ledgerID) ?? [:]).values { state.cachedBytes -= bytes.readableBytes }
+                for bytes in (state.flushing.removeValue(forKey: ledgerID) ?? [:]).values { state.flushingBytes -= bytes.readableBytes }
             }
         }
     }
@@ -540,10 +555,24 @@ public final class BookieStore: Sendable {
     public func flush() throws {
         self.flushLock.lock()
         defer { self.flushLock.unlock() }
+        // The cache is swapped out whole: adds go on into an empty one and never copy
+        // what is being flushed.
         let (snapshot, ledgers, checkpoint) = self.state.withLock { state in
             let changed = Dictionary(uniqueKeysWithValues: state.changedLedgers.compactMap { id in state.ledgers[id].map { (id, $0) } })
             state.changedLedgers.removeAll()
-            return (state.cache, changed, state.applied)
+            if state.flushing.isEmpty {
+                state.flushing = state.cache
+                state.flushingBytes = state.cachedBytes
+            } else {
+                // The last flush failed: its entries are written again, under newer ones.
+                for (ledgerID, entries) in state.cache {
+                    state.flushing[ledgerID, default: [:]].merge(entries) { _, newer in newer }
+                }
+                state.flushingBytes = state.flushing.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.readableBytes } }
+            }
+            state.cache = [:]
+            state.cachedBytes = 0
+            return (state.flushing, changed, state.applied)
         }
         let changes = EntryIndex.Changes()
         for ledgerID in snapshot.keys.sorted() {
@@ -561,15 +590,11 @@ public final class BookieStore: Sendable {
             changes.setLastLogID(log.currentID, directory: number)
         }
         try self.index.apply(changes, sync: true)
-        // Drop flushed entries from the cache unless they were replaced meanwhile.
+        // Reads find these entries through the index now. (`snapshot` still holds them:
+        // they are freed after the lock is released.)
         self.state.withLock { state in
-            for (ledgerID, entries) in snapshot {
-                for (entryID, bytes) in entries where state.cache[ledgerID]?[entryID] == bytes {
-                    state.cache[ledgerID]?[entryID] = nil
-                    state.cachedBytes -= bytes.readableBytes
-                }
-                if state.cache[ledgerID]?.isEmpty == true { state.cache[ledgerID] = nil }
-            }
+            state.flushing = [:]
+            state.flushingBytes = 0
         }
         for id in try JournalFile.ids(in: self.journalDirectory) where id < checkpoint.fileID {
             try? FileManager.default.removeItem(atPath: JournalFile.path(self.journalDirectory, id))
@@ -590,7 +615,7 @@ public final class BookieStore: Sendable {
     public var journalQueueDepth: Int { self.journal.queueDepth }
 
     /// Bytes of acknowledged entries waiting for the next flush.
-    public var cachedBytes: Int { self.state.withLock { $0.cachedBytes } }
+    public var cachedBytes: Int { self.state.withLock { $0.cachedBytes + $0.flushingBytes } }
 
     /// Stops the journal and releases the index. Call ``flush()`` first to avoid a replay
     /// at the next open. Nothing may use the store afterwards.

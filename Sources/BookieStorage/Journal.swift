@@ -8,9 +8,10 @@ import NIOCore
 /// One thread owns the files. Appends queue up; the thread takes everything queued, frames
 /// it as one batch, and commits the group — `write` then `fdatasync` — when the queue has
 /// drained, when the oldest waiting append is `maxGroupWait` old, or when `maxGroupBytes`
-/// are buffered. Completions run on the journal thread after the sync, in append order;
-/// hop elsewhere before doing real work in them. With `syncEachGroup` off, completions run
-/// after the write and the files are synced once a second.
+/// are buffered. A committed group's completions go to a second thread, which runs them
+/// in append order while the journal thread writes and syncs the next group: what they
+/// do is not on the path of the disk. With `syncEachGroup` off, completions run after the
+/// write and the files are synced once a second.
 ///
 /// Files are preallocated and rolled at `maxFileSize`. Each open starts a new file, so a
 /// torn tail left by a crash is never written over; ``replay(directory:from:visit:)``
@@ -66,6 +67,9 @@ public final class Journal: @unchecked Sendable {
     private var failedWith: StorageError?
     private var stopped = false
     private var groups = 0
+
+    /// Runs committed groups' completions, in order.
+    private let completions = CompletionThread()
 
     // Owned by the journal thread.
     private let configuration: Configuration
@@ -205,6 +209,7 @@ public final class Journal: @unchecked Sendable {
             }
         }
         Glibc.close(self.fd)
+        self.completions.finish()
         self.condition.withLock {
             self.stopped = true
             self.condition.broadcast()
@@ -219,7 +224,7 @@ public final class Journal: @unchecked Sendable {
         }
         guard batch.readableBytes > JournalFile.batchHeaderSize else { return }
         if let failure = self.condition.withLock({ self.failedWith }) {
-            for (completion, _) in waiting { completion(.failure(failure)) }
+            self.completions.run(waiting.map { completion, _ in { completion(.failure(failure)) } })
             return
         }
         let length = batch.readableBytes - JournalFile.batchHeaderSize
@@ -249,7 +254,7 @@ public final class Journal: @unchecked Sendable {
             return
         }
         self.condition.withLock { self.groups += 1 }
-        for (completion, position) in waiting { completion(.success(position)) }
+        self.completions.run(waiting.map { completion, position in { completion(.success(position)) } })
         if !self.configuration.syncEachGroup { self.syncIfDue(force: false) }
     }
 
@@ -296,7 +301,58 @@ public final class Journal: @unchecked Sendable {
             defer { self.queue.removeAll() }
             return self.queue
         }
-        for (completion, _) in waiting { completion(.failure(error)) }
-        for item in queued { item.completion(.failure(error)) }
+        self.completions.run(waiting.map { completion, _ in { completion(.failure(error)) } } + queued.map { item in { item.completion(.failure(error)) } })
+    }
+}
+
+/// A thread that runs groups of calls in the order they are handed over.
+private final class CompletionThread: @unchecked Sendable {
+    private let condition = NSCondition()
+    /// Guarded by `condition`.
+    private var groups: [[() -> Void]] = []
+    private var finishing = false
+    private var finished = false
+
+    init() {
+        let thread = Thread { self.loop() }
+        thread.name = "journal-completions"
+        thread.start()
+    }
+
+    /// Queues `calls` to run after every group handed over before.
+    func run(_ calls: [() -> Void]) {
+        guard !calls.isEmpty else { return }
+        self.condition.withLock {
+            self.groups.append(calls)
+            if self.groups.count == 1 { self.condition.signal() }
+        }
+    }
+
+    /// Runs what is queued, then stops the thread; returns once it has.
+    func finish() {
+        self.condition.lock()
+        self.finishing = true
+        self.condition.broadcast()
+        while !self.finished { self.condition.wait() }
+        self.condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            self.condition.lock()
+            while self.groups.isEmpty && !self.finishing { self.condition.wait() }
+            let groups = self.groups
+            self.groups.removeAll(keepingCapacity: true)
+            let done = self.finishing && groups.isEmpty
+            self.condition.unlock()
+            for group in groups {
+                for call in group { call() }
+            }
+            if done { break }
+        }
+        self.condition.withLock {
+            self.finished = true
+            self.condition.broadcast()
+        }
     }
 }

@@ -79,3 +79,20 @@ public struct BookieFrameDecoder: NIOSingleStepByteToMessageDecoder {
         try self.decode(buffer: &buffer)
     }
 }
+
+/// Frames a connection's bytes inside the handler that handles the frames: a frame goes
+/// to it as a plain value, where a separate decoder handler would pass each one through
+/// the pipeline type-erased (boxed, then cast back).
+public struct BookieFrameReader {
+    private var processor: NIOSingleStepByteToMessageProcessor<BookieFrameDecoder>
+
+    public init(maximumFrameSize: Int = BookieFrame.defaultMaximumSize) {
+        self.processor = NIOSingleStepByteToMessageProcessor(BookieFrameDecoder(maximumFrameSize: maximumFrameSize))
+    }
+
+    /// Adds `bytes` to what was read before and calls `body` with each whole frame. Throws
+    /// a ``BookieWireError`` when the stream cannot be framed; nothing can be read after.
+    public mutating func read(_ bytes: ByteBuffer, _ body: (BookieFrame) throws -> Void) throws {
+        try self.processor.process(buffer: bytes, body)
+    }
+}

@@ -120,7 +120,6 @@ final class BookieConnection: @unchecked Sendable {
             .connectTimeout(.seconds(3))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BookieFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(ResponseHandler(connection: self))
                 }
             }
@@ -169,18 +168,20 @@ final class BookieConnection: @unchecked Sendable {
 
 /// Hands a connection's answers to it.
 private final class ResponseHandler: ChannelInboundHandler {
-    typealias InboundIn = BookieFrame
+    typealias InboundIn = ByteBuffer
 
     private let connection: BookieConnection
+    private var frames = BookieFrameReader()
 
     init(connection: BookieConnection) {
         self.connection = connection
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = Self.unwrapInboundIn(data)
         do {
-            self.connection.received(try BookieResponse(parsing: frame))
+            try self.frames.read(Self.unwrapInboundIn(data)) { frame in
+                self.connection.received(try BookieResponse(parsing: frame))
+            }
         } catch {
             context.fireErrorCaught(error)
         }

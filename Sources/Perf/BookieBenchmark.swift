@@ -30,7 +30,6 @@ public struct BookieBenchmark: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BookieFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(
                         AddLoadHandler(benchmark: self, ledgerBase: ledgerBase, done: done)
                     )
@@ -60,10 +59,11 @@ struct LoadResult: Sendable {
 
 /// Keeps `inFlight` adds outstanding on one connection until the duration is over.
 private final class AddLoadHandler: ChannelInboundHandler {
-    typealias InboundIn = BookieFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let benchmark: BookieBenchmark
+    private var frames = BookieFrameReader()
     private let ledgerBase: UInt64
     private let done: EventLoopPromise<LoadResult>
     private let payload: ByteBuffer
@@ -92,7 +92,14 @@ private final class AddLoadHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = Self.unwrapInboundIn(data)
+        do {
+            try self.frames.read(Self.unwrapInboundIn(data)) { frame in self.received(frame, context: context) }
+        } catch {
+            self.errorCaught(context: context, error: error)
+        }
+    }
+
+    private func received(_ frame: BookieFrame, context: ChannelHandlerContext) {
         let now = NIODeadline.now()
         if let sent = self.sentAt.removeValue(forKey: frame.requestID) {
             if BookieStatus(rawValue: frame.flags) == .ok {

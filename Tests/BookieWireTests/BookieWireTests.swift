@@ -101,6 +101,27 @@ import Testing
         }
     }
 
+    /// The reader a handler frames with gives the same frames however the reads split the
+    /// stream, and refuses an oversize frame from its length prefix.
+    @Test func theFrameReaderFramesSplitReads() throws {
+        let bytes = Self.frames(of: Self.requests)
+        let expected = try Self.decodeAll(bytes)
+        for splits in [[bytes.readableBytes], Array(repeating: 1, count: bytes.readableBytes), [3, 17, 40, 2, 500]] {
+            var reader = BookieFrameReader()
+            var frames: [BookieFrame] = []
+            var rest = bytes
+            for size in splits {
+                guard let piece = rest.readSlice(length: min(size, rest.readableBytes)) else { break }
+                try reader.read(piece) { frames.append($0) }
+            }
+            if rest.readableBytes > 0 { try reader.read(rest) { frames.append($0) } }
+            #expect(frames == expected)
+        }
+        var reader = BookieFrameReader(maximumFrameSize: 16)
+        let error = #expect(throws: BookieWireError.self) { try reader.read(Self.frames(of: [Self.requests[0]])) { _ in } }
+        #expect(error?.code == .frameTooLarge)
+    }
+
     @Test func anOversizeFrameIsRefusedFromItsLengthAlone() {
         var prefix = ByteBuffer()
         prefix.writeInteger(UInt32(1 << 30))
