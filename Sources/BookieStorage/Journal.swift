@@ -79,6 +79,9 @@ public final class Journal: @unchecked Sendable {
     private var allocatedEnd: Int
     private var lastSync = ContinuousClock.now
     private var unsyncedWrites = false
+    /// Writes batches past the page cache when every group is synced anyway (and the file
+    /// system takes direct I/O); nil: buffered writes.
+    private var direct: JournalDirectWriter?
 
     private init(configuration: Configuration, fileID: UInt64, fd: Int32) {
         self.configuration = configuration
@@ -86,6 +89,13 @@ public final class Journal: @unchecked Sendable {
         self.fd = fd
         self.fileOffset = JournalFile.headerSize
         self.allocatedEnd = configuration.preallocationStep
+        self.direct = self.directWriter()
+    }
+
+    /// A direct writer for the current file, if groups are synced and direct I/O works.
+    private func directWriter() -> JournalDirectWriter? {
+        guard self.configuration.syncEachGroup else { return nil }
+        return JournalDirectWriter(path: JournalFile.path(self.configuration.directory, self.fileID), written: JournalFile.header(self.fileID))
     }
 
     /// Opens a journal in `configuration.directory` on a new file after any existing ones
@@ -233,14 +243,21 @@ public final class Journal: @unchecked Sendable {
         let path = JournalFile.path(self.configuration.directory, self.fileID)
         do throws(StorageError) {
             let end = self.fileOffset + batch.readableBytes
-            if end > self.allocatedEnd {
+            let written = self.direct?.paddedEnd(adding: batch.readableBytes) ?? end
+            if written > self.allocatedEnd {
                 let step = self.configuration.preallocationStep
-                let newEnd = (end + step - 1) / step * step
+                let newEnd = (written + step - 1) / step * step
                 try JournalFile.preallocate(self.fd, from: self.allocatedEnd, length: newEnd - self.allocatedEnd, path: path)
                 self.allocatedEnd = newEnd
             }
             try batch.withUnsafeReadableBytes { raw in
-                Result { () throws(StorageError) in try JournalFile.write(self.fd, raw, at: self.fileOffset, path: path) }
+                Result { () throws(StorageError) in
+                    if let direct = self.direct {
+                        try direct.append(raw, path: path)
+                    } else {
+                        try JournalFile.write(self.fd, raw, at: self.fileOffset, path: path)
+                    }
+                }
             }.get()
             self.fileOffset = end
             if self.configuration.syncEachGroup {
@@ -288,6 +305,7 @@ public final class Journal: @unchecked Sendable {
             }
             self.fileOffset = JournalFile.headerSize
             self.allocatedEnd = self.configuration.preallocationStep
+            self.direct = self.directWriter()
             self.unsyncedWrites = false
         } catch {
             self.fail(error, [])
