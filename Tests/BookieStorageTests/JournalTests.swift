@@ -105,6 +105,42 @@ struct JournalTests {
         #expect(try Self.replayAll(directory.path).0.count == 50)
     }
 
+    /// Synced groups go past the page cache (O_DIRECT, rewriting the partial block at the
+    /// end each time); the file comes out byte for byte as buffered writes leave it.
+    @Test func directWritesLeaveTheFileBufferedWritesDo() async throws {
+        let sizes = [0, 1, 100, 4000, 4096, 5000, 10, 70_000, 3, 8191, 1, 200_000, 17]
+        var files: [[UInt8]] = []
+        for synced in [true, false] {
+            let directory = try TemporaryDirectory(label: "journal-direct")
+            defer { directory.remove() }
+            let journal = try Journal.open(.init(directory: directory.path, syncEachGroup: synced, preallocationStep: 256 << 10))
+            if synced {
+                // The descriptor the journal writes with was opened for direct I/O.
+                let path = try Self.files(directory.path)[0]
+                let flags = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap { fd -> Int? in
+                    guard (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")) == path,
+                        let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8),
+                        let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags:") })
+                    else { return nil }
+                    return Int(line.dropFirst("flags:".count).trimmingCharacters(in: .whitespaces), radix: 8)
+                }
+                #if arch(arm64)
+                let direct = 0o200000
+                #else
+                let direct = 0o40000
+                #endif
+                #expect(flags.contains { $0 & direct != 0 }, "no O_DIRECT descriptor among \(flags.map { String($0, radix: 8) })")
+            }
+            // One record per group: each append waits for its commit.
+            for (index, size) in sizes.enumerated() { try await journal.append(Self.entry(4, UInt64(index), size: size)) }
+            journal.close()
+            #expect(try Self.replayAll(directory.path).0 == sizes.enumerated().map { Self.entry(4, UInt64($0), size: $1) })
+            files.append(Array(try Data(contentsOf: URL(fileURLWithPath: Self.files(directory.path)[0]))))
+        }
+        #expect(files[0].count == files[1].count)
+        #expect(files[0] == files[1])
+    }
+
     @Test func aTornTailIsCut() async throws {
         let directory = try TemporaryDirectory(label: "journal-torn")
         defer { directory.remove() }
