@@ -111,7 +111,7 @@ final class EntryLog: @unchecked Sendable {
         }
         // Start writing it back now: the disk gets a steady stream instead of a second's
         // worth at the flush's sync, which a journal sync would queue behind.
-        _ = syncFileRange(self.fd, off_t(self.offset), off_t(total), syncFileRangeWrite)
+        startWriteback(self.fd, offset: self.offset, count: total)
         self.offset += total
         self.unsynced = true
         self.buffer.clear()
@@ -267,8 +267,3 @@ final class EntryLog: @unchecked Sendable {
         StorageError(.io, "cannot \(what): \(String(cString: strerror(errno)))")
     }
 }
-
-/// Linux's `sync_file_range` (the Glibc module leaves it out) and its flag that starts
-/// writeback of the range without waiting for it.
-@_silgen_name("sync_file_range") private func syncFileRange(_ fd: Int32, _ offset: off_t, _ count: off_t, _ flags: UInt32) -> Int32
-private let syncFileRangeWrite: UInt32 = 2

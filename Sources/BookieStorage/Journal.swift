@@ -234,7 +234,7 @@ public final class Journal: @unchecked Sendable {
         }
         guard batch.readableBytes > JournalFile.batchHeaderSize else { return }
         if let failure = self.condition.withLock({ self.failedWith }) {
-            self.completions.run(waiting.map { completion, _ in { completion(.failure(failure)) } })
+            self.completions.run(waiting.map { completion, _ in (completion, .failure(failure)) })
             return
         }
         let length = batch.readableBytes - JournalFile.batchHeaderSize
@@ -256,6 +256,9 @@ public final class Journal: @unchecked Sendable {
                         try direct.append(raw, path: path)
                     } else {
                         try JournalFile.write(self.fd, raw, at: self.fileOffset, path: path)
+                        // Unsynced: the once-a-second sync then finds it mostly on disk
+                        // instead of blocking this thread while it writes a second's worth.
+                        if !self.configuration.syncEachGroup { startWriteback(self.fd, offset: self.fileOffset, count: raw.count) }
                     }
                 }
             }.get()
@@ -271,7 +274,7 @@ public final class Journal: @unchecked Sendable {
             return
         }
         self.condition.withLock { self.groups += 1 }
-        self.completions.run(waiting.map { completion, position in { completion(.success(position)) } })
+        self.completions.run(waiting.map { completion, position in (completion, .success(position)) })
         if !self.configuration.syncEachGroup { self.syncIfDue(force: false) }
     }
 
@@ -319,15 +322,18 @@ public final class Journal: @unchecked Sendable {
             defer { self.queue.removeAll() }
             return self.queue
         }
-        self.completions.run(waiting.map { completion, _ in { completion(.failure(error)) } } + queued.map { item in { item.completion(.failure(error)) } })
+        self.completions.run(waiting.map { completion, _ in (completion, .failure(error)) } + queued.map { ($0.completion, .failure(error)) })
     }
 }
 
-/// A thread that runs groups of calls in the order they are handed over.
+/// A thread that calls groups of completions with their results, in the order the groups
+/// are handed over.
 private final class CompletionThread: @unchecked Sendable {
+    typealias Call = (Journal.Completion, Result<JournalPosition, StorageError>)
+
     private let condition = NSCondition()
     /// Guarded by `condition`.
-    private var groups: [[() -> Void]] = []
+    private var groups: [[Call]] = []
     private var finishing = false
     private var finished = false
 
@@ -337,8 +343,8 @@ private final class CompletionThread: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues `calls` to run after every group handed over before.
-    func run(_ calls: [() -> Void]) {
+    /// Queues `calls` to be made after every group handed over before.
+    func run(_ calls: [Call]) {
         guard !calls.isEmpty else { return }
         self.condition.withLock {
             self.groups.append(calls)
@@ -364,7 +370,7 @@ private final class CompletionThread: @unchecked Sendable {
             let done = self.finishing && groups.isEmpty
             self.condition.unlock()
             for group in groups {
-                for call in group { call() }
+                for (completion, result) in group { completion(result) }
             }
             if done { break }
         }
