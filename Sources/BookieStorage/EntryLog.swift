@@ -8,6 +8,8 @@ import NIOCore
 /// `[u32 length][u32 crc32c][u64 ledger][u64 entry][entry bytes]`, the CRC32C covering
 /// the ids and bytes. Appends are buffered and reach the disk on ``flush()``, which syncs;
 /// reads check the CRC and the ids, so damaged or misplaced bytes are never served.
+/// Writes go past the page cache (``DirectFileWriter``) where the file system allows; a
+/// file may then end in up to a block of zeros after its last record.
 ///
 /// One thread appends and flushes; reads may come from any thread.
 final class EntryLog: @unchecked Sendable {
@@ -20,6 +22,8 @@ final class EntryLog: @unchecked Sendable {
     private var fileID: UInt64
     private var fd: Int32
     private var offset: Int
+    /// Writes the current file with direct I/O; nil: buffered writes.
+    private var direct: DirectFileWriter?
     private var buffer = ByteBuffer()
     /// Whether bytes were written since the last sync.
     private var unsynced = false
@@ -47,6 +51,7 @@ final class EntryLog: @unchecked Sendable {
         self.fileID = max(existing, lastUsedID, first) + 1
         self.fd = try Self.create(directory, id: self.fileID)
         self.offset = Self.headerSize
+        self.direct = DirectFileWriter(path: Self.path(directory, self.fileID), written: Self.header(self.fileID))
     }
 
     /// The number of the ledger directory a log id belongs to.
@@ -97,21 +102,21 @@ final class EntryLog: @unchecked Sendable {
     /// reaches ``writeChunk``, so it stays small and warm in the cache.
     private func writeBuffered() throws(StorageError) {
         guard self.buffer.readableBytes > 0 else { return }
-        var written = 0
         let total = self.buffer.readableBytes
-        while written < total {
-            let result = self.buffer.withUnsafeReadableBytes { raw in
-                pwrite(self.fd, raw.baseAddress! + written, total - written, off_t(self.offset + written))
+        let path = Self.path(self.directory, self.fileID)
+        try self.buffer.withUnsafeReadableBytes { raw in
+            Result { () throws(StorageError) in
+                if let direct = self.direct {
+                    try direct.append(raw, path: path)
+                } else {
+                    try writeAll(self.fd, raw, at: self.offset, path: path)
+                    // Start writing it back now: the disk gets a steady stream instead of
+                    // a second's worth at the flush's sync, which a journal sync would
+                    // queue behind.
+                    startWriteback(self.fd, offset: self.offset, count: total)
+                }
             }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw Self.error("write \(Self.path(self.directory, self.fileID))")
-            }
-            written += result
-        }
-        // Start writing it back now: the disk gets a steady stream instead of a second's
-        // worth at the flush's sync, which a journal sync would queue behind.
-        startWriteback(self.fd, offset: self.offset, count: total)
+        }.get()
         self.offset += total
         self.unsynced = true
         self.buffer.clear()
@@ -147,7 +152,8 @@ final class EntryLog: @unchecked Sendable {
     }
 
     /// Calls `visit` with the ids and location of every record of a complete log file, in
-    /// file order, stopping at the first record that is cut short.
+    /// file order, stopping at the first record that is cut short (or at the zeros after
+    /// the last one).
     func scan(_ logID: UInt64, _ visit: (_ ledgerID: UInt64, _ entryID: UInt64, EntryLocation) throws -> Void) throws {
         let path = Self.path(self.directory, logID)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -229,6 +235,7 @@ final class EntryLog: @unchecked Sendable {
         self.fileID += 1
         self.fd = try Self.create(self.directory, id: self.fileID)
         self.offset = Self.headerSize
+        self.direct = DirectFileWriter(path: Self.path(self.directory, self.fileID), written: Self.header(self.fileID))
     }
 
     private func readDescriptor(_ id: UInt64) throws(StorageError) -> Int32 {
@@ -246,10 +253,7 @@ final class EntryLog: @unchecked Sendable {
         let path = Self.path(directory, id)
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Self.error("create \(path)") }
-        var header = Self.magic
-        var idBytes = Bytes()
-        idBytes.append(id)
-        header += idBytes.bytes
+        let header = Self.header(id)
         let written = header.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
         guard written == header.count, fdatasync(fd) == 0 else {
             close(fd)
@@ -261,6 +265,13 @@ final class EntryLog: @unchecked Sendable {
             guard fsync(directoryFD) == 0 else { throw Self.error("sync \(directory)") }
         }
         return fd
+    }
+
+    /// The header of log `id`.
+    private static func header(_ id: UInt64) -> [UInt8] {
+        var idBytes = Bytes()
+        idBytes.append(id)
+        return Self.magic + idBytes.bytes
     }
 
     private static func error(_ what: String) -> StorageError {

@@ -81,7 +81,7 @@ public final class Journal: @unchecked Sendable {
     private var unsyncedWrites = false
     /// Writes batches past the page cache when every group is synced anyway (and the file
     /// system takes direct I/O); nil: buffered writes.
-    private var direct: JournalDirectWriter?
+    private var direct: DirectFileWriter?
 
     private init(configuration: Configuration, fileID: UInt64, fd: Int32) {
         self.configuration = configuration
@@ -93,9 +93,9 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// A direct writer for the current file, if groups are synced and direct I/O works.
-    private func directWriter() -> JournalDirectWriter? {
+    private func directWriter() -> DirectFileWriter? {
         guard self.configuration.syncEachGroup else { return nil }
-        return JournalDirectWriter(path: JournalFile.path(self.configuration.directory, self.fileID), written: JournalFile.header(self.fileID))
+        return DirectFileWriter(path: JournalFile.path(self.configuration.directory, self.fileID), written: JournalFile.header(self.fileID))
     }
 
     /// Opens a journal in `configuration.directory` on a new file after any existing ones
@@ -255,7 +255,7 @@ public final class Journal: @unchecked Sendable {
                     if let direct = self.direct {
                         try direct.append(raw, path: path)
                     } else {
-                        try JournalFile.write(self.fd, raw, at: self.fileOffset, path: path)
+                        try writeAll(self.fd, raw, at: self.fileOffset, path: path)
                         // Unsynced: the once-a-second sync then finds it mostly on disk
                         // instead of blocking this thread while it writes a second's worth.
                         if !self.configuration.syncEachGroup { startWriteback(self.fd, offset: self.fileOffset, count: raw.count) }
