@@ -12,7 +12,7 @@ import Glibc
 final class DirectFileWriter {
     static let alignment = 4096
 
-    let fd: Int32
+    private let fd: Int32
     /// The bytes from the last block boundary to the end of the data.
     private var tail: [UInt8]
     private var end: Int

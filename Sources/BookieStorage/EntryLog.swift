@@ -253,11 +253,12 @@ final class EntryLog: @unchecked Sendable {
         let path = Self.path(directory, id)
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Self.error("create \(path)") }
-        let header = Self.header(id)
-        let written = header.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
-        guard written == header.count, fdatasync(fd) == 0 else {
+        do throws(StorageError) {
+            try Self.header(id).withUnsafeBytes { raw in Result { () throws(StorageError) in try writeAll(fd, raw, at: 0, path: path) } }.get()
+            guard fdatasync(fd) == 0 else { throw Self.error("sync \(path)") }
+        } catch {
             close(fd)
-            throw Self.error("write \(path)")
+            throw error
         }
         let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {

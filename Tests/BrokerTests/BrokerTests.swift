@@ -107,21 +107,14 @@ struct StandaloneTests {
     @Test func aSecondStartServesTheSameMessages() async throws {
         let directory = try TemporaryDirectory(label: "standalone")
         defer { directory.remove() }
-        let port = try FreePort.allocate()
-        let arguments = [
-            "standalone", "--data-dir", directory.file("data"), "--port", "\(port)", "--http-port", "\(try FreePort.allocate())",
-            "--bookie-port", "\(try FreePort.allocate())",
-        ]
-        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/produce_then_consume.py").path
-        let python = try PythonClient.interpreter()
-        let service = "pulsar://127.0.0.1:\(port)"
+        let setup = try Setup(directory)
         let topic = "persistent://public/default/standalone"
         for (round, mode) in ["produce", "consume"].enumerated() {
-            let cluster = try ChildProcess(try BuiltProducts.path(of: "magnetar"), arguments, logPath: directory.file("standalone-\(round).log"))
+            let cluster = try ChildProcess(try BuiltProducts.path(of: "magnetar"), setup.arguments, logPath: directory.file("standalone-\(round).log"))
             defer { cluster.stop() }
             try await cluster.waitForOutput("Ctrl-C stops the cluster")
             try await Self.waitForBroker(directory.file("data/broker.log"), round: round)
-            let result = try await ChildProcess.run(python, [scripts, service, topic, mode, "200"], timeout: .seconds(90))
+            let result = try await ChildProcess.run(setup.python, [setup.script, setup.service, topic, mode, "200"], timeout: .seconds(90))
             #expect(result.status == 0 && result.output.contains("OK \(mode) 200"), "\(result.output.suffix(2000))")
             cluster.kill(SIGTERM)
             #expect(try await cluster.waitForExit(timeout: .seconds(40)) == 0)
@@ -134,33 +127,46 @@ struct StandaloneTests {
     @Test func aChildThatDiesIsStartedAgain() async throws {
         let directory = try TemporaryDirectory(label: "standalone-supervise")
         defer { directory.remove() }
-        let port = try FreePort.allocate()
-        let bookiePort = try FreePort.allocate()
-        let arguments = [
-            "standalone", "--data-dir", directory.file("data"), "--port", "\(port)", "--http-port", "\(try FreePort.allocate())",
-            "--bookie-port", "\(bookiePort)",
-        ]
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/produce_then_consume.py").path
-        let python = try PythonClient.interpreter()
-        let service = "pulsar://127.0.0.1:\(port)"
+        let setup = try Setup(directory)
         let topic = "persistent://public/default/supervised"
-        let cluster = try ChildProcess(try BuiltProducts.path(of: "magnetar"), arguments, logPath: directory.file("standalone.log"))
+        let cluster = try ChildProcess(try BuiltProducts.path(of: "magnetar"), setup.arguments, logPath: directory.file("standalone.log"))
         defer { cluster.stop() }
         try await cluster.waitForOutput("Ctrl-C stops the cluster")
         try await Self.waitForBroker(directory.file("data/broker.log"), round: 0)
-        let produced = try await ChildProcess.run(python, [script, service, topic, "produce", "100"], timeout: .seconds(90))
+        let produced = try await ChildProcess.run(setup.python, [setup.script, setup.service, topic, "produce", "100"], timeout: .seconds(90))
         #expect(produced.status == 0 && produced.output.contains("OK produce 100"), "\(produced.output.suffix(2000))")
 
-        for (name, listening) in [("broker", "127.0.0.1:\(port)"), ("bookie-1", "127.0.0.1:\(bookiePort)")] {
+        for (name, listening) in [("broker", "127.0.0.1:\(setup.port)"), ("bookie-1", "127.0.0.1:\(setup.bookiePort)")] {
             let pid = try #require(Self.process(with: listening), "no process listens on \(listening)")
             kill(pid, SIGKILL)
             try await cluster.waitForOutput("\(name) exited")
         }
         try await Self.waitForBroker(directory.file("data/broker.log"), round: 1)
-        let consumed = try await ChildProcess.run(python, [script, service, topic, "consume", "100"], timeout: .seconds(90))
+        let consumed = try await ChildProcess.run(setup.python, [setup.script, setup.service, topic, "consume", "100"], timeout: .seconds(90))
         #expect(consumed.status == 0 && consumed.output.contains("OK consume 100"), "\(consumed.output.suffix(2000))")
         cluster.kill(SIGTERM)
         #expect(try await cluster.waitForExit(timeout: .seconds(40)) == 0)
+    }
+
+    /// A standalone cluster's command line on free ports, and the client script to run
+    /// against it.
+    struct Setup {
+        let port: Int
+        let bookiePort: Int
+        let arguments: [String]
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/produce_then_consume.py").path
+        let python: String
+        var service: String { "pulsar://127.0.0.1:\(self.port)" }
+
+        init(_ directory: TemporaryDirectory) throws {
+            self.port = try FreePort.allocate()
+            self.bookiePort = try FreePort.allocate()
+            self.arguments = [
+                "standalone", "--data-dir", directory.file("data"), "--port", "\(self.port)", "--http-port", "\(try FreePort.allocate())",
+                "--bookie-port", "\(self.bookiePort)",
+            ]
+            self.python = try PythonClient.interpreter()
+        }
     }
 
     /// The pid of the process whose command line has `--listen <address>`.
