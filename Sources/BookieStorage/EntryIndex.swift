@@ -44,12 +44,18 @@ final class EntryIndex: Sendable {
     final class Changes {
         fileprivate let batch = WriteBatch()
 
+        /// Called for every flushed entry, so it encodes on the stack.
         func setLocation(_ location: EntryLocation, ledgerID: UInt64, entryID: UInt64) {
-            var value = Bytes()
-            value.append(location.logID)
-            value.append(location.offset)
-            value.append(location.length)
-            self.batch.put(EntryIndex.entryKey(ledgerID, entryID), value.bytes)
+            withUnsafeTemporaryAllocation(byteCount: 17 + 20, alignment: 8) { raw in
+                raw.storeBytes(of: UInt8(ascii: "e"), toByteOffset: 0, as: UInt8.self)
+                raw.storeBytes(of: ledgerID.bigEndian, toByteOffset: 1, as: UInt64.self)
+                raw.storeBytes(of: entryID.bigEndian, toByteOffset: 9, as: UInt64.self)
+                raw.storeBytes(of: location.logID.bigEndian, toByteOffset: 17, as: UInt64.self)
+                raw.storeBytes(of: location.offset.bigEndian, toByteOffset: 25, as: UInt64.self)
+                raw.storeBytes(of: location.length.bigEndian, toByteOffset: 33, as: UInt32.self)
+                let bytes = UnsafeRawBufferPointer(raw)
+                self.batch.put(UnsafeRawBufferPointer(rebasing: bytes[..<17]), UnsafeRawBufferPointer(rebasing: bytes[17...]))
+            }
         }
 
         func setState(_ state: LedgerState, ledgerID: UInt64) {

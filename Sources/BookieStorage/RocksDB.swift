@@ -111,15 +111,16 @@ final class WriteBatch {
     deinit { rocksdb_writebatch_destroy(self.handle) }
 
     func put(_ key: [UInt8], _ value: [UInt8]) {
-        key.withUnsafeBufferPointer { key in
-            value.withUnsafeBufferPointer { value in
-                key.withMemoryRebound(to: CChar.self) { key in
-                    value.withMemoryRebound(to: CChar.self) { value in
-                        rocksdb_writebatch_put(self.handle, key.baseAddress, key.count, value.baseAddress, value.count)
-                    }
-                }
-            }
+        key.withUnsafeBytes { key in
+            value.withUnsafeBytes { value in self.put(key, value) }
         }
+    }
+
+    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        rocksdb_writebatch_put(
+            self.handle, key.baseAddress?.assumingMemoryBound(to: CChar.self), key.count,
+            value.baseAddress?.assumingMemoryBound(to: CChar.self), value.count
+        )
     }
 
     func delete(_ key: [UInt8]) {

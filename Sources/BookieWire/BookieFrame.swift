@@ -83,16 +83,50 @@ public struct BookieFrameDecoder: NIOSingleStepByteToMessageDecoder {
 /// Frames a connection's bytes inside the handler that handles the frames: a frame goes
 /// to it as a plain value, where a separate decoder handler would pass each one through
 /// the pipeline type-erased (boxed, then cast back).
+///
+/// Frames are cut from each read's buffer in place, their bodies as slices of it. Only a
+/// frame that one read cuts off is copied, into a buffer of its own that the next reads
+/// complete; the rest of a read is never moved, however many frames it holds.
 public struct BookieFrameReader {
-    private var processor: NIOSingleStepByteToMessageProcessor<BookieFrameDecoder>
+    private var decoder: BookieFrameDecoder
+    /// The start of a frame the last read cut off.
+    private var partial: ByteBuffer?
 
     public init(maximumFrameSize: Int = BookieFrame.defaultMaximumSize) {
-        self.processor = NIOSingleStepByteToMessageProcessor(BookieFrameDecoder(maximumFrameSize: maximumFrameSize))
+        self.decoder = BookieFrameDecoder(maximumFrameSize: maximumFrameSize)
     }
 
     /// Adds `bytes` to what was read before and calls `body` with each whole frame. Throws
     /// a ``BookieWireError`` when the stream cannot be framed; nothing can be read after.
     public mutating func read(_ bytes: ByteBuffer, _ body: (BookieFrame) throws -> Void) throws {
-        try self.processor.process(buffer: bytes, body)
+        var bytes = bytes
+        if var partial = self.partial {
+            self.partial = nil
+            // Move over only what the cut frame lacks: first its length prefix, then the
+            // rest (the decoder checks the length before any more is gathered).
+            while true {
+                if let frame = try self.decoder.decode(buffer: &partial) {
+                    try body(frame)
+                    break
+                }
+                guard bytes.readableBytes > 0 else {
+                    self.partial = partial
+                    return
+                }
+                let wanted = partial.getInteger(at: partial.readerIndex, as: UInt32.self).map { 4 + Int($0) } ?? 4
+                var missing = bytes.readSlice(length: min(wanted - partial.readableBytes, bytes.readableBytes))!
+                partial.writeBuffer(&missing)
+            }
+        }
+        while let frame = try self.decoder.decode(buffer: &bytes) {
+            try body(frame)
+        }
+        if bytes.readableBytes > 0 {
+            // Copied, so that the read's buffer is not kept for a few bytes at its end.
+            let length = bytes.getInteger(at: bytes.readerIndex, as: UInt32.self).map { 4 + Int($0) } ?? 4
+            var partial = ByteBufferAllocator().buffer(capacity: length)
+            partial.writeBuffer(&bytes)
+            self.partial = partial
+        }
     }
 }

@@ -58,6 +58,10 @@ struct LoadResult: Sendable {
 }
 
 /// Keeps `inFlight` adds outstanding on one connection until the duration is over.
+///
+/// Each of the `inFlight` lanes has one add outstanding at a time and sends the next when
+/// it is answered; a request id names its lane (`id % inFlight`), so the time it was sent
+/// is found by index.
 private final class AddLoadHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -68,8 +72,12 @@ private final class AddLoadHandler: ChannelInboundHandler {
     private let done: EventLoopPromise<LoadResult>
     private let payload: ByteBuffer
     private var nextEntry: [UInt64]
-    private var sentAt: [UInt64: NIODeadline] = [:]
-    private var nextRequestID: UInt64 = 0
+    /// By lane: the outstanding request and when it was sent.
+    private var outstanding: [(requestID: UInt64, sentAt: NIODeadline)?]
+    private var outstandingCount = 0
+    /// Adds encoded since the last flush, sent together.
+    private var outgoing = ByteBuffer()
+    private var sequence: UInt64 = 0
     private var latencies = makeLatencyHistogram()
     private var failures = 0
     private var start = NIODeadline.now()
@@ -82,13 +90,14 @@ private final class AddLoadHandler: ChannelInboundHandler {
         self.done = done
         self.payload = ByteBuffer(repeating: UInt8(ascii: "b"), count: benchmark.entrySize)
         self.nextEntry = Array(repeating: 0, count: max(1, benchmark.ledgers))
+        self.outstanding = Array(repeating: nil, count: max(1, benchmark.inFlight))
     }
 
     func channelActive(context: ChannelHandlerContext) {
         self.start = .now()
         self.deadline = self.start + .nanoseconds(Int64(self.benchmark.duration.components.seconds * 1_000_000_000 + self.benchmark.duration.components.attoseconds / 1_000_000_000))
-        for _ in 0..<self.benchmark.inFlight { self.sendAdd(context: context) }
-        context.flush()
+        for lane in self.outstanding.indices { self.sendAdd(lane: lane) }
+        self.flushAdds(context: context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -101,22 +110,30 @@ private final class AddLoadHandler: ChannelInboundHandler {
 
     private func received(_ frame: BookieFrame, context: ChannelHandlerContext) {
         let now = NIODeadline.now()
-        if let sent = self.sentAt.removeValue(forKey: frame.requestID) {
-            if BookieStatus(rawValue: frame.flags) == .ok {
-                _ = self.latencies.record(UInt64(max(0, (now - sent).nanoseconds)))
-            } else {
-                self.failures += 1
-            }
+        let lane = Int(frame.requestID % UInt64(self.outstanding.count))
+        guard let (requestID, sentAt) = self.outstanding[lane], requestID == frame.requestID else { return }
+        self.outstanding[lane] = nil
+        self.outstandingCount -= 1
+        if BookieStatus(rawValue: frame.flags) == .ok {
+            _ = self.latencies.record(UInt64(max(0, (now - sentAt).nanoseconds)))
+        } else {
+            self.failures += 1
         }
         if now < self.deadline {
-            self.sendAdd(context: context)
-        } else if self.sentAt.isEmpty {
+            self.sendAdd(lane: lane)
+        } else if self.outstandingCount == 0 {
             self.finish(now)
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()  // One system call for every add sent in answer to this read.
+        self.flushAdds(context: context)  // One buffer and one system call for every add sent in answer to this read.
+    }
+
+    private func flushAdds(context: ChannelHandlerContext) {
+        guard self.outgoing.readableBytes > 0 else { return }
+        context.writeAndFlush(Self.wrapOutboundOut(self.outgoing), promise: nil)
+        self.outgoing = context.channel.allocator.buffer(capacity: self.outgoing.capacity)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -136,17 +153,17 @@ private final class AddLoadHandler: ChannelInboundHandler {
         self.done.succeed(LoadResult(latencies: self.latencies, elapsed: elapsed, failures: self.failures))
     }
 
-    private func sendAdd(context: ChannelHandlerContext) {
-        let slot = Int(self.nextRequestID % UInt64(self.nextEntry.count))
+    private func sendAdd(lane: Int) {
+        let requestID = self.sequence * UInt64(self.outstanding.count) + UInt64(lane)
+        let slot = Int(self.sequence % UInt64(self.nextEntry.count))
+        self.sequence += 1
         let ledgerID = self.ledgerBase + UInt64(slot)
         let entryID = self.nextEntry[slot]
         self.nextEntry[slot] += 1
         let entry = LedgerEntry(ledgerID: ledgerID, entryID: entryID, lastAddConfirmed: Int64(entryID) - 1, ledgerLength: 0, payload: self.payload)
-        var head = context.channel.allocator.buffer(capacity: 96)
-        BookieRequest.writeAddHead(requestID: self.nextRequestID, entry: entry, ledgerKey: [], recovery: false, into: &head)
-        self.sentAt[self.nextRequestID] = .now()
-        self.nextRequestID += 1
-        context.write(Self.wrapOutboundOut(head), promise: nil)
-        context.write(Self.wrapOutboundOut(self.payload), promise: nil)
+        BookieRequest.writeAddHead(requestID: requestID, entry: entry, ledgerKey: [], recovery: false, into: &self.outgoing)
+        self.outgoing.writeImmutableBuffer(self.payload)
+        self.outstanding[lane] = (requestID, .now())
+        self.outstandingCount += 1
     }
 }

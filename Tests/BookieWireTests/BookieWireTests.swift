@@ -106,7 +106,9 @@ import Testing
     @Test func theFrameReaderFramesSplitReads() throws {
         let bytes = Self.frames(of: Self.requests)
         let expected = try Self.decodeAll(bytes)
-        for splits in [[bytes.readableBytes], Array(repeating: 1, count: bytes.readableBytes), [3, 17, 40, 2, 500]] {
+        var random = SystemRandomNumberGenerator()
+        let randomSplits = (0..<20).map { _ in (0..<40).map { _ in Int.random(in: 1...300, using: &random) } }
+        for splits in [[bytes.readableBytes], Array(repeating: 1, count: bytes.readableBytes), [3, 17, 40, 2, 500]] + randomSplits {
             var reader = BookieFrameReader()
             var frames: [BookieFrame] = []
             var rest = bytes
@@ -120,6 +122,13 @@ import Testing
         var reader = BookieFrameReader(maximumFrameSize: 16)
         let error = #expect(throws: BookieWireError.self) { try reader.read(Self.frames(of: [Self.requests[0]])) { _ in } }
         #expect(error?.code == .frameTooLarge)
+        // Refused once the prefix is whole, though it came in two reads and no body followed.
+        var cut = BookieFrameReader(maximumFrameSize: 1 << 20)
+        var prefix = ByteBuffer()
+        prefix.writeInteger(UInt32(1 << 30))
+        try cut.read(prefix.getSlice(at: 0, length: 2)!) { _ in Issue.record("no frame expected") }
+        let late = #expect(throws: BookieWireError.self) { try cut.read(prefix.getSlice(at: 2, length: 2)!) { _ in } }
+        #expect(late?.code == .frameTooLarge)
     }
 
     @Test func anOversizeFrameIsRefusedFromItsLengthAlone() {
