@@ -5,13 +5,14 @@ import NIOCore
 /// The bookie's write-ahead journal: an entry is acknowledged only once its record is on
 /// disk.
 ///
-/// One thread owns the files. Appends queue up; the thread takes everything queued, frames
-/// it as one batch, and commits the group — `write` then `fdatasync` — when the queue has
-/// drained, when the oldest waiting append is `maxGroupWait` old, or when `maxGroupBytes`
-/// are buffered. A committed group's completions go to a second thread, which runs them
-/// in append order while the journal thread writes and syncs the next group: what they
-/// do is not on the path of the disk. With `syncEachGroup` off, completions run after the
-/// write and the files are synced once a second.
+/// Two threads share the work, so that writing one group overlaps syncing the one before:
+/// - the journal thread takes everything queued, frames it as one batch, and writes the
+///   group when the queue has drained, when the oldest waiting append is `maxGroupWait`
+///   old, or when `maxGroupBytes` are buffered;
+/// - the sync thread takes every group written since its last turn, makes them durable
+///   with one `fdatasync`, and runs their completions in append order.
+/// With `syncEachGroup` off, completions run after the write and the journal thread syncs
+/// the file once a second.
 ///
 /// Files are preallocated and rolled at `maxFileSize`. Each open starts a new file, so a
 /// torn tail left by a crash is never written over; ``replay(directory:from:visit:)``
@@ -68,8 +69,20 @@ public final class Journal: @unchecked Sendable {
     private var stopped = false
     private var groups = 0
 
-    /// Runs committed groups' completions, in order.
-    private let completions = CompletionThread()
+    /// Groups written and waiting for the sync thread, which runs their completions in
+    /// order. Guarded by `syncCondition`.
+    private let syncCondition = NSCondition()
+    private var written: [WrittenGroup] = []
+    private var syncing = false
+    private var syncStopping = false
+    private var syncStopped = false
+
+    private struct WrittenGroup {
+        /// The file written, to sync when `sync` is set.
+        var fd: Int32
+        var sync: Bool
+        var completions: [(Completion, Result<JournalPosition, StorageError>)]
+    }
 
     // Owned by the journal thread.
     private let configuration: Configuration
@@ -114,6 +127,9 @@ public final class Journal: @unchecked Sendable {
         let thread = Thread { journal.run() }
         thread.name = "journal"
         thread.start()
+        let syncThread = Thread { journal.runSyncs() }
+        syncThread.name = "journal-sync"
+        syncThread.start()
         return journal
     }
 
@@ -218,15 +234,15 @@ public final class Journal: @unchecked Sendable {
                 oldest = nil
             }
         }
+        self.stopSyncs()
         Glibc.close(self.fd)
-        self.completions.finish()
         self.condition.withLock {
             self.stopped = true
             self.condition.broadcast()
         }
     }
 
-    /// Writes the batch, syncs if configured, and completes the waiting appends.
+    /// Writes the batch and hands the waiting appends to the sync thread.
     private func commit(_ batch: inout ByteBuffer, _ waiting: inout [(Completion, JournalPosition)]) {
         defer {
             batch.clear()
@@ -234,7 +250,7 @@ public final class Journal: @unchecked Sendable {
         }
         guard batch.readableBytes > JournalFile.batchHeaderSize else { return }
         if let failure = self.condition.withLock({ self.failedWith }) {
-            self.completions.run(waiting.map { completion, _ in (completion, .failure(failure)) })
+            self.handOver(sync: false, waiting.map { completion, _ in (completion, .failure(failure)) })
             return
         }
         let length = batch.readableBytes - JournalFile.batchHeaderSize
@@ -263,33 +279,39 @@ public final class Journal: @unchecked Sendable {
                 }
             }.get()
             self.fileOffset = end
-            if self.configuration.syncEachGroup {
-                guard self.timedSync() else { throw JournalFile.error("sync \(path)") }
-                self.lastSync = .now
-            } else {
-                self.unsyncedWrites = true
-            }
         } catch {
             self.fail(error, waiting)
             return
         }
-        self.condition.withLock { self.groups += 1 }
-        self.completions.run(waiting.map { completion, position in (completion, .success(position)) })
-        if !self.configuration.syncEachGroup { self.syncIfDue(force: false) }
+        self.handOver(sync: self.configuration.syncEachGroup, waiting.map { completion, position in (completion, .success(position)) })
+        if !self.configuration.syncEachGroup {
+            self.unsyncedWrites = true
+            self.condition.withLock { self.groups += 1 }
+            self.syncIfDue(force: false)
+        }
+    }
+
+    /// Queues a written group for the sync thread.
+    private func handOver(sync: Bool, _ completions: [(Completion, Result<JournalPosition, StorageError>)]) {
+        guard !completions.isEmpty else { return }
+        self.syncCondition.withLock {
+            self.written.append(WrittenGroup(fd: self.fd, sync: sync, completions: completions))
+            if self.written.count == 1 { self.syncCondition.signal() }
+        }
     }
 
     private func syncIfDue(force: Bool) {
         guard self.unsyncedWrites, force || ContinuousClock.now - self.lastSync >= .seconds(1) else { return }
-        if self.timedSync() {
+        if self.timedSync(self.fd) {
             self.unsyncedWrites = false
             self.lastSync = .now
         }
     }
 
-    /// `fdatasync`s the current file, telling the observer how long it took.
-    private func timedSync() -> Bool {
+    /// `fdatasync`s a file, telling the observer how long it took.
+    private func timedSync(_ fd: Int32) -> Bool {
         let start = ContinuousClock.now
-        let synced = fdatasync(self.fd) == 0
+        let synced = fdatasync(fd) == 0
         self.configuration.syncObserver?(ContinuousClock.now - start)
         return synced
     }
@@ -298,6 +320,8 @@ public final class Journal: @unchecked Sendable {
     private func roll() {
         let path = JournalFile.path(self.configuration.directory, self.fileID)
         do throws(StorageError) {
+            // The old file's groups are synced through its descriptor before it closes.
+            self.waitForSyncs()
             guard fdatasync(self.fd) == 0 else { throw JournalFile.error("sync \(path)") }
             let next = self.fileID + 1
             let fd = try JournalFile.create(self.configuration.directory, id: next, preallocate: self.configuration.preallocationStep)
@@ -322,61 +346,67 @@ public final class Journal: @unchecked Sendable {
             defer { self.queue.removeAll() }
             return self.queue
         }
-        self.completions.run(waiting.map { completion, _ in (completion, .failure(error)) } + queued.map { ($0.completion, .failure(error)) })
-    }
-}
-
-/// A thread that calls groups of completions with their results, in the order the groups
-/// are handed over.
-private final class CompletionThread: @unchecked Sendable {
-    typealias Call = (Journal.Completion, Result<JournalPosition, StorageError>)
-
-    private let condition = NSCondition()
-    /// Guarded by `condition`.
-    private var groups: [[Call]] = []
-    private var finishing = false
-    private var finished = false
-
-    init() {
-        let thread = Thread { self.loop() }
-        thread.name = "journal-completions"
-        thread.start()
+        self.handOver(sync: false, waiting.map { completion, _ in (completion, .failure(error)) } + queued.map { ($0.completion, .failure(error)) })
     }
 
-    /// Queues `calls` to be made after every group handed over before.
-    func run(_ calls: [Call]) {
-        guard !calls.isEmpty else { return }
-        self.condition.withLock {
-            self.groups.append(calls)
-            if self.groups.count == 1 { self.condition.signal() }
-        }
-    }
+    // MARK: The sync thread
 
-    /// Runs what is queued, then stops the thread; returns once it has.
-    func finish() {
-        self.condition.lock()
-        self.finishing = true
-        self.condition.broadcast()
-        while !self.finished { self.condition.wait() }
-        self.condition.unlock()
-    }
-
-    private func loop() {
+    private func runSyncs() {
         while true {
-            self.condition.lock()
-            while self.groups.isEmpty && !self.finishing { self.condition.wait() }
-            let groups = self.groups
-            self.groups.removeAll(keepingCapacity: true)
-            let done = self.finishing && groups.isEmpty
-            self.condition.unlock()
-            for group in groups {
-                for (completion, result) in group { completion(result) }
+            self.syncCondition.lock()
+            while self.written.isEmpty && !self.syncStopping { self.syncCondition.wait() }
+            let groups = self.written
+            self.written.removeAll(keepingCapacity: true)
+            self.syncing = !groups.isEmpty
+            let stopping = self.syncStopping
+            self.syncCondition.unlock()
+
+            // One sync covers every group written before it started. After a failed
+            // one nothing more is acknowledged: a later sync may succeed without the data.
+            var failure = self.condition.withLock { self.failedWith }
+            if failure == nil, let fd = groups.last(where: \.sync)?.fd {
+                if self.timedSync(fd) {
+                    self.condition.withLock { self.groups += groups.count { $0.sync } }
+                } else {
+                    let error = JournalFile.error("sync \(JournalFile.path(self.configuration.directory, self.currentFileID))")
+                    failure = error
+                    self.fail(error, [])
+                }
             }
-            if done { break }
+            for group in groups {
+                for (completion, result) in group.completions {
+                    if group.sync, let failure {
+                        completion(.failure(failure))
+                    } else {
+                        completion(result)
+                    }
+                }
+            }
+            self.syncCondition.withLock {
+                self.syncing = false
+                self.syncCondition.broadcast()
+            }
+            if stopping && groups.isEmpty { break }
         }
-        self.condition.withLock {
-            self.finished = true
-            self.condition.broadcast()
+        self.syncCondition.withLock {
+            self.syncStopped = true
+            self.syncCondition.broadcast()
         }
+    }
+
+    /// Returns once every group handed over so far is synced and completed.
+    private func waitForSyncs() {
+        self.syncCondition.lock()
+        while !self.written.isEmpty || self.syncing { self.syncCondition.wait() }
+        self.syncCondition.unlock()
+    }
+
+    /// Completes what was handed over, then stops the sync thread.
+    private func stopSyncs() {
+        self.syncCondition.lock()
+        self.syncStopping = true
+        self.syncCondition.broadcast()
+        while !self.syncStopped { self.syncCondition.wait() }
+        self.syncCondition.unlock()
     }
 }
