@@ -51,17 +51,12 @@ public final class BookieStore: Sendable {
         public var description: String { "\(self.status): \(self.message)" }
     }
 
-    /// Acknowledged entries not yet in an entry log, by ledger then entry.
-    typealias WriteCache = [UInt64: [UInt64: ByteBuffer]]
-
     private struct State {
         /// Where adds go.
-        var cache: WriteCache = [:]
+        var cache = WriteCache()
         /// The cache a running flush is writing out, swapped out of `cache` whole: read from
         /// until the flush has indexed it, never changed.
-        var flushing: WriteCache = [:]
-        var cachedBytes = 0
-        var flushingBytes = 0
+        var flushing = WriteCache()
         var ledgers: [UInt64: LedgerState] = [:]
         /// Ledgers whose state changed since the last flush.
         var changedLedgers: Set<UInt64> = []
@@ -73,7 +68,7 @@ public final class BookieStore: Sendable {
 
         /// An entry not yet in the index: added since the last flush, or being flushed.
         func cached(_ ledgerID: UInt64, _ entryID: UInt64) -> ByteBuffer? {
-            self.cache[ledgerID]?[entryID] ?? self.flushing[ledgerID]?[entryID]
+            self.cache.entry(ledgerID: ledgerID, entryID: entryID) ?? self.flushing.entry(ledgerID: ledgerID, entryID: entryID)
         }
 
         /// Removes and returns the waiters of `ledgerID` that `lac` satisfies.
@@ -164,10 +159,7 @@ public final class BookieStore: Sendable {
                 ledgerState.lastAddConfirmed = lac
             }
             state.ledgers[ledgerID] = ledgerState
-            if let replaced = state.cache[ledgerID, default: [:]].updateValue(bytes, forKey: entryID) {
-                state.cachedBytes -= replaced.readableBytes
-            }
-            state.cachedBytes += bytes.readableBytes
+            state.cache.set(bytes, ledgerID: ledgerID, entryID: entryID)
         case .fence(let ledgerID):
             var ledgerState = try ledger(ledgerID)
             ledgerState.fenced = true
@@ -473,8 +465,8 @@ public final class BookieStore: Sendable {
             for ledgerID in ledgerIDs {
                 state.ledgers[ledgerID] = nil
                 state.changedLedgers.remove(ledgerID)
-                for bytes in (state.cache.removeValue(forKey: ledgerID) ?? [:]).values { state.cachedBytes -= bytes.readableBytes }
-                for bytes in (state.flushing.removeValue(forKey: ledgerID) ?? [:]).values { state.flushingBytes -= bytes.readableBytes }
+                state.cache.removeLedger(ledgerID)
+                state.flushing.removeLedger(ledgerID)
             }
         }
     }
@@ -562,24 +554,18 @@ public final class BookieStore: Sendable {
             state.changedLedgers.removeAll()
             if state.flushing.isEmpty {
                 state.flushing = state.cache
-                state.flushingBytes = state.cachedBytes
             } else {
                 // The last flush failed: its entries are written again, under newer ones.
-                for (ledgerID, entries) in state.cache {
-                    state.flushing[ledgerID, default: [:]].merge(entries) { _, newer in newer }
-                }
-                state.flushingBytes = state.flushing.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.readableBytes } }
+                state.flushing.merge(state.cache)
             }
-            state.cache = [:]
-            state.cachedBytes = 0
+            state.cache = WriteCache()
             return (state.flushing, changed, state.applied)
         }
         let changes = EntryIndex.Changes()
-        for ledgerID in snapshot.keys.sorted() {
+        for (ledgerID, entries) in snapshot.ledgers.sorted(by: { $0.key < $1.key }) {
             let log = self.entryLogs[Int(ledgerID % UInt64(self.entryLogs.count))]
-            let entries = snapshot[ledgerID]!
-            for entryID in entries.keys.sorted() {
-                let location = try log.append(ledgerID: ledgerID, entryID: entryID, bytes: entries[entryID]!)
+            for (entryID, bytes) in entries {
+                let location = try log.append(ledgerID: ledgerID, entryID: entryID, bytes: bytes)
                 changes.setLocation(location, ledgerID: ledgerID, entryID: entryID)
             }
         }
@@ -593,8 +579,7 @@ public final class BookieStore: Sendable {
         // Reads find these entries through the index now. (`snapshot` still holds them:
         // they are freed after the lock is released.)
         self.state.withLock { state in
-            state.flushing = [:]
-            state.flushingBytes = 0
+            state.flushing = WriteCache()
         }
         for id in try JournalFile.ids(in: self.journalDirectory) where id < checkpoint.fileID {
             try? FileManager.default.removeItem(atPath: JournalFile.path(self.journalDirectory, id))
@@ -615,7 +600,7 @@ public final class BookieStore: Sendable {
     public var journalQueueDepth: Int { self.journal.queueDepth }
 
     /// Bytes of acknowledged entries waiting for the next flush.
-    public var cachedBytes: Int { self.state.withLock { $0.cachedBytes + $0.flushingBytes } }
+    public var cachedBytes: Int { self.state.withLock { $0.cache.bytes + $0.flushing.bytes } }
 
     /// Stops the journal and releases the index. Call ``flush()`` first to avoid a replay
     /// at the next open. Nothing may use the store afterwards.
