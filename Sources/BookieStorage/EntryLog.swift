@@ -48,8 +48,15 @@ final class EntryLog: @unchecked Sendable {
         }
         let first = UInt64(number) << 56
         let existing = try Self.ids(in: directory).last { Self.directoryNumber(of: $0) == Int(number) } ?? first
-        self.fileID = max(existing, lastUsedID, first) + 1
-        self.fd = try Self.create(directory, id: self.fileID)
+        if existing > first, existing >= lastUsedID, let fd = try Self.openIfEmpty(directory, id: existing) {
+            // A file with no record yet (a start that wrote nothing): written again rather
+            // than leaving one more empty file per start.
+            self.fileID = existing
+            self.fd = fd
+        } else {
+            self.fileID = max(existing, lastUsedID, first) + 1
+            self.fd = try Self.create(directory, id: self.fileID)
+        }
         self.offset = Self.headerSize
         self.direct = DirectFileWriter(path: Self.path(directory, self.fileID), written: Self.header(self.fileID))
     }
@@ -61,6 +68,9 @@ final class EntryLog: @unchecked Sendable {
 
     /// The file being appended to; every other file is complete.
     var currentID: UInt64 { self.fileID }
+
+    /// The descriptor of the file being appended to.
+    var descriptor: Int32 { self.fd }
 
     deinit {
         close(self.fd)
@@ -230,10 +240,14 @@ final class EntryLog: @unchecked Sendable {
         return bytes.bytes
     }
 
+    /// Starts the next file. The current one stays open and current until the next one
+    /// exists, so a failed create leaves nothing closed.
     private func roll() throws(StorageError) {
+        let next = self.fileID + 1
+        let fd = try Self.create(self.directory, id: next)
         close(self.fd)
-        self.fileID += 1
-        self.fd = try Self.create(self.directory, id: self.fileID)
+        self.fd = fd
+        self.fileID = next
         self.offset = Self.headerSize
         self.direct = DirectFileWriter(path: Self.path(self.directory, self.fileID), written: Self.header(self.fileID))
     }
@@ -246,6 +260,21 @@ final class EntryLog: @unchecked Sendable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw Self.error("open \(path)") }
         self.readDescriptors[id] = fd
+        return fd
+    }
+
+    /// Opens log `id` for writing if it holds its header and no record; nil otherwise.
+    private static func openIfEmpty(_ directory: String, id: UInt64) throws(StorageError) -> Int32? {
+        let path = Self.path(directory, id)
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.error("open \(path)") }
+        var start = [UInt8](repeating: 0xFF, count: Self.headerSize + Self.recordHeaderSize)
+        let read = start.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
+        let headerOnly = read == Self.headerSize || (read == start.count && start[Self.headerSize...].allSatisfy { $0 == 0 })
+        guard read >= Self.headerSize, Array(start[..<Self.headerSize]) == Self.header(id), headerOnly else {
+            close(fd)
+            return nil
+        }
         return fd
     }
 

@@ -11,6 +11,8 @@ extension Journal {
         public var end: JournalPosition
         /// Bytes of a torn final batch that were cut (0 when the journal ended cleanly).
         public var tornBytes: Int
+        /// Where the torn batch starts, when there is one.
+        public var tornAt: JournalPosition?
     }
 
     /// Reads every record after `start` (a position some earlier append returned), in
@@ -81,6 +83,7 @@ extension Journal {
                     throw corrupt(offset, "a batch fails its checksum and data follows it")
                 }
                 summary.tornBytes = (ZeroScan.lastNonZero(bytes, in: offset..<after) ?? offset) + 1 - offset
+                summary.tornAt = JournalPosition(fileID: id, offset: UInt64(offset))
                 return
             }
         }

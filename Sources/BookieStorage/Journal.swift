@@ -34,6 +34,10 @@ public final class Journal: @unchecked Sendable {
         public var preallocationStep: Int
         /// Told how long each `fdatasync` took (for metrics; default none).
         public var syncObserver: (@Sendable (Duration) -> Void)?
+        /// For tests only: how long the sync thread waits before each `fdatasync`, as a slow
+        /// disk would (default zero). The bookie sets it only from its documented testing
+        /// flag.
+        public var testingSyncDelay: Duration = .zero
 
         public init(
             directory: String,
@@ -96,12 +100,12 @@ public final class Journal: @unchecked Sendable {
     /// system takes direct I/O); nil: buffered writes.
     private var direct: DirectFileWriter?
 
-    private init(configuration: Configuration, fileID: UInt64, fd: Int32) {
+    private init(configuration: Configuration, fileID: UInt64, fd: Int32, allocatedEnd: Int) {
         self.configuration = configuration
         self.fileID = fileID
         self.fd = fd
         self.fileOffset = JournalFile.headerSize
-        self.allocatedEnd = configuration.preallocationStep
+        self.allocatedEnd = allocatedEnd
         self.direct = self.directWriter()
     }
 
@@ -114,22 +118,38 @@ public final class Journal: @unchecked Sendable {
     /// Opens a journal in `configuration.directory` on a new file after any existing ones
     /// and after `lastUsedFileID` (the checkpoint's file, which may be gone if the directory
     /// was emptied), and starts its thread. Replay existing files first: this does not read
-    /// them.
+    /// them. A newest file that holds no batch at all is written again instead of starting
+    /// another, so that a process that fails to start over and over adds no files.
     public static func open(_ configuration: Configuration, after lastUsedFileID: UInt64 = 0) throws(StorageError) -> Journal {
         do {
             try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
         } catch {
             throw StorageError(.io, "cannot create the journal directory \(configuration.directory): \(error)")
         }
-        let next = max(try JournalFile.ids(in: configuration.directory).last ?? 0, lastUsedFileID) + 1
-        let fd = try JournalFile.create(configuration.directory, id: next, preallocate: configuration.preallocationStep)
-        let journal = Journal(configuration: configuration, fileID: next, fd: fd)
+        let newest = try JournalFile.ids(in: configuration.directory).last ?? 0
+        let journal: Journal
+        if newest >= lastUsedFileID, newest > 0, let (fd, size) = try JournalFile.openIfUnused(configuration.directory, id: newest) {
+            journal = Journal(configuration: configuration, fileID: newest, fd: fd, allocatedEnd: size)
+        } else {
+            let next = max(newest, lastUsedFileID) + 1
+            let fd = try JournalFile.create(configuration.directory, id: next, preallocate: configuration.preallocationStep)
+            journal = Journal(configuration: configuration, fileID: next, fd: fd, allocatedEnd: max(configuration.preallocationStep, JournalFile.headerSize))
+        }
         let thread = Thread { journal.run() }
         thread.name = "journal"
         thread.start()
         let syncThread = Thread { journal.runSyncs() }
         syncThread.name = "journal-sync"
         syncThread.start()
+        return journal
+    }
+
+    /// A journal that takes nothing, failed with `error` from the start (its file could not
+    /// be created), whose files end at `lastFileID`.
+    public static func failed(_ configuration: Configuration, lastFileID: UInt64, error: StorageError) -> Journal {
+        let journal = Journal(configuration: configuration, fileID: lastFileID, fd: -1, allocatedEnd: 0)
+        journal.failedWith = error
+        journal.stopped = true
         return journal
     }
 
@@ -155,15 +175,21 @@ public final class Journal: @unchecked Sendable {
 
     /// Queues `record`; `completion` runs once it is durable (or failed).
     public func append(_ record: JournalRecord, completion: @escaping Completion) {
+        if let failure = self.enqueue(record, completion: completion) { completion(.failure(failure)) }
+    }
+
+    /// Queues `record` and returns nil, `completion` running once it is durable (or
+    /// failed); or returns why the journal takes nothing more, without calling
+    /// `completion` — so that callers may hold their own lock while they call this.
+    public func enqueue(_ record: JournalRecord, completion: @escaping Completion) -> StorageError? {
         self.condition.lock()
+        defer { self.condition.unlock() }
         if let failure = self.failedWith ?? (self.closing ? StorageError(.closed, "the journal is closed") : nil) {
-            self.condition.unlock()
-            completion(.failure(failure))
-            return
+            return failure
         }
         self.queue.append(Pending(record: record, completion: completion, enqueued: .now))
         if self.queue.count == 1 { self.condition.signal() }
-        self.condition.unlock()
+        return nil
     }
 
     /// Appends `record` and returns once it is durable.
@@ -262,8 +288,14 @@ public final class Journal: @unchecked Sendable {
             let written = self.direct?.paddedEnd(adding: batch.readableBytes) ?? end
             if written > self.allocatedEnd {
                 let step = self.configuration.preallocationStep
-                let newEnd = (written + step - 1) / step * step
-                try JournalFile.preallocate(self.fd, from: self.allocatedEnd, length: newEnd - self.allocatedEnd, path: path)
+                var newEnd = (written + step - 1) / step * step
+                do {
+                    try JournalFile.preallocate(self.fd, from: self.allocatedEnd, length: newEnd - self.allocatedEnd, path: path)
+                } catch where error.code == .noSpace {
+                    // No room for a whole step: take what this group needs, in 64 KiB.
+                    newEnd = (written + 0xFFFF) & ~0xFFFF
+                    try JournalFile.preallocate(self.fd, from: self.allocatedEnd, length: newEnd - self.allocatedEnd, path: path)
+                }
                 self.allocatedEnd = newEnd
             }
             try batch.withUnsafeReadableBytes { raw in
@@ -331,7 +363,7 @@ public final class Journal: @unchecked Sendable {
                 self.fileID = next
             }
             self.fileOffset = JournalFile.headerSize
-            self.allocatedEnd = self.configuration.preallocationStep
+            self.allocatedEnd = max(self.configuration.preallocationStep, JournalFile.headerSize)
             self.direct = self.directWriter()
             self.unsyncedWrites = false
         } catch {
@@ -365,6 +397,7 @@ public final class Journal: @unchecked Sendable {
             // one nothing more is acknowledged: a later sync may succeed without the data.
             var failure = self.condition.withLock { self.failedWith }
             if failure == nil, let fd = groups.last(where: \.sync)?.fd {
+                if self.configuration.testingSyncDelay > .zero { Thread.sleep(for: self.configuration.testingSyncDelay) }
                 if self.timedSync(fd) {
                     self.condition.withLock { self.groups += groups.count { $0.sync } }
                 } else {
@@ -408,5 +441,13 @@ public final class Journal: @unchecked Sendable {
         self.syncCondition.broadcast()
         while !self.syncStopped { self.syncCondition.wait() }
         self.syncCondition.unlock()
+    }
+}
+
+extension Thread {
+    /// Sleeps the calling thread for `duration`.
+    static func sleep(for duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
     }
 }

@@ -41,15 +41,54 @@ enum JournalFile {
         guard fd >= 0 else { throw Self.error("create \(path)") }
         let header = Self.header(id)
         do throws(StorageError) {
-            try Self.preallocate(fd, from: 0, length: max(size, Self.headerSize), path: path)
+            do {
+                try Self.preallocate(fd, from: 0, length: max(size, Self.headerSize), path: path)
+            } catch where error.code == .noSpace && size > Self.headerSize {
+                // No room for a whole step: start small, and grow as writes need it.
+                try Self.preallocate(fd, from: 0, length: Self.headerSize, path: path)
+            }
             try header.withUnsafeBytes { raw in Result { () throws(StorageError) in try writeAll(fd, raw, at: 0, path: path) } }.get()
             guard fdatasync(fd) == 0 else { throw Self.error("sync \(path)") }
             try Self.syncDirectory(directory)
         } catch {
             close(fd)
+            // Not left behind half made: once newer files exist, replay would refuse it.
+            unlink(path)
             throw error
         }
         return fd
+    }
+
+    /// Opens file `id` for writing if it holds its header and no batch (the rest zeros
+    /// where the first batch would start); returns its descriptor and size, or nil when it
+    /// is in use or not a journal file.
+    static func openIfUnused(_ directory: String, id: UInt64) throws(StorageError) -> (Int32, Int)? {
+        let path = Self.path(directory, id)
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.error("open \(path)") }
+        var start = [UInt8](repeating: 0xFF, count: Self.headerSize + Self.batchHeaderSize)
+        let read = start.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
+        var info = stat()
+        guard read == start.count, fstat(fd, &info) == 0, Array(start[..<Self.headerSize]) == Self.header(id),
+            start[Self.headerSize...].allSatisfy({ $0 == 0 })
+        else {
+            close(fd)
+            return nil
+        }
+        return (fd, Int(info.st_size))
+    }
+
+    /// Overwrites `length` bytes at `offset` of file `id` with zeros and syncs it: cuts a
+    /// torn batch for good, so that it is not found again in a file that is no longer the
+    /// newest.
+    static func zero(_ directory: String, id: UInt64, offset: Int, length: Int) throws(StorageError) {
+        let path = Self.path(directory, id)
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.error("open \(path)") }
+        defer { close(fd) }
+        let zeros = [UInt8](repeating: 0, count: length)
+        try zeros.withUnsafeBytes { raw in Result { () throws(StorageError) in try writeAll(fd, raw, at: offset, path: path) } }.get()
+        guard fdatasync(fd) == 0 else { throw Self.error("sync \(path)") }
     }
 
     /// The header of file `id`.
@@ -62,7 +101,8 @@ enum JournalFile {
     static func preallocate(_ fd: Int32, from offset: Int, length: Int, path: String) throws(StorageError) {
         let status = posix_fallocate(fd, off_t(offset), off_t(length))
         guard status == 0 else {
-            throw StorageError(.io, "cannot preallocate \(length) bytes in \(path): \(String(cString: strerror(status)))")
+            let code: StorageError.Code = status == ENOSPC || status == EDQUOT ? .noSpace : .io
+            throw StorageError(code, "cannot preallocate \(length) bytes in \(path): \(String(cString: strerror(status)))")
         }
     }
 
@@ -74,6 +114,7 @@ enum JournalFile {
     }
 
     static func error(_ what: String) -> StorageError {
-        StorageError(.io, "cannot \(what): \(String(cString: strerror(errno)))")
+        let number = errno
+        return StorageError(number == ENOSPC || number == EDQUOT ? .noSpace : .io, "cannot \(what): \(String(cString: strerror(number)))")
     }
 }

@@ -15,6 +15,9 @@ final class RocksDB: @unchecked Sendable {
         defer { rocksdb_options_destroy(options) }
         rocksdb_options_set_create_if_missing(options, 1)
         rocksdb_options_increase_parallelism(options, 2)
+        // Each open starts a new info log; keep a few, not one per start for ever.
+        rocksdb_options_set_keep_log_file_num(options, 10)
+        rocksdb_options_set_max_log_file_size(options, 16 << 20)
         var error: UnsafeMutablePointer<CChar>?
         guard let handle = rocksdb_open(options, path, &error) else {
             throw StorageError(.io, "cannot open the index at \(path): \(Self.consume(error))")

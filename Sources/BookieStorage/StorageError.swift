@@ -1,7 +1,7 @@
 /// A failure of the bookie's storage: its journal, index or entry logs.
 public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Wrapped: Hashable, Sendable { case io, corrupt, closed }
+        private enum Wrapped: Hashable, Sendable { case io, corrupt, closed, noSpace }
         private let wrapped: Wrapped
         private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
 
@@ -12,6 +12,9 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let corrupt = Code(.corrupt)
         /// The journal was closed, or failed earlier and accepts nothing more.
         public static let closed = Code(.closed)
+        /// The disk had no room for a file or its preallocation. Nothing was written; a
+        /// journal that failed so is opened again once there is room.
+        public static let noSpace = Code(.noSpace)
 
         public var description: String { String(describing: self.wrapped) }
     }
