@@ -196,7 +196,7 @@ let package = Package(
         .executableTarget(
             name: "magnetar",
             dependencies: [
-                "MagnetarVersion", "Metadata", "Perf",
+                "MagnetarVersion", "Metadata", "Perf", "Settings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

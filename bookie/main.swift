@@ -35,14 +35,19 @@ struct Bookie: AsyncParsableCommand {
     @Option(help: "Most MB/s that compaction copies (default 32).") var compactionRateMb: String?
     @Option(help: "Turn read-only past this fraction of disk use (default 0.95).") var readOnlyAbove: String?
     @Option(help: "Turn writable again at this fraction of disk use (default 0.90).") var writableBelow: String?
+    @Option(help: "Seconds the bookie's registration outlives its last keep-alive (default 10).") var sessionTtlSeconds: String?
+    @Option(help: "Testing only: wait this many milliseconds before every journal sync, as a slow disk would (default 0).")
+    var testingJournalSyncDelayMs: String?
 
     static let settingNames: Set<String> = [
         "id", "listen", "http-port", "journal-dir", "ledger-dirs", "metadata-url", "rack", "journal-sync",
         "gc-interval-seconds", "compaction-threshold", "compaction-rate-mb", "read-only-above", "writable-below",
+        "session-ttl-seconds", "testing-journal-sync-delay-ms",
     ]
 
     func run() async throws {
-        let configuration: BookieService.Configuration
+        Supervision.followSupervisor()
+        var configuration: BookieService.Configuration
         let httpPort: Int
         do {
             let settings = try Settings(file: self.config, environmentPrefix: "MAGNETAR_BOOKIE_", known: Self.settingNames)
@@ -76,6 +81,12 @@ struct Bookie: AsyncParsableCommand {
                     try settings.value("compaction-rate-mb", flag: self.compactionRateMb, default: 32) { Double($0).flatMap { $0 > 0 ? $0 : nil } }
                         * 1_048_576
                 )
+            )
+            configuration.sessionTTL = .milliseconds(
+                Int(try settings.value("session-ttl-seconds", flag: self.sessionTtlSeconds, default: 10) { Double($0).flatMap { (0.5...86_400).contains($0) ? $0 : nil } } * 1000)
+            )
+            configuration.testingJournalSyncDelay = .milliseconds(
+                try settings.value("testing-journal-sync-delay-ms", flag: self.testingJournalSyncDelayMs, default: 0) { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
             )
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)

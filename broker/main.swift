@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import Broker
 import Codec
 import Logging
@@ -39,6 +40,8 @@ struct BrokerCommand: AsyncParsableCommand {
     ]
 
     func run() async throws {
+        // A broker keeps no data: one whose supervisor died is ended outright.
+        Supervision.followSupervisor(signal: SIGKILL)
         let configuration: BrokerService.Configuration
         do {
             let settings = try Settings(file: self.config, environmentPrefix: "MAGNETAR_BROKER_", known: Self.settingNames)

@@ -2,6 +2,7 @@ public import BookieStorage
 public import BookieWire
 public import NIOCore
 public import NIOPosix
+import Synchronization
 
 /// The bookie's network front: accepts connections and serves the bookie protocol on
 /// them against a ``BookieStore``.
@@ -21,13 +22,28 @@ public final class BookieServer: Sendable {
         }
     }
 
+    /// What connections are served with, once the store is open.
+    private struct Serving: Sendable {
+        var store: BookieStore
+        var blockingPool: NIOThreadPool
+        var metrics: BookieMetrics
+        var info: @Sendable () -> BookieInfo
+    }
+
+    /// Where the connection initializer finds what to serve with.
+    private final class Slot: Sendable {
+        let serving = Mutex<Serving?>(nil)
+    }
+
     private let channel: any Channel
+    private let slot: Slot
 
     /// The port the server listens on.
     public var localPort: Int { self.channel.localAddress?.port ?? 0 }
 
-    private init(channel: any Channel) {
+    private init(channel: any Channel, slot: Slot) {
         self.channel = channel
+        self.slot = slot
     }
 
     /// Binds and starts serving. `info` answers GET_INFO (disk space, writability).
@@ -39,22 +55,46 @@ public final class BookieServer: Sendable {
         metrics: BookieMetrics = BookieMetrics(),
         info: @escaping @Sendable () -> BookieInfo
     ) async throws -> BookieServer {
+        let server = try await Self.bind(configuration, group: group)
+        try await server.serve(store: store, blockingPool: blockingPool, metrics: metrics, info: info)
+        return server
+    }
+
+    /// Binds the port without accepting connections yet (they wait in the backlog until
+    /// ``serve(store:blockingPool:metrics:info:)``), so that a bookie whose port is taken
+    /// fails before it touches its data directories.
+    public static func bind(_ configuration: Configuration, group: any EventLoopGroup) async throws -> BookieServer {
+        let slot = Slot()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.autoRead, value: false)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard let serving = slot.serving.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
                     try channel.pipeline.syncOperations.addHandler(
                         BookieRequestHandler(
-                            store: store, blockingPool: blockingPool, metrics: metrics, maximumFrameSize: configuration.maximumFrameSize, info: info
+                            store: serving.store, blockingPool: serving.blockingPool, metrics: serving.metrics,
+                            maximumFrameSize: configuration.maximumFrameSize, info: serving.info
                         )
                     )
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
             .get()
-        return BookieServer(channel: channel)
+        return BookieServer(channel: channel, slot: slot)
+    }
+
+    /// Starts accepting connections, serving them against `store`.
+    public func serve(
+        store: BookieStore,
+        blockingPool: NIOThreadPool,
+        metrics: BookieMetrics = BookieMetrics(),
+        info: @escaping @Sendable () -> BookieInfo
+    ) async throws {
+        self.slot.serving.withLock { $0 = Serving(store: store, blockingPool: blockingPool, metrics: metrics, info: info) }
+        try await self.channel.setOption(.autoRead, value: true)
     }
 
     /// Stops accepting connections.

@@ -35,8 +35,8 @@ public final class BookieService: Service {
         public var sessionTTL: Duration
         /// When to turn read-only and back (default past 95% disk use, back at 90%).
         public var diskMonitor: DiskMonitor
-        /// The fraction of a ledger directory's disk in use; `statvfs` unless replaced
-        /// (tests do). The fullest directory decides.
+        /// The fraction of a data directory's disk in use; `statvfs` unless replaced
+        /// (tests do). The fullest of the journal and ledger directories decides.
         public var diskUsage: @Sendable (String) -> Double
         /// How often deleted ledgers are looked for and entry logs compacted (default 5 min).
         public var garbageCollectionInterval: Duration
@@ -44,6 +44,9 @@ public final class BookieService: Service {
         public var compactionThreshold: Double
         /// The most bytes per second compaction copies (default 32 MiB).
         public var compactionRate: Int
+        /// For tests only: a wait before every journal sync, as a slow disk would add
+        /// (default zero; the bookie's `--testing-journal-sync-delay-ms`).
+        public var testingJournalSyncDelay: Duration = .zero
 
         public init(
             id: String,
@@ -81,9 +84,9 @@ public final class BookieService: Service {
             self.compactionRate = compactionRate
         }
 
-        /// The fullest ledger directory's usage.
-        func ledgerDiskUsage() -> Double {
-            self.ledgerDirectories.map(self.diskUsage).max() ?? 0
+        /// The fullest data directory's usage, the journal's included.
+        func diskUsageOfFullest() -> Double {
+            ([self.journalDirectory] + self.ledgerDirectories).map(self.diskUsage).max() ?? 0
         }
     }
 
@@ -105,50 +108,63 @@ public final class BookieService: Service {
         }
         let metadata = try await MetadataStoreURL.open(configuration.metadataURL, logger: self.logger)
         let metrics = BookieMetrics()
+        // The ports first: a bookie that cannot serve must not touch its data directories
+        // (a supervisor restarting it would otherwise write files at every attempt).
+        let server: BookieServer
+        let opened = StoreSlot()
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        let http: HTTPServer?
+        do {
+            server = try await BookieServer.bind(.init(host: configuration.host, port: configuration.port), group: MultiThreadedEventLoopGroup.singleton)
+            do {
+                http = try await configuration.httpPort.asyncMap { port in
+                    try await HTTPServer.start(
+                        host: configuration.host, port: port, router: Self.router(store: opened, metrics: metrics, pool: pool),
+                        group: MultiThreadedEventLoopGroup.singleton
+                    )
+                }
+            } catch {
+                try? await server.close()
+                throw error
+            }
+        } catch {
+            await metadata.close()
+            throw StorageError(.io, "cannot listen on \(configuration.host):\(configuration.port) (bookie) or port \(configuration.httpPort.map(String.init) ?? "-") (HTTP): \(error)")
+        }
         let store: BookieStore
         do {
             let horizon = try await self.checkCookies(metadata: metadata)
             var journal = Journal.Configuration(directory: configuration.journalDirectory, syncEachGroup: configuration.journalSync)
             journal.syncObserver = { [histogram = metrics.journalSyncLatency] in histogram.record($0) }
+            journal.testingSyncDelay = configuration.testingJournalSyncDelay
             store = try BookieStore.open(
                 .init(journal: journal, ledgerDirectories: configuration.ledgerDirectories, unknownStateHorizon: horizon)
             )
         } catch {
+            try? await server.close()
+            try? await http?.close()
             await metadata.close()
             throw error
         }
-        let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
-        let server = try await BookieServer.start(
-            .init(host: configuration.host, port: configuration.port),
-            store: store,
-            group: MultiThreadedEventLoopGroup.singleton,
-            blockingPool: pool,
-            metrics: metrics,
+        opened.set(store)
+        try await server.serve(
+            store: store, blockingPool: pool, metrics: metrics,
             info: { DiskSpace.info(of: configuration.ledgerDirectories, readOnly: store.isReadOnly) }
         )
-        let http = try await configuration.httpPort.asyncMap { port in
-            try await HTTPServer.start(
-                host: configuration.host, port: port, router: Self.router(store: store, metrics: metrics, pool: pool),
-                group: MultiThreadedEventLoopGroup.singleton
-            )
-        }
         let address = "\(configuration.host):\(server.localPort)"
-        let session = try await metadata.createSession(ttl: configuration.sessionTTL)
-        let register: @Sendable (Bool) async throws -> Void = { readOnly in
-            let registration = Registration(
-                address: address, httpPort: http?.localPort, rack: configuration.rack, state: readOnly ? "read-only" : "writable"
-            )
-            try await metadata.put(
-                ClusterLayout.availableBookie(configuration.id),
-                value: Array(try JSONEncoder().encode(registration)),
-                session: session
-            )
-        }
         var monitor = configuration.diskMonitor
-        _ = monitor.observe(usage: configuration.ledgerDiskUsage())
-        store.isReadOnly = monitor.readOnly
-        try await register(monitor.readOnly)
+        _ = monitor.observe(usage: configuration.diskUsageOfFullest())
+        store.isReadOnly = monitor.readOnly || store.journalFailure != nil
+        if let failure = store.journalFailure {
+            self.logger.warning("starting read-only: the journal cannot write", metadata: ["error": "\(failure)"])
+        }
+        let registration = try await Registrar(
+            metadata: metadata, key: ClusterLayout.availableBookie(configuration.id), ttl: configuration.sessionTTL,
+            readOnly: store.isReadOnly, logger: self.logger
+        ) { [httpPort = http?.localPort] readOnly in
+            Registrar.Value(address: address, httpPort: httpPort, rack: configuration.rack, state: readOnly ? "read-only" : "writable")
+        }
         let startingMonitor = monitor
         self.logger.info(
             "bookie serving",
@@ -157,8 +173,8 @@ public final class BookieService: Service {
 
         await cancelWhenGracefulShutdown {
             await Self.runLoops(
-                metadata: metadata, session: session, store: store, pool: pool, configuration: configuration,
-                monitor: startingMonitor, register: register, logger: self.logger
+                metadata: metadata, registration: registration, store: store, pool: pool, configuration: configuration,
+                monitor: startingMonitor, logger: self.logger
             )
         }
 
@@ -168,7 +184,7 @@ public final class BookieService: Service {
         try? await pool.shutdownGracefully()
         try store.flush()
         store.close()
-        try? await metadata.closeSession(session)
+        await registration.close()
         await metadata.close()
     }
 
@@ -222,12 +238,11 @@ public final class BookieService: Service {
     /// Keeps the session alive and flushes periodically until cancelled.
     private static func runLoops(
         metadata: any MetadataStore,
-        session: MetadataSession,
+        registration: Registrar,
         store: BookieStore,
         pool: NIOThreadPool,
         configuration: Configuration,
         monitor: DiskMonitor,
-        register: @escaping @Sendable (Bool) async throws -> Void,
         logger: Logger
     ) async {
         await withTaskGroup(of: Void.self) { group in
@@ -235,22 +250,11 @@ public final class BookieService: Service {
                 var monitor = monitor
                 while !Task.isCancelled {
                     try? await Task.sleep(for: configuration.flushInterval)
-                    guard monitor.observe(usage: configuration.ledgerDiskUsage()) else { continue }
-                    store.isReadOnly = monitor.readOnly
-                    logger.warning("bookie is now \(monitor.readOnly ? "read-only" : "writable")")
-                    do {
-                        try await register(monitor.readOnly)
-                    } catch {
-                        logger.error("could not update the registration", metadata: ["error": "\(error)"])
-                    }
+                    await Self.checkWritability(store: store, monitor: &monitor, registration: registration, pool: pool, configuration: configuration, logger: logger)
                 }
             }
             group.addTask {
-                do {
-                    try await metadata.keepSessionAlive(session)
-                } catch {
-                    logger.error("lost the metadata session", metadata: ["error": "\(error)"])
-                }
+                await registration.maintain { store.isReadOnly }
             }
             group.addTask {
                 while !Task.isCancelled {
@@ -282,63 +286,16 @@ public final class BookieService: Service {
         }
     }
 
-    /// Deletes the ledgers whose metadata is gone and compacts entry logs that are mostly
-    /// garbage. A ledger counts as deleted only if its id was allocated (so ledgers
-    /// written without metadata, as benchmarks do, are kept) and its metadata is absent
-    /// after the bookie listed it (metadata exists before a ledger's first add).
-    static func collectGarbage(
-        store: BookieStore,
-        metadata: any MetadataStore,
-        pool: NIOThreadPool,
-        configuration: Configuration,
-        logger: Logger
-    ) async throws {
-        let held = try await pool.runIfActive { try store.ledgerIDs() }
-        let allocated = UInt64(max(0, try await metadata.currentID(ClusterLayout.ledgerIDCounter)))
-        let existing = Set(try await metadata.children(of: ClusterLayout.ledgers).compactMap { UInt64($0) })
-        let deleted = held.filter { $0 <= allocated && !existing.contains($0) }
-        if !deleted.isEmpty {
-            try await pool.runIfActive { try store.deleteLedgers(deleted) }
-            logger.info("deleted ledgers whose metadata is gone", metadata: ["count": "\(deleted.count)"])
-        }
-        let limiter = RateLimiter(bytesPerSecond: configuration.compactionRate)
-        let result = try await pool.runIfActive {
-            try store.compact(belowLiveRatio: configuration.compactionThreshold, pace: { limiter.pace($0) })
-        }
-        if result.logsRemoved > 0 {
-            logger.info(
-                "compacted entry logs",
-                metadata: ["removed": "\(result.logsRemoved)", "moved": "\(result.bytesMoved)", "reclaimed": "\(result.bytesReclaimed)"]
-            )
-        }
-    }
+}
 
-    /// `/metrics` (Prometheus text) and `/health` (200 while the journal works, else 503).
-    static func router(store: BookieStore, metrics: BookieMetrics, pool: NIOThreadPool) -> HTTPRouter {
-        var router = HTTPRouter()
-        router.get("/metrics") { _ in
-            let ledgers = try await pool.runIfActive { try store.ledgerIDs().count }
-            metrics.ledgerCount.set(Double(ledgers))
-            metrics.journalQueueSize.set(Double(store.journalQueueDepth))
-            metrics.serverStatus.set(Double(store.isReadOnly ? 0 : 1))
-            metrics.writeCacheSize.set(Double(store.cachedBytes))
-            return .prometheus(metrics.registry)
-        }
-        router.get("/health") { _ in
-            if let failure = store.journalFailure {
-                return .error(.serviceUnavailable, reason: "the journal failed: \(failure.message)")
-            }
-            return try .json(["status": "ok", "state": store.isReadOnly ? "read-only" : "writable"])
-        }
-        return router
-    }
+/// The store once it is open, for servers bound before it.
+final class StoreSlot: Sendable {
+    private let value = Mutex<BookieStore?>(nil)
 
-    /// The value of `/bookies/available/<id>`.
-    struct Registration: Codable {
-        var address: String
-        var httpPort: Int?
-        var rack: String?
-        var state: String
+    var store: BookieStore? { self.value.withLock { $0 } }
+
+    func set(_ store: BookieStore) {
+        self.value.withLock { $0 = store }
     }
 }
 
@@ -370,30 +327,5 @@ extension Optional {
     func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
         guard let value = self else { return nil }
         return try await transform(value)
-    }
-}
-
-/// Spaces out work to a byte rate: ``pace(_:)`` sleeps the calling thread as long as the
-/// bytes so far are ahead of the rate.
-final class RateLimiter: Sendable {
-    private let bytesPerSecond: Double
-    private let start = ContinuousClock.now
-    private let total = Mutex(0)
-
-    init(bytesPerSecond: Int) {
-        self.bytesPerSecond = Double(max(1, bytesPerSecond))
-    }
-
-    func pace(_ bytes: Int) {
-        let done = self.total.withLock { total in
-            total += bytes
-            return total
-        }
-        let due = Duration.seconds(Double(done) / self.bytesPerSecond)
-        let elapsed = ContinuousClock.now - self.start
-        if elapsed < due {
-            let wait = due - elapsed
-            Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
-        }
     }
 }

@@ -23,12 +23,15 @@ public final class BookieCluster: Sendable {
     /// The `--metadata-url` every bookie runs with.
     public let metadataURL: String
     private let journalSync: Bool
+    /// More flags every bookie starts with (testing flags, for instance).
+    private let extraArguments: [String]
     private let members = Mutex<[Member]>([])
 
-    private init(directory: TemporaryDirectory, metadataURL: String, journalSync: Bool) {
+    private init(directory: TemporaryDirectory, metadataURL: String, journalSync: Bool, extraArguments: [String]) {
         self.directory = directory
         self.metadataURL = metadataURL
         self.journalSync = journalSync
+        self.extraArguments = extraArguments
     }
 
     /// Starts `count` bookies one after another and returns once each has printed
@@ -39,12 +42,14 @@ public final class BookieCluster: Sendable {
         count: Int,
         directory: TemporaryDirectory,
         metadataURL: String? = nil,
-        journalSync: Bool = true
+        journalSync: Bool = true,
+        extraArguments: [String] = []
     ) async throws -> BookieCluster {
         let cluster = BookieCluster(
             directory: directory,
             metadataURL: metadataURL ?? "sqlite:\(directory.file("metadata.db"))",
-            journalSync: journalSync
+            journalSync: journalSync,
+            extraArguments: extraArguments
         )
         do {
             try await cluster.add(count: count)
@@ -177,7 +182,7 @@ public final class BookieCluster: Sendable {
                     "--id", member.id, "--listen", "127.0.0.1:\(member.port)", "--http-port", "0",
                     "--journal-dir", self.journalDirectory(member.id), "--ledger-dirs", self.ledgerDirectory(member.id),
                     "--metadata-url", self.metadataURL, "--journal-sync", self.journalSync ? "true" : "false",
-                ],
+                ] + self.extraArguments,
                 logPath: self.directory.file("\(member.id)-\(member.starts + 1).log")
             )
             members[index].starts += 1

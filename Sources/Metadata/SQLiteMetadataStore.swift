@@ -134,6 +134,7 @@ public final class SQLiteMetadataStore: MetadataStore {
                 INSERT OR IGNORE INTO store(name, value) VALUES('revision', 0);
                 """
             )
+            try Self.endSessionsOfEarlierBoots(database)
         }
     }
 
@@ -154,7 +155,7 @@ public final class SQLiteMetadataStore: MetadataStore {
                 try expecting.check(key, current: try Self.version(of: key, in: database))
                 if let session {
                     let live = try database.query(
-                        "SELECT 1 FROM sessions WHERE id = ? AND expires_ms > ?", .integer(session.id), .integer(Self.nowMilliseconds())
+                        "SELECT 1 FROM sessions WHERE id = ? AND expires_ms > ?", .integer(session.id), .integer(Self.sessionMilliseconds())
                     )
                     guard !live.isEmpty else { throw MetadataError.sessionExpired(session.id) }
                 }
@@ -214,7 +215,7 @@ public final class SQLiteMetadataStore: MetadataStore {
         return try await self.run { database throws(MetadataError) in
             try database.query(
                 "INSERT INTO sessions(ttl_ms, expires_ms) VALUES(?, ?)",
-                .integer(milliseconds), .integer(Self.nowMilliseconds() + milliseconds)
+                .integer(milliseconds), .integer(Self.sessionMilliseconds() + milliseconds)
             )
             return MetadataSession(id: database.lastInsertRowID, ttl: ttl)
         }
@@ -222,7 +223,7 @@ public final class SQLiteMetadataStore: MetadataStore {
 
     public func keepAlive(_ session: MetadataSession) async throws {
         try await self.run { database throws(MetadataError) in
-            let now = Self.nowMilliseconds()
+            let now = Self.sessionMilliseconds()
             try database.query(
                 "UPDATE sessions SET expires_ms = ? + ttl_ms WHERE id = ? AND expires_ms > ?",
                 .integer(now), .integer(session.id), .integer(now)
@@ -299,7 +300,7 @@ public final class SQLiteMetadataStore: MetadataStore {
     /// One poll: reap expired sessions, feed watches, and now and then prune old events.
     private func poll(_ confined: Confined) throws(MetadataError) {
         let database = confined.database
-        let now = Self.nowMilliseconds()
+        let now = Self.sessionMilliseconds()
         let expired = try database.query("SELECT id FROM sessions WHERE expires_ms <= ? LIMIT 1", .integer(now))
         if !expired.isEmpty {
             try database.writeTransaction { () throws(MetadataError) in
@@ -310,9 +311,10 @@ public final class SQLiteMetadataStore: MetadataStore {
             }
         }
         try self.deliverEvents(database)
-        if now - confined.lastPrune > 10_000 {
-            confined.lastPrune = now
-            let horizon = now - Self.milliseconds(self.configuration.eventRetention)
+        let wallClock = Self.nowMilliseconds()
+        if wallClock - confined.lastPrune > 10_000 {
+            confined.lastPrune = wallClock
+            let horizon = wallClock - Self.milliseconds(self.configuration.eventRetention)
             try database.query("DELETE FROM events WHERE at_ms < ?", .integer(horizon))
         }
     }
@@ -353,6 +355,36 @@ public final class SQLiteMetadataStore: MetadataStore {
             }
             if rows.count < 1000 { return }
         }
+    }
+
+    /// The clock session expiry counts on: milliseconds since this host booted
+    /// (`CLOCK_BOOTTIME`), the same for every process on the host, so that a step of the
+    /// wall clock does not end (or prolong) every session at once. It starts again at a
+    /// reboot, which ``endSessionsOfEarlierBoots(_:)`` accounts for.
+    private static func sessionMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
+    /// This boot's identity, from the kernel's random boot id.
+    private static func bootIdentity() -> Int64 {
+        let text = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? ""
+        let hex = text.filter(\.isHexDigit).prefix(16)
+        return Int64(bitPattern: UInt64(hex, radix: 16) ?? 0)
+    }
+
+    /// Session expiry times count from the boot recorded in the file: sessions of an earlier
+    /// boot (or of a version that counted on the wall clock) are over, so they end here,
+    /// with their ephemeral keys, and this boot is recorded.
+    private static func endSessionsOfEarlierBoots(_ database: SQLiteDatabase) throws(MetadataError) {
+        let boot = Self.bootIdentity()
+        let recorded = try database.query("SELECT value FROM store WHERE name = 'session-boot'")
+        guard recorded.first?[0].integer != boot else { return }
+        for row in try database.query("SELECT id FROM sessions") {
+            if let id = row[0].integer { try Self.endSession(id, in: database) }
+        }
+        try database.query("INSERT OR REPLACE INTO store(name, value) VALUES('session-boot', ?)", .integer(boot))
     }
 
     private static func nowMilliseconds() -> Int64 {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Settings
 
 extension Magnetar {
     struct Standalone: AsyncParsableCommand {
@@ -67,28 +68,68 @@ extension Magnetar {
             say("  data directory: \(directory)")
             say("  bookies:        \(self.bookies) on ports \(self.bookiePort)…\(self.bookiePort + self.bookies - 1); logs in the data directory")
             say("Ctrl-C stops the cluster.")
-            while !stopping.raised {
+            var failure: String?
+            while !stopping.raised && failure == nil {
                 try? await Task.sleep(for: .milliseconds(200))
-                for child in children where !child.isRunning && !stopping.raised {
-                    say("\(child.name) exited (status \(child.status)); starting it again")
-                    try? child.start()
+                for child in children where !stopping.raised && failure == nil {
+                    switch child.supervise(now: .now) {
+                    case .running, .waiting:
+                        break
+                    case .exited(let status, let restartIn):
+                        say("\(child.name) exited (status \(status)); starting it again in \(restartIn)")
+                    case .restart:
+                        do {
+                            try child.start()
+                        } catch {
+                            failure = "cannot start \(child.name): \(error)"
+                        }
+                    case .givingUp(let reason):
+                        failure = reason
+                    }
                 }
             }
+            if let failure { say(failure) }
             say("stopping")
             // The broker first, so it closes its ledgers while the bookies still serve.
             children.last!.terminate()
             for child in children.dropLast() { child.terminate() }
+            if failure != nil { throw ExitCode.failure }
         }
     }
 }
 
 /// A child process the standalone cluster keeps running.
+///
+/// One that exits is started again after a pause that doubles with each exit that came
+/// soon after its start (from half a second up to 30 s); after `maxQuickFailures` such
+/// exits in a row the supervisor gives up, with the child's last output as the reason.
+/// Children learn the supervisor's pid, and stop when it dies (see `Supervision`).
 final class Supervised: @unchecked Sendable {
+    /// What the supervisor should do about a child now.
+    enum Decision: Equatable {
+        case running
+        /// Exited; to be started again after `restartIn`.
+        case exited(status: Int32, restartIn: Duration)
+        /// Exited earlier, and its pause is not over.
+        case waiting
+        case restart
+        case givingUp(String)
+    }
+
+    /// An exit this soon after the start counts as a failure to start.
+    static let quickExit = Duration.seconds(10)
+    static let maxQuickFailures = 6
+    static let firstPause = Duration.milliseconds(500)
+    static let longestPause = Duration.seconds(30)
+
     let name: String
     private let executable: String
     private let arguments: [String]
     private let log: String
     private var process: Process?
+    private var startedAt = ContinuousClock.now
+    private var quickFailures = 0
+    private var restartAt: ContinuousClock.Instant?
 
     init(name: String, executable: String, arguments: [String], log: String) {
         self.name = name
@@ -109,8 +150,45 @@ final class Supervised: @unchecked Sendable {
         process.arguments = self.arguments
         process.standardOutput = output
         process.standardError = output
+        var environment = ProcessInfo.processInfo.environment
+        environment[Supervision.parentVariable] = String(getpid())
+        process.environment = environment
         try process.run()
         self.process = process
+        self.startedAt = .now
+        self.restartAt = nil
+    }
+
+    /// Looks at the child and says what to do.
+    func supervise(now: ContinuousClock.Instant) -> Decision {
+        if self.isRunning { return .running }
+        if let restartAt = self.restartAt {
+            return now >= restartAt ? .restart : .waiting
+        }
+        if now - self.startedAt < Self.quickExit {
+            self.quickFailures += 1
+        } else {
+            self.quickFailures = 0
+        }
+        if self.quickFailures >= Self.maxQuickFailures {
+            return .givingUp(
+                "\(self.name) exited \(self.quickFailures) times in a row within \(Self.quickExit) of starting; giving up. Its last words (\(self.log)):\n" + self.lastLines()
+            )
+        }
+        var pause = Self.firstPause
+        for _ in 0..<max(0, self.quickFailures - 1) { pause = min(pause * 2, Self.longestPause) }
+        self.restartAt = now + pause
+        return .exited(status: self.status, restartIn: pause)
+    }
+
+    /// The last lines the child wrote, indented.
+    private func lastLines(_ count: Int = 5) -> String {
+        guard let handle = FileHandle(forReadingAtPath: self.log) else { return "  (no log)" }
+        defer { try? handle.close() }
+        let size = handle.seekToEndOfFile()
+        handle.seek(toFileOffset: size > 4096 ? size - 4096 : 0)
+        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        return text.split(separator: "\n").suffix(count).map { "  " + $0 }.joined(separator: "\n")
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within 15 s.
