@@ -53,4 +53,72 @@ struct ManagedLedgerSafetyTests {
         }
         await cluster.stop()
     }
+
+    /// A cursor seeks back into ledgers it had consumed and persisted past; before the
+    /// seek is persisted, another cursor's persist trims consumed ledgers. The trim must go
+    /// by where the seeking cursor is now, not by the position it stored before: the
+    /// ledgers it moved back into stay, and it reads every entry from there.
+    @Test func aTrimDoesNotRemoveLedgersASeekMovedBackInto() async throws {
+        let cluster = try await ManagedLedgerCluster.start(label: "ml-seek-trim")
+        do {
+            let name = "public/default/persistent/seek-trim"
+            let configuration = ManagedLedgerConfiguration(maxEntriesPerLedger: 10, cursorPersistInterval: .seconds(3600))
+            let ledger = try await ManagedLedger.open(name: name, client: cluster.client, metadata: cluster.metadata, configuration: configuration)
+            let seeker = try await ledger.openCursor("seeker", initialPosition: .earliest)
+            let other = try await ledger.openCursor("other", initialPosition: .earliest)
+            let p = await appendAll(ledger, 0..<25).compactMap { try? $0.1.get() }
+            try #require(p.count == 25)
+            let ids = await ledger.ledgers.map(\.id)
+            #expect(await ledger.ledgers.map(\.entries) == [10, 10, 5])
+
+            await seeker.ackCumulative(p[19])
+            try await seeker.persist()
+            #expect(await ledger.ledgers.map(\.id) == ids, "the other cursor still needs every ledger")
+            await seeker.seek(to: p[0])
+            await other.ackCumulative(p[19])
+            try await other.persist()
+            #expect(await ledger.ledgers.map(\.id) == ids, "a trim removed ledgers the seeking cursor moved back into")
+
+            let entries = try await readAll(ledger, from: await seeker.readPosition, chunk: 50)
+            #expect(entries.map(\.0) == p, "the seeking cursor reads \(entries.count) of 25 entries")
+            try await seeker.persist()
+            #expect(await ledger.ledgers.map(\.id) == ids)
+            try await ledger.close()
+        } catch {
+            Issue.record("\(error)")
+        }
+        await cluster.stop()
+    }
+
+    /// Acknowledgements of positions past the last confirmed entry move nothing: entries
+    /// appended afterwards at those positions are still unacknowledged and read.
+    @Test func acksPastTheLastConfirmedEntryMoveNothing() async throws {
+        let cluster = try await ManagedLedgerCluster.start(label: "ml-ack-past-end")
+        do {
+            let name = "public/default/persistent/ack-past-end"
+            let configuration = ManagedLedgerConfiguration(cursorPersistInterval: .seconds(3600))
+            let ledger = try await ManagedLedger.open(name: name, client: cluster.client, metadata: cluster.metadata, configuration: configuration)
+            let cursor = try await ledger.openCursor("sub", initialPosition: .earliest)
+            let p = await appendAll(ledger, 0..<5).compactMap { try? $0.1.get() }
+            try #require(p.count == 5)
+            let start = await cursor.markDeletePosition
+
+            await cursor.ackCumulative(Position(ledgerID: p[4].ledgerID, entryID: p[4].entryID + 3))
+            #expect(await cursor.markDeletePosition == start, "a cumulative ack past the end moved the cursor")
+            await cursor.ack(Position(ledgerID: p[4].ledgerID, entryID: p[4].entryID + 2))
+            #expect(await cursor.individuallyAcked.isEmpty, "an ack past the end was recorded")
+
+            let later = await appendAll(ledger, 5..<10).compactMap { try? $0.1.get() }
+            try #require(later.count == 5)
+            let ackedLater = await cursor.run { cursor in later.filter { cursor.isAcked($0) } }
+            #expect(ackedLater.isEmpty, "entries appended later count as acknowledged: \(ackedLater)")
+            #expect(await cursor.backlog == 10)
+            let entries = try await readAll(ledger, from: await cursor.readPosition, chunk: 50)
+            #expect(entries.map(\.0) == p + later)
+            try await ledger.close()
+        } catch {
+            Issue.record("\(error)")
+        }
+        await cluster.stop()
+    }
 }
