@@ -99,7 +99,7 @@ public final class BrokerService: Service {
             serviceURL: "pulsar://\(advertised):\(binary.localAddress?.port ?? 0)",
             httpURL: "http://\(advertised):\(http.localPort)",
             maxMessageSize: maxMessageSize, metadata: metadata, clients: clients, ledgerConfiguration: ledgerConfiguration,
-            defaultCompression: configuration.storageCompression
+            defaultCompression: configuration.storageCompression, logger: self.logger
         )
         try await context.createDefaultNamespace()
         shared.context = context

@@ -134,6 +134,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         case .consumerBusy: return .consumerBusy
         case .notAllowed: return .notAllowedError
         case .metadata: return .metadataError
+        case .serviceNotReady: return .serviceNotReady
         default: return .unknownError
         }
     }
@@ -254,6 +255,9 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                 command.sendReceipt.messageID.entryID = UInt64(bitPattern: position.entryID)
                 self.write(command)
             case .failure(let error):
+                // Nothing sent after this message may be stored before it: the topic closes
+                // its producers, and the client resends from here, in order.
+                topic.onLoop { $0.close(because: error) }
                 self.sendError(request, .persistenceError, "\(error)")
             }
         }

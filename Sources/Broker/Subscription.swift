@@ -75,6 +75,18 @@ final class Consumer: DispatchTarget, @unchecked Sendable {
         self.channel.writeAndFlush(frame, promise: nil)
     }
 
+    /// Tells the client the broker closed this consumer (CLOSE_CONSUMER): it subscribes
+    /// again.
+    func notifyClosed() {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .closeConsumer
+        command.closeConsumer.consumerID = self.consumerID
+        command.closeConsumer.requestID = 0
+        var frame = self.channel.allocator.buffer(capacity: 32)
+        guard (try? PulsarFrame.write(command: command, into: &frame)) != nil else { return }
+        self.channel.writeAndFlush(frame, promise: nil)
+    }
+
     /// Forgets acked positions.
     func acked(_ positions: [Position]) {
         for position in positions { self.unacked[position] = nil }
