@@ -332,12 +332,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             AckedMessage(position: Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)), ackSet: $0.ackSet)
         }
         let cumulative = request.ackType == .cumulative
-        topic.onLoop { _ in subscription.ack(messages, cumulative: cumulative, from: consumer) }
-        if request.hasRequestID {
-            self.send(.ackResponse) { response in
-                response.ackResponse.consumerID = request.consumerID
-                response.ackResponse.requestID = request.requestID
-            }
+        let logger = self.broker.logger
+        topic.onLoop { _ in
+            let refusal = subscription.ack(messages, cumulative: cumulative, from: consumer)
+            if let answer = Self.ackAnswer(request, refusal, logger: logger) { self.write(answer) }
         }
     }
 

@@ -68,7 +68,64 @@ struct BrokerSafetyTests {
         await client.close()
     }
 
+    /// A cumulative ack past the last published message gets ACK_RESPONSE with an error
+    /// and moves nothing: messages published afterwards are delivered. A cumulative ack on
+    /// a Shared subscription is refused the same way.
+    @Test func acksPastTheLastMessageAreRefused() async throws {
+        let cluster = try await BrokerCluster.start(label: "raw-ack-past-end", brokerArguments: ["--storage-compression", "none"])
+        defer { cluster.stop() }
+        let topic = "persistent://public/default/ack-past-end"
+        let client = try await RawPulsarClient.connect(port: cluster.port)
+        try await client.send(Frames.producer(topic, id: 1, request: 1))
+        _ = try await client.next(.producerSuccess)
+        for sequence in 0..<3 {
+            try await Frames.publish(client, producer: 1, sequence: UInt64(sequence), payload: ByteBuffer(string: "m\(sequence)"))
+        }
+
+        let consumer = try await RawPulsarClient.connect(port: cluster.port)
+        try await consumer.send(Frames.subscribe(topic, "exclusive", type: .exclusive, consumer: 1, name: "c", request: 1))
+        _ = try await consumer.next(.success)
+        try await consumer.send(Frames.flow(1, 100))
+        var ids: [Pulsar_Proto_MessageIdData] = []
+        for _ in 0..<3 { ids.append(try await consumer.next(.message).command.message.messageID) }
+
+        var beyond = ids[2]
+        beyond.entryID += 100
+        try await consumer.send(Self.cumulativeAck(consumer: 1, beyond, request: 7))
+        let answer = try await consumer.next(.ackResponse).command.ackResponse
+        #expect(answer.requestID == 7 && answer.hasError, "a cumulative ack past the end is accepted: \(answer)")
+
+        for sequence in 3..<6 {
+            try await Frames.publish(client, producer: 1, sequence: UInt64(sequence), payload: ByteBuffer(string: "m\(sequence)"))
+        }
+        let delivered = await Self.bodies(consumer, upTo: 3, quiet: .seconds(5))
+        #expect(delivered == ["m3", "m4", "m5"], "messages published after the refused ack are delivered")
+
+        let shared = try await RawPulsarClient.connect(port: cluster.port)
+        try await shared.send(Frames.subscribe(topic, "shared", type: .shared, consumer: 2, name: "s", request: 1))
+        _ = try await shared.next(.success)
+        try await shared.send(Frames.flow(2, 100))
+        var sharedIDs: [Pulsar_Proto_MessageIdData] = []
+        for _ in 0..<6 { sharedIDs.append(try await shared.next(.message).command.message.messageID) }
+        try await shared.send(Self.cumulativeAck(consumer: 2, sharedIDs[5], request: 8))
+        let sharedAnswer = try await shared.next(.ackResponse).command.ackResponse
+        #expect(sharedAnswer.requestID == 8 && sharedAnswer.hasError, "a cumulative ack on a Shared subscription is accepted: \(sharedAnswer)")
+
+        await shared.close()
+        await consumer.close()
+        await client.close()
+    }
+
     // MARK: Helpers
+
+    static func cumulativeAck(consumer: UInt64, _ id: Pulsar_Proto_MessageIdData, request: UInt64) -> Pulsar_Proto_BaseCommand {
+        Frames.command(.ack) {
+            $0.ack.consumerID = consumer
+            $0.ack.ackType = .cumulative
+            $0.ack.messageID = [id]
+            $0.ack.requestID = request
+        }
+    }
 
     /// Sends `m<n>` for every `n` in `range` as `producer`, without waiting for receipts.
     static func send(_ client: RawPulsarClient, producer: UInt64, _ range: Range<Int>) async throws {
