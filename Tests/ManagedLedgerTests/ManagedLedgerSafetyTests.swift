@@ -30,6 +30,7 @@ struct ManagedLedgerSafetyTests {
             let during = await appendAll(ledger, 10..<15)
             #expect(during.allSatisfy { (try? $0.1.get()) == nil }, "the rollover cannot close the full ledger, so its appends fail")
             faulty.failWrites = false
+            #expect(await ledger.isFenced, "the failed rollover fences the log")
 
             let after = await appendAll(ledger, 15..<20)
             let stored = after.compactMap { index, result in (try? result.get()).map { _ in index } }
@@ -43,10 +44,9 @@ struct ManagedLedgerSafetyTests {
             let resent = await appendAll(reopened, 10..<20)
             #expect(resent.allSatisfy { (try? $0.1.get()) != nil }, "the reopened log takes appends")
             let entries = try await readAll(reopened, from: await reopened.firstPosition, chunk: 50)
-            #expect(
-                entries.map(\.1) == (0..<20).map { payload($0) },
-                "the log holds \(entries.compactMap { $0.1.getString(at: $0.1.readerIndex, length: 11) })"
-            )
+            let labels = entries.map { String(buffer: $0.1).split(separator: " ", maxSplits: 2).dropFirst().first.map(String.init) ?? "?" }
+            #expect(labels == (0..<20).map(String.init), "the log holds, in this order, the entries sent as \(labels)")
+            #expect(entries.map(\.1) == (0..<20).map { payload($0) })
             try await reopened.close()
         } catch {
             Issue.record("\(error)")
