@@ -68,6 +68,56 @@ struct BrokerSafetyTests {
         await client.close()
     }
 
+    /// A consumer is attached when a failed rollover closes the topic: it gets
+    /// CLOSE_CONSUMER, and subscribing again it reads on from its acknowledged position in
+    /// the topic loaded anew: what the producer resent, once, in order.
+    @Test func aConsumerFollowsTheTopicReloadedAfterAFailure() async throws {
+        let cluster = try await BrokerCluster.start(
+            label: "raw-reload-consumer", brokerArguments: ["--max-entries-per-ledger", "5", "--storage-compression", "none"]
+        )
+        defer { cluster.stop() }
+        let topic = "persistent://public/default/reload-consumer"
+        let consumer = try await RawPulsarClient.connect(port: cluster.port)
+        try await consumer.send(Frames.subscribe(topic, "live", type: .exclusive, consumer: 1, name: "c", request: 1))
+        _ = try await consumer.next(.success)
+        try await consumer.send(Frames.flow(1, 100))
+        let client = try await RawPulsarClient.connect(port: cluster.port)
+        try await client.send(Frames.producer(topic, id: 1, request: 1))
+        _ = try await client.next(.producerSuccess)
+
+        try await Self.send(client, producer: 1, 0..<5)
+        #expect(try await Self.answers(client, producer: 1, count: 5).receipted == Array(0..<5))
+        var firstIDs: [Pulsar_Proto_MessageIdData] = []
+        for _ in 0..<5 { firstIDs.append(try await consumer.next(.message).command.message.messageID) }
+        try await consumer.send(Self.cumulativeAck(consumer: 1, firstIDs[4], request: 2))
+        #expect(try await consumer.next(.ackResponse).command.ackResponse.hasError == false)
+
+        let lock = try await cluster.holdMetadataWriteLock()
+        try await Self.send(client, producer: 1, 5..<10)
+        let stalled = try await Self.answers(client, producer: 1, count: 5, timeout: .seconds(40))
+        lock.stop()
+        #expect(stalled.failed == Array(5..<10), "\(stalled)")
+        let closed = try await consumer.next(.closeConsumer, timeout: .seconds(10))
+        #expect(closed.command.closeConsumer.consumerID == 1)
+
+        var request: UInt64 = 10
+        while true {
+            request += 1
+            try await client.send(Frames.producer(topic, id: 2, request: request))
+            if try await client.next(timeout: .seconds(30)).command.type == .producerSuccess { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await Self.send(client, producer: 2, 5..<10)
+        #expect(try await Self.answers(client, producer: 2, count: 5).receipted == Array(5..<10))
+        try await consumer.send(Frames.subscribe(topic, "live", type: .exclusive, consumer: 1, name: "c", request: 20))
+        _ = try await consumer.next(.success)
+        try await consumer.send(Frames.flow(1, 100))
+        let consumed = await Self.bodies(consumer, upTo: 20, quiet: .seconds(3))
+        #expect(consumed == (5..<10).map { "m\($0)" }, "after the reload the consumer reads on from its acknowledged position")
+        await consumer.close()
+        await client.close()
+    }
+
     /// A cumulative ack past the last published message gets ACK_RESPONSE with an error
     /// and moves nothing: messages published afterwards are delivered. A cumulative ack on
     /// a Shared subscription is refused the same way.
