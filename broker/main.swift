@@ -33,10 +33,12 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Copies acknowledged before a send is receipted (default 2).") var ackQuorum: String?
     @Option(help: "How bookies store batches a namespace sets no policy for: none, lz4 or zstd (default lz4).")
     var storageCompression: String?
+    @Option(help: "Entries after which a topic's ledger is closed and the next one started (default 50000).")
+    var maxEntriesPerLedger: String?
 
     static let settingNames: Set<String> = [
         "metadata-url", "listen", "http-port", "advertised-address", "cluster-name", "ensemble-size", "write-quorum", "ack-quorum",
-        "storage-compression",
+        "storage-compression", "max-entries-per-ledger",
     ]
 
     func run() async throws {
@@ -63,7 +65,8 @@ struct BrokerCommand: AsyncParsableCommand {
                 ackQuorum: try settings.value("ack-quorum", flag: self.ackQuorum, default: 2, count),
                 storageCompression: try settings.value("storage-compression", flag: self.storageCompression, default: .lz4) { text in
                     try? CompressionType(policy: text)
-                }
+                },
+                maxEntriesPerLedger: try settings.value("max-entries-per-ledger", flag: self.maxEntriesPerLedger, default: 50_000, count)
             )
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)

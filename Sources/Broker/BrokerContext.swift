@@ -1,6 +1,7 @@
 import Codec
 import Foundation
 import Ledger
+import Logging
 import ManagedLedger
 import Metadata
 import Synchronization
@@ -20,11 +21,12 @@ final class BrokerContext: Sendable {
     let ledgerConfiguration: ManagedLedgerConfiguration
     /// Storage compression of topics whose namespace sets none.
     let defaultCompression: CompressionType
+    let logger: Logger
     private let topics = Mutex<[TopicName: Task<Topic, any Error>]>([:])
 
     init(
         name: String, serviceURL: String, httpURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],
-        ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType
+        ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType, logger: Logger
     ) {
         self.name = name
         self.serviceURL = serviceURL
@@ -35,11 +37,30 @@ final class BrokerContext: Sendable {
         self.clients = clients
         self.ledgerConfiguration = ledgerConfiguration
         self.defaultCompression = defaultCompression
+        self.logger = logger
     }
 
-    /// The topic, loaded on first use (which fences a previous owner's ledger).
+    /// The topic, loaded on first use (which fences a previous owner's ledger). A topic
+    /// closed after a storage failure is loaded again, once its managed ledger is closed.
     func topic(_ name: TopicName) async throws -> Topic {
-        let task = self.topics.withLock { topics in
+        while true {
+            let task = self.loading(name)
+            let topic: Topic
+            do {
+                topic = try await task.value
+            } catch {
+                self.topics.withLock { topics in if topics[name] == task { topics[name] = nil } }
+                throw BrokerError(.persistence, "cannot load \(name): \(error)")
+            }
+            guard topic.isClosed else { return topic }
+            await topic.waitUntilClosed()
+            self.topics.withLock { topics in if topics[name] == task { topics[name] = nil } }
+        }
+    }
+
+    /// The task loading (or that loaded) a topic, started when there is none.
+    private func loading(_ name: TopicName) -> Task<Topic, any Error> {
+        self.topics.withLock { topics in
             if let loading = topics[name] { return loading }
             let loading = Task {
                 let policies = try await self.policies(tenant: name.tenant, namespace: name.namespace) ?? NamespacePolicies()
@@ -51,18 +72,13 @@ final class BrokerContext: Sendable {
                 }
                 let compression = try policies.storageCompression.map { text throws(BrokerError) in try CompressionType(policy: text) }
                 let ledger = try await ManagedLedger.open(
-                    name: name.ledgerName, client: self.client(for: name), metadata: self.metadata, configuration: configuration
+                    name: name.ledgerName, client: self.client(for: name), metadata: self.metadata, configuration: configuration,
+                    logger: self.logger
                 )
-                return Topic(name: name, ledger: ledger, compression: compression ?? self.defaultCompression)
+                return Topic(name: name, ledger: ledger, compression: compression ?? self.defaultCompression, logger: self.logger)
             }
             topics[name] = loading
             return loading
-        }
-        do {
-            return try await task.value
-        } catch {
-            self.topics.withLock { _ = $0.removeValue(forKey: name) }
-            throw BrokerError(.persistence, "cannot load \(name): \(error)")
         }
     }
 

@@ -34,11 +34,13 @@ public final class BrokerService: Service {
         public var maxMessageSize: Int
         /// How batches are stored where the namespace sets no policy (default lz4).
         public var storageCompression: CompressionType
+        /// Entries after which a topic's ledger is closed and the next one started (default 50 000).
+        public var maxEntriesPerLedger: Int
 
         public init(
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
             clusterName: String = "standalone", ensembleSize: Int = 2, writeQuorum: Int = 2, ackQuorum: Int = 2,
-            maxMessageSize: Int = 5 << 20, storageCompression: CompressionType = .lz4
+            maxMessageSize: Int = 5 << 20, storageCompression: CompressionType = .lz4, maxEntriesPerLedger: Int = 50_000
         ) {
             self.host = host
             self.port = port
@@ -51,6 +53,7 @@ public final class BrokerService: Service {
             self.ackQuorum = ackQuorum
             self.maxMessageSize = maxMessageSize
             self.storageCompression = storageCompression
+            self.maxEntriesPerLedger = maxEntriesPerLedger
         }
     }
 
@@ -71,6 +74,7 @@ public final class BrokerService: Service {
         ledgerConfiguration.ensembleSize = configuration.ensembleSize
         ledgerConfiguration.writeQuorum = configuration.writeQuorum
         ledgerConfiguration.ackQuorum = configuration.ackQuorum
+        ledgerConfiguration.maxEntriesPerLedger = configuration.maxEntriesPerLedger
         // Connections learn the broker's context once both ports are bound and it exists.
         let shared = ContextBox()
         let maxMessageSize = configuration.maxMessageSize
@@ -95,7 +99,7 @@ public final class BrokerService: Service {
             serviceURL: "pulsar://\(advertised):\(binary.localAddress?.port ?? 0)",
             httpURL: "http://\(advertised):\(http.localPort)",
             maxMessageSize: maxMessageSize, metadata: metadata, clients: clients, ledgerConfiguration: ledgerConfiguration,
-            defaultCompression: configuration.storageCompression
+            defaultCompression: configuration.storageCompression, logger: self.logger
         )
         try await context.createDefaultNamespace()
         shared.context = context

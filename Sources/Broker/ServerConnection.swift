@@ -134,6 +134,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         case .consumerBusy: return .consumerBusy
         case .notAllowed: return .notAllowedError
         case .metadata: return .metadataError
+        case .serviceNotReady: return .serviceNotReady
         default: return .unknownError
         }
     }
@@ -254,6 +255,9 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                 command.sendReceipt.messageID.entryID = UInt64(bitPattern: position.entryID)
                 self.write(command)
             case .failure(let error):
+                // Nothing sent after this message may be stored before it: the topic closes
+                // its producers, and the client resends from here, in order.
+                topic.onLoop { $0.close(because: error) }
                 self.sendError(request, .persistenceError, "\(error)")
             }
         }
@@ -328,12 +332,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             AckedMessage(position: Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)), ackSet: $0.ackSet)
         }
         let cumulative = request.ackType == .cumulative
-        topic.onLoop { _ in subscription.ack(messages, cumulative: cumulative, from: consumer) }
-        if request.hasRequestID {
-            self.send(.ackResponse) { response in
-                response.ackResponse.consumerID = request.consumerID
-                response.ackResponse.requestID = request.requestID
-            }
+        let logger = self.broker.logger
+        topic.onLoop { _ in
+            let refusal = subscription.ack(messages, cumulative: cumulative, from: consumer)
+            if let answer = Self.ackAnswer(request, refusal, logger: logger) { self.write(answer) }
         }
     }
 

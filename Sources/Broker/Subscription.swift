@@ -75,6 +75,18 @@ final class Consumer: DispatchTarget, @unchecked Sendable {
         self.channel.writeAndFlush(frame, promise: nil)
     }
 
+    /// Tells the client the broker closed this consumer (CLOSE_CONSUMER): it subscribes
+    /// again.
+    func notifyClosed() {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .closeConsumer
+        command.closeConsumer.consumerID = self.consumerID
+        command.closeConsumer.requestID = 0
+        var frame = self.channel.allocator.buffer(capacity: 32)
+        guard (try? PulsarFrame.write(command: command, into: &frame)) != nil else { return }
+        self.channel.writeAndFlush(frame, promise: nil)
+    }
+
     /// Forgets acked positions.
     func acked(_ positions: [Position]) {
         for position in positions { self.unacked[position] = nil }
@@ -204,11 +216,24 @@ final class Subscription: @unchecked Sendable {
         self.dispatch()
     }
 
-    /// Applies an ACK. Individual acks of batch indexes count the entry acked once no
-    /// message of it is left; a cumulative ack on a batch acked in part acks through the
-    /// entry before it and the given messages of that batch.
-    func ack(_ messages: [AckedMessage], cumulative: Bool, from consumer: Consumer) {
-        self.cursor.assumeIsolated { cursor in self.ack(messages, cumulative: cumulative, from: consumer, cursor) }
+    /// Applies an ACK, or refuses it and changes nothing: a cumulative ack on a Shared or
+    /// Key_Shared subscription, and an ack of a position past the last published entry
+    /// (it would skip messages not published yet), return why. Individual acks of batch
+    /// indexes count the entry acked once no message of it is left; a cumulative ack on a
+    /// batch acked in part acks through the entry before it and the given messages of that
+    /// batch.
+    func ack(_ messages: [AckedMessage], cumulative: Bool, from consumer: Consumer) -> BrokerError? {
+        let type = self.consumers.type
+        if cumulative, type == .shared || type == .keyShared {
+            return BrokerError(.notAllowed, "cumulative acks are not allowed on \(ConsumerSet<Consumer>.describe(type)) subscription \(self.name)")
+        }
+        return self.cursor.assumeIsolated { cursor in
+            if let beyond = messages.first(where: { !cursor.isWritten($0.position) }) {
+                return BrokerError(.notAllowed, "ack of \(beyond.position) on \(self.name) is past the last published message")
+            }
+            self.ack(messages, cumulative: cumulative, from: consumer, cursor)
+            return nil
+        }
     }
 
     private func ack(_ messages: [AckedMessage], cumulative: Bool, from consumer: Consumer, _ cursor: isolated ManagedCursor) {

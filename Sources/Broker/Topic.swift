@@ -1,9 +1,11 @@
 import Codec
+import Logging
 import ManagedLedger
 import NIOCore
 import PulsarProto
 import PulsarWire
 import SwiftProtobuf
+import Synchronization
 
 /// One topic on this broker: its managed ledger, producers and subscriptions.
 ///
@@ -12,6 +14,10 @@ import SwiftProtobuf
 /// ledger there and its completions come back there in order, so receipts leave in order
 /// per producer; subscriptions and their consumers are confined to the loop too, so the
 /// dispatch path takes no lock. Connections on other loops hop with ``onLoop(_:)``.
+///
+/// A write failure of its managed ledger closes the topic (``close(because:)``): its
+/// producers and consumers are told to reconnect, and the broker loads the topic anew for
+/// them, so a producer resends everything from its first failed message, in order.
 actor Topic {
     let name: TopicName
     let ledger: ManagedLedger
@@ -23,6 +29,11 @@ actor Topic {
     private var waiting: [(name: String, slot: ProducerSlot)] = []
     private var subscriptions: [String: Subscription] = [:]
     private var producerCounter = 0
+    nonisolated let logger: Logger
+    /// Set once by ``close(because:)``; from then on the topic takes no one new.
+    private nonisolated let closedFlag = Atomic<Bool>(false)
+    /// Closing the managed ledger, once the topic is closed.
+    private var closing: Task<Void, Never>?
 
     /// A producer as the topic knows it, with what its connection does when the topic
     /// fences it out (ExclusiveWithFencing) or lets it in (WaitForExclusive).
@@ -40,11 +51,12 @@ actor Topic {
         case queued(String)
     }
 
-    init(name: TopicName, ledger: ManagedLedger, compression: CompressionType) {
+    init(name: TopicName, ledger: ManagedLedger, compression: CompressionType, logger: Logger) {
         self.name = name
         self.ledger = ledger
         self.eventLoop = ledger.eventLoop
         self.compression = compression
+        self.logger = logger
     }
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { self.eventLoop.executor.asUnownedSerialExecutor() }
@@ -76,6 +88,7 @@ actor Topic {
         fenced: @escaping @Sendable () -> Void,
         granted: @escaping @Sendable () -> Void
     ) throws(BrokerError) -> ProducerAdmission {
+        try self.checkOpen()
         if let requested, let live = self.producers[requested] ?? self.waiting.first(where: { $0.name == requested })?.slot {
             if live.connection == connection && live.producerID == producerID {
                 return self.producers[requested] == nil ? .queued(requested) : .ready(requested)
@@ -140,11 +153,13 @@ actor Topic {
         durable: Bool,
         consumer: Consumer
     ) async throws -> Subscription {
+        try self.checkOpen()
         let subscription: Subscription
         if let existing = self.subscriptions[subscriptionName] {
             subscription = existing
         } else {
             let cursor = try await self.ledger.openCursor(subscriptionName, initialPosition: initialPosition == .earliest ? .earliest : .latest)
+            try self.checkOpen()
             if let start { await cursor.seek(to: start) }
             subscription = Subscription(
                 name: subscriptionName, type: type, partition: self.name.partitionIndex, durable: durable, cursor: cursor, topic: self
@@ -195,6 +210,46 @@ actor Topic {
         subscription.remove(consumer)
         self.subscriptions[subscriptionName] = nil
         try await self.ledger.deleteCursor(subscriptionName)
+    }
+}
+
+extension Topic {
+    /// Whether the topic was closed; the broker then loads it anew for the next client.
+    nonisolated var isClosed: Bool { self.closedFlag.load(ordering: .sequentiallyConsistent) }
+
+    func checkOpen() throws(BrokerError) {
+        if self.isClosed { throw BrokerError(.serviceNotReady, "\(self.name) is closing; retry") }
+    }
+
+    /// Closes the topic after a write of its managed ledger failed (or it was taken over):
+    /// every producer gets CLOSE_PRODUCER and every consumer CLOSE_CONSUMER, so that their
+    /// clients reconnect to the topic loaded anew (which recovers its last ledger) and
+    /// producers resend what was not receipted, in order. Then the managed ledger is closed,
+    /// persisting the cursors. Closing again does nothing.
+    func close(because error: any Error) {
+        guard !self.closedFlag.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        self.logger.warning("closing topic after a storage failure", metadata: ["topic": "\(self.name)", "error": "\(error)"])
+        let producers = Array(self.producers.values) + self.waiting.map { $0.slot }
+        self.producers.removeAll()
+        self.waiting.removeAll()
+        for producer in producers { producer.fenced() }
+        for subscription in self.subscriptions.values {
+            for consumer in subscription.removeAll() { consumer.notifyClosed() }
+        }
+        self.subscriptions.removeAll()
+        let (ledger, logger, name) = (self.ledger, self.logger, self.name)
+        self.closing = Task {
+            do {
+                try await ledger.close()
+            } catch {
+                logger.warning("closing the managed ledger of a failed topic failed", metadata: ["topic": "\(name)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Returns once a closed topic's managed ledger is closed (at once for an open topic).
+    func waitUntilClosed() async {
+        await self.closing?.value
     }
 }
 

@@ -54,6 +54,9 @@ public struct BrokerError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let producerFenced = Code(name: "ProducerFenced")
         public static let consumerBusy = Code(name: "ConsumerBusy")
         public static let persistence = Code(name: "PersistenceError")
+        /// The topic is closing (its ledger failed or was taken over): retry, and it is
+        /// loaded anew.
+        public static let serviceNotReady = Code(name: "ServiceNotReady")
         public static let metadata = Code(name: "MetadataError")
         public static let unknown = Code(name: "UnknownError")
     }

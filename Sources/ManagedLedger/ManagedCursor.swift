@@ -135,6 +135,7 @@ public actor ManagedCursor {
     @discardableResult
     public func ack(_ position: Position, batchIndexes ackSet: [Int64]) -> Bool {
         guard !self.state.deleted, !self.isAcked(position) else { return true }
+        guard self.isWritten(position) else { return false }
         let before = self.state.batches[position]
         var left = ackSet
         if let before {
@@ -153,10 +154,16 @@ public actor ManagedCursor {
         return false
     }
 
+    /// Whether `position` is at or before the log's last confirmed entry: an
+    /// acknowledgement of anything later would skip entries not written yet, and is ignored.
+    public func isWritten(_ position: Position) -> Bool {
+        position <= self.ledger.assumeIsolated { $0.lastConfirmed }
+    }
+
     /// Acknowledges one entry. The mark-delete position advances when the entry closes
-    /// the gap after it.
+    /// the gap after it. A position past the last confirmed entry is ignored.
     public func ack(_ position: Position) {
-        guard position > self.state.markDelete, !self.state.deleted else { return }
+        guard position > self.state.markDelete, !self.state.deleted, self.isWritten(position) else { return }
         var index = Self.firstRange(in: self.state.acked, endingAtOrAfter: position)
         if index < self.state.acked.count, self.state.acked[index].contains(position) { return }
         var lower = position
@@ -176,9 +183,10 @@ public actor ManagedCursor {
         self.state.dirty = true
     }
 
-    /// Acknowledges everything at or before `position`.
+    /// Acknowledges everything at or before `position`. A position past the last
+    /// confirmed entry is ignored: the mark-delete position never passes it.
     public func ackCumulative(_ position: Position) {
-        guard position > self.state.markDelete, !self.state.deleted else { return }
+        guard position > self.state.markDelete, !self.state.deleted, self.isWritten(position) else { return }
         self.state.markDelete = position
         let dropped = Self.firstRange(in: self.state.acked, endingAtOrAfter: position)
         self.state.acked.removeFirst(dropped)

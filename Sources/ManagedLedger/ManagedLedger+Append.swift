@@ -35,7 +35,7 @@ extension ManagedLedger {
         case .rolling:
             self.state.queue.append((entry, completion))
         case .ready:
-            guard let writer = self.state.writer, !self.state.writeFailed, self.state.submittedEntries < limits.maxEntriesPerLedger,
+            guard let writer = self.state.writer, self.state.submittedEntries < limits.maxEntriesPerLedger,
                 self.state.submittedBytes < limits.maxSizePerLedger, ContinuousClock.now - self.state.ledgerStarted < limits.maxLedgerAge
             else {
                 self.state.phase = .rolling
@@ -72,20 +72,32 @@ extension ManagedLedger {
             completion(.success(position))
         case .failure(let error):
             let failure = ManagedLedgerError.from(error, "appending to ledger \(ledgerID) of \(self.name)")
-            if failure.code == .fenced {
-                if case .ready = self.state.phase { self.state.phase = .fenced(failure) }
-            } else if self.state.writer?.ledgerID == ledgerID {
-                self.state.writeFailed = true
-            }
+            self.fence(failure)
             completion(.failure(failure))
         }
+    }
+
+    /// After any write failure: no later append may be stored before the one that failed,
+    /// so every queued and later append fails with `failure` until the log is opened again
+    /// (its owner closes it and reopens: the reopen recovers the last ledger). A log that
+    /// is closed stays closed.
+    func fence(_ failure: ManagedLedgerError) {
+        switch self.state.phase {
+        case .closed, .fenced: break
+        case .ready, .rolling:
+            self.state.phase = .fenced(failure)
+            self.logger.warning("managed ledger fenced after a write failure", metadata: ["name": "\(self.name)", "error": "\(failure)"])
+        }
+        let queue = self.state.queue
+        self.state.queue = []
+        for (_, completion) in queue { completion(.failure(failure)) }
     }
 
     // MARK: Rollover
 
     /// Closes the current ledger (its pending appends complete first), creates the next,
     /// adds it to the list by CAS, and then sends it the appends queued meanwhile. On
-    /// failure the queued appends fail and the next append tries again.
+    /// failure the log is fenced: the queued appends and every later one fail.
     func rollOver() async {
         await self.listLock.lock()
         defer { self.listLock.unlock() }
@@ -116,7 +128,7 @@ extension ManagedLedger {
             self.state.submittedEntries = 0
             self.state.submittedBytes = 0
             self.state.ledgerStarted = .now
-            self.state.writeFailed = false
+            // Fenced meanwhile (an append to the old ledger failed): `fence` failed the queue.
             guard case .rolling = self.state.phase else { return }
             self.state.phase = .ready
             let queue = self.state.queue
@@ -125,12 +137,7 @@ extension ManagedLedger {
         } catch {
             let failure = ManagedLedgerError.from(error, "rolling over managed ledger \(self.name)")
             self.logger.warning("rollover failed", metadata: ["name": "\(self.name)", "error": "\(failure)"])
-            if case .rolling = self.state.phase {
-                self.state.phase = failure.code == .fenced ? .fenced(failure) : .ready
-            }
-            let queue = self.state.queue
-            self.state.queue = []
-            for (_, completion) in queue { completion(.failure(failure)) }
+            self.fence(failure)
         }
     }
 

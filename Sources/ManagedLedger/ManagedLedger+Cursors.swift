@@ -96,13 +96,20 @@ extension ManagedLedger {
     // MARK: Trimming
 
     /// Removes from the list (CAS) the ledgers before the current one whose every entry is
-    /// at or before every cursor's persisted mark-delete position, then deletes them (best
-    /// effort: a ledger left behind only wastes space). With no cursors, nothing is trimmed.
+    /// at or before every cursor's mark-delete position, both as persisted and as it is now,
+    /// then deletes them (best effort: a ledger left behind only wastes space). With no
+    /// cursors, nothing is trimmed.
+    ///
+    /// The persisted position guards what a restart would read from; the current one what
+    /// a seek moved back to before persisting (the stored position is then stale and ahead).
     func trimConsumedLedgers() async {
         await self.listLock.lock()
         defer { self.listLock.unlock() }
         guard case .ready = self.state.phase else { return }
-        guard let slowest = self.state.cursors.values.map({ $0.assumeIsolated { $0.persistedMarkDeletePosition } }).min() else { return }
+        let positions = self.state.cursors.values.map { cursor in
+            cursor.assumeIsolated { min($0.persistedMarkDeletePosition, $0.markDeletePosition) }
+        }
+        guard let slowest = positions.min() else { return }
         var count = 0
         while count < self.state.ledgers.count - 1 {
             let info = self.state.ledgers[count]

@@ -14,6 +14,9 @@ public import NIOCore
 ///   consumed its whole ledger;
 /// - opening a log fences its previous owner: that owner's further appends fail with
 ///   ``ManagedLedgerError/Code/fenced``, and so do its ledger-list and cursor updates;
+/// - after any write failure (an append, a rollover) no later append succeeds: they all
+///   fail until the log is opened again, so nothing sent after a failed entry is stored
+///   before the sender resends that entry (see ``isFenced``);
 /// - the ledger list always names every ledger that holds a confirmed entry (a new ledger
 ///   is added by CAS before anything is written to it).
 ///
@@ -48,6 +51,8 @@ public actor ManagedLedger {
         /// Closing the current ledger and creating the next; appends wait in `queue`.
         case rolling
         case closed
+        /// Taken over by another owner, or a write failed: every append fails with this
+        /// error until the log is opened again.
         case fenced(ManagedLedgerError)
     }
 
@@ -69,8 +74,6 @@ public actor ManagedLedger {
         var submittedEntries = 0
         var submittedBytes = 0
         var ledgerStarted = ContinuousClock.now
-        /// An append failed: start a new ledger at the next one.
-        var writeFailed = false
         var cache: EntryCache
         var waiters: [UInt64: Waiter] = [:]
         var nextWaiterID: UInt64 = 0
@@ -223,6 +226,13 @@ public actor ManagedLedger {
     }
 
     // MARK: Positions
+
+    /// Whether the log takes no more appends until it is opened again: another owner took
+    /// it over, or a write failed.
+    public var isFenced: Bool {
+        if case .fenced = self.state.phase { return true }
+        return false
+    }
 
     /// The ledgers of the log, oldest first; the last is the one being written.
     public var ledgers: [LedgerInfo] { self.state.ledgers }

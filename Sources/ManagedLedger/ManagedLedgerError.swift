@@ -17,8 +17,9 @@ public struct ManagedLedgerError: Error, Sendable, CustomStringConvertible {
         public static let fenced = Code(.fenced)
         /// The managed ledger was closed.
         public static let closed = Code(.closed)
-        /// Bookies or the metadata store failed; `cause` says how. Appends that fail this
-        /// way make the next append start a new ledger.
+        /// Bookies or the metadata store failed; `cause` says how. An append or rollover
+        /// that fails this way fences the log: later appends fail too, until it is opened
+        /// again.
         public static let storage = Code(.storage)
         /// A stored ledger list or cursor could not be decoded.
         public static let corruptMetadata = Code(.corruptMetadata)

@@ -16,14 +16,15 @@ struct BrokerCluster {
 
     var serviceURL: String { "pulsar://127.0.0.1:\(self.port)" }
 
-    static func start(label: String) async throws -> BrokerCluster {
+    /// Starts the bookies and a broker; `brokerArguments` are added to the broker's command line.
+    static func start(label: String, brokerArguments: [String] = []) async throws -> BrokerCluster {
         let directory = try TemporaryDirectory(label: label)
         let bookies = try await BookieCluster.start(count: 3, directory: directory, journalSync: false)
         let port = try FreePort.allocate()
         let httpPort = try FreePort.allocate()
         let broker = try ChildProcess(
             try BuiltProducts.path(of: "broker"),
-            ["--metadata-url", bookies.metadataURL, "--listen", "127.0.0.1:\(port)", "--http-port", "\(httpPort)"],
+            ["--metadata-url", bookies.metadataURL, "--listen", "127.0.0.1:\(port)", "--http-port", "\(httpPort)"] + brokerArguments,
             logPath: directory.file("broker.log")
         )
         try await broker.waitForOutput("broker serving")
