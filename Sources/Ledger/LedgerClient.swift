@@ -19,11 +19,20 @@ public final class LedgerClient: Sendable {
         public var quarantineTime: Duration
         /// A read not answered by then also goes to the next replica (default 300 ms).
         public var speculativeReadTimeout: Duration
+        /// A writer idle this long with a LAC its bookies were not told sends it to them
+        /// (WRITE_LAC) (default 100 ms).
+        public var explicitLACDelay: Duration
 
-        public init(requestTimeout: Duration = .seconds(5), quarantineTime: Duration = .seconds(30), speculativeReadTimeout: Duration = .milliseconds(300)) {
+        public init(
+            requestTimeout: Duration = .seconds(5),
+            quarantineTime: Duration = .seconds(30),
+            speculativeReadTimeout: Duration = .milliseconds(300),
+            explicitLACDelay: Duration = .milliseconds(100)
+        ) {
             self.requestTimeout = requestTimeout
             self.quarantineTime = quarantineTime
             self.speculativeReadTimeout = speculativeReadTimeout
+            self.explicitLACDelay = explicitLACDelay
         }
     }
 

@@ -13,6 +13,11 @@ public import NIOCore
 /// replacement is tried again every second. If someone else fences or closes the ledger,
 /// everything pending fails with `fenced`.
 ///
+/// Each add carries the LAC of its send, so the bookies' LAC trails the writer's by the
+/// adds in flight; when the writer goes idle, it sends the bookies its LAC (WRITE_LAC)
+/// after ``LedgerClient/Configuration/explicitLACDelay``, so readers see every confirmed
+/// entry and a recovery has nothing to rewrite.
+///
 /// All state lives on the client's event loop; the public methods may be called from
 /// anywhere.
 public final class LedgerWriter: @unchecked Sendable {
@@ -54,6 +59,10 @@ public final class LedgerWriter: @unchecked Sendable {
     var changingEnsemble = false
     var terminal: LedgerError?
     private var closeWaiters: [() -> Void] = []
+    /// The highest LAC sent to the bookies, in an add or a WRITE_LAC.
+    var lacSent: Int64 = -1
+    /// A WRITE_LAC is due once the writer has been idle a moment.
+    var lacUpdateScheduled = false
 
     init(client: LedgerClient, ledgerID: Int64, metadata: LedgerMetadata, version: Int64) {
         self.client = client
@@ -192,6 +201,7 @@ public final class LedgerWriter: @unchecked Sendable {
             ledgerID: UInt64(self.ledgerID), entryID: UInt64(add.entryID), lastAddConfirmed: self.confirmed,
             ledgerLength: add.length, payload: add.payload
         )
+        self.lacSent = max(self.lacSent, self.confirmed)
         let key = self.metadata.key
         connection.send(timeout: self.client.bookies.requestTimeout, payload: add.payload) { id, head in
             BookieRequest.writeAddHead(requestID: id, entry: entry, ledgerKey: key, recovery: false, into: &head)
@@ -231,7 +241,10 @@ public final class LedgerWriter: @unchecked Sendable {
             self.pending.removeFirst(self.pendingStart)
             self.pendingStart = 0
         }
-        if self.pendingCount == 0 { self.wakeCloseWaiters() }
+        if self.pendingCount == 0 {
+            self.wakeCloseWaiters()
+            self.scheduleLACUpdate()
+        }
     }
 
     func fail(_ error: LedgerError) {
