@@ -18,6 +18,8 @@ public final class LedgerClient: Sendable {
         /// How long a failing or slow bookie is left out of new ensembles (default 30 s).
         public var quarantineTime: Duration
         /// A read not answered by then also goes to the next replica (default 300 ms).
+        /// Recovery also waits this long, once a fence is decided, for the other bookies'
+        /// answers; one that has not answered by then is replaced where entries are rewritten.
         public var speculativeReadTimeout: Duration
         /// A writer idle this long with a LAC its bookies were not told sends it to them
         /// (WRITE_LAC) (default 100 ms).
