@@ -115,4 +115,71 @@ struct MetadataFaultTests {
         await client.close()
         await cluster.stop()
     }
+
+    /// A recoverer's close that the store applied but reported failed: recovery still
+    /// returns the closed ledger.
+    @Test func aRecoveryWhoseCloseAnswerWasLostReturnsTheClosedLedger() async throws {
+        let cluster = try await LedgerCluster.start(bookies: 3, label: "fault-recovery-close")
+        let faulty = FaultyMetadataStore(wrapping: cluster.metadata)
+        let recoverer = LedgerClient(metadata: faulty, configuration: .init(requestTimeout: .seconds(2), speculativeReadTimeout: .milliseconds(200)))
+        do {
+            let writer = try await cluster.client.createLedger(ensembleSize: 3, writeQuorum: 3, ackQuorum: 2)
+            #expect(await appendMany(writer, count: 10, inFlight: 4).allSatisfy { (try? $0.get()) != nil })
+            let key = ClusterLayout.ledger(UInt64(writer.ledgerID))
+            faulty.failAfterApplying { written, value in written == key && Self.ledgerMetadata(value) { $0.state == .closed } }
+            let recovered = try await recoverer.recoverLedger(writer.ledgerID)
+            #expect(faulty.injectedFailures == [key])
+            #expect(recovered.metadata.state == .closed && recovered.lastAddConfirmed == 9)
+            #expect(try await cluster.client.readMetadata(writer.ledgerID).0 == recovered.metadata)
+        } catch {
+            Issue.record("\(error)")
+        }
+        await recoverer.close()
+        await cluster.stop()
+    }
+
+    /// 2/2/2 with a bookie of the ensemble down: the recoverer's ensemble change and its
+    /// close are both applied and reported failed. Recovery completes, and every entry
+    /// up to the close is held by an ack quorum of the write set recorded for it.
+    @Test func aRecoveryWhoseEnsembleChangeAnswerWasLostCompletes() async throws {
+        let cluster = try await LedgerCluster.start(bookies: 3, label: "fault-recovery-ensemble")
+        let owner = FreezableClient(metadata: cluster.metadata, requestTimeout: .seconds(10))
+        let faulty = FaultyMetadataStore(wrapping: cluster.metadata)
+        let recoverer = LedgerClient(metadata: faulty, configuration: .init(requestTimeout: .seconds(2), speculativeReadTimeout: .milliseconds(200)))
+        do {
+            let (writer, ensemble, writing) = try await owner.writeUntilFrozen(last: 299)
+            let key = ClusterLayout.ledger(UInt64(writer.ledgerID))
+            faulty.failAfterApplying(times: 2) { written, value in
+                written == key && Self.ledgerMetadata(value) { $0.ensembles.count == 2 || $0.state == .closed }
+            }
+            let victim = cluster.index(of: ensemble[1])
+            cluster.bookies.kill(victim)
+            let recovered = try await withDeadline(.seconds(60), "recovery") { try await recoverer.recoverLedger(writer.ledgerID) }
+            #expect(faulty.injectedFailures == [key, key])
+            #expect(recovered.lastAddConfirmed >= 299 && recovered.metadata.ensembles.count == 2, "\(recovered.metadata)")
+
+            try await cluster.bookies.restart(victim)  // Its disk is intact: it counts where it is recorded.
+            let checker = cluster.otherClient()
+            try await checker.refreshBookies()
+            let (stored, _) = try await checker.readMetadata(writer.ledgerID)
+            #expect(stored == recovered.metadata)
+            var short: [String] = []
+            for entry in 0...recovered.lastAddConfirmed {
+                var holders: [String] = []
+                for bookie in stored.writeSet(for: entry) {
+                    if await Self.holds(bookie, writer.ledgerID, entry, client: checker) { holders.append(bookie) }
+                }
+                if holders.count < stored.ackQuorum { short.append("\(entry): \(holders) of \(stored.writeSet(for: entry))") }
+            }
+            #expect(short.count == 0, "entries held by fewer than Qa of their recorded write set: \(short.count), first \(short.prefix(3))")
+            await checker.close()
+            owner.gate.open()
+            _ = await writing.value
+        } catch {
+            Issue.record("\(error)")
+        }
+        await owner.shutdown()
+        await recoverer.close()
+        await cluster.stop()
+    }
 }
