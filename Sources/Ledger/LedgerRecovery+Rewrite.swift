@@ -86,7 +86,9 @@ extension LedgerRecovery {
             do {
                 chosen = try await client.eventLoop.submit {
                     let racks = Set(current.filter { !bookies.contains($0) }.compactMap { client.bookies.rack(of: $0) })
-                    return try client.bookies.choose(bookies.count, excluding: excluded, racksInUse: racks)
+                    let chosen = try client.bookies.choose(bookies.count, excluding: excluded, racksInUse: racks)
+                    client.bookies.released(chosen)  // The ledger closes at once: it adds no load.
+                    return chosen
                 }.get()
             } catch let error as LedgerError where error.code == .notEnoughBookies {
                 return false
