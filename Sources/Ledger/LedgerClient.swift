@@ -112,7 +112,8 @@ public final class LedgerClient: Sendable {
 
     /// Opens a ledger for reading after making sure it is closed: an open ledger is fenced
     /// (its writer can add nothing more), its last entry is decided from the bookies, the
-    /// entries up to there are written to their full write quorums, and it is closed.
+    /// entries up to there are written to their full write quorums (a bookie that is down
+    /// or hung is replaced through an ensemble change), and it is closed.
     public func recoverLedger(_ ledgerID: Int64) async throws -> LedgerReader {
         try await self.refreshBookies()
         let metadata = try await LedgerRecovery(client: self, ledgerID: ledgerID).run()
