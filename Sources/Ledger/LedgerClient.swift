@@ -18,12 +18,23 @@ public final class LedgerClient: Sendable {
         /// How long a failing or slow bookie is left out of new ensembles (default 30 s).
         public var quarantineTime: Duration
         /// A read not answered by then also goes to the next replica (default 300 ms).
+        /// Recovery also waits this long, once a fence is decided, for the other bookies'
+        /// answers; one that has not answered by then is replaced where entries are rewritten.
         public var speculativeReadTimeout: Duration
+        /// A writer idle this long with a LAC its bookies were not told sends it to them
+        /// (WRITE_LAC) (default 100 ms).
+        public var explicitLACDelay: Duration
 
-        public init(requestTimeout: Duration = .seconds(5), quarantineTime: Duration = .seconds(30), speculativeReadTimeout: Duration = .milliseconds(300)) {
+        public init(
+            requestTimeout: Duration = .seconds(5),
+            quarantineTime: Duration = .seconds(30),
+            speculativeReadTimeout: Duration = .milliseconds(300),
+            explicitLACDelay: Duration = .milliseconds(100)
+        ) {
             self.requestTimeout = requestTimeout
             self.quarantineTime = quarantineTime
             self.speculativeReadTimeout = speculativeReadTimeout
+            self.explicitLACDelay = explicitLACDelay
         }
     }
 
@@ -101,7 +112,8 @@ public final class LedgerClient: Sendable {
 
     /// Opens a ledger for reading after making sure it is closed: an open ledger is fenced
     /// (its writer can add nothing more), its last entry is decided from the bookies, the
-    /// entries up to there are written to their full write quorums, and it is closed.
+    /// entries up to there are written to their full write quorums (a bookie that is down
+    /// or hung is replaced through an ensemble change), and it is closed.
     public func recoverLedger(_ ledgerID: Int64) async throws -> LedgerReader {
         try await self.refreshBookies()
         let metadata = try await LedgerRecovery(client: self, ledgerID: ledgerID).run()

@@ -13,12 +13,17 @@ public import NIOCore
 /// replacement is tried again every second. If someone else fences or closes the ledger,
 /// everything pending fails with `fenced`.
 ///
+/// Each add carries the LAC of its send, so the bookies' LAC trails the writer's by the
+/// adds in flight; when the writer goes idle, it sends the bookies its LAC (WRITE_LAC)
+/// after ``LedgerClient/Configuration/explicitLACDelay``, so readers see every confirmed
+/// entry and a recovery has nothing to rewrite.
+///
 /// All state lives on the client's event loop; the public methods may be called from
 /// anywhere.
 public final class LedgerWriter: @unchecked Sendable {
     public typealias Completion = @Sendable (Result<Int64, LedgerError>) -> Void
 
-    private final class PendingAdd {
+    final class PendingAdd {
         let entryID: Int64
         let payload: ByteBuffer
         /// The ledger's length including this entry.
@@ -38,22 +43,26 @@ public final class LedgerWriter: @unchecked Sendable {
     }
 
     public let ledgerID: Int64
-    private let client: LedgerClient
-    private var eventLoop: any EventLoop { self.client.eventLoop }
-    private var metadata: LedgerMetadata
-    private var version: Int64
+    let client: LedgerClient
+    var eventLoop: any EventLoop { self.client.eventLoop }
+    var metadata: LedgerMetadata
+    var version: Int64
     private var nextEntryID: Int64 = 0
-    private var confirmed: Int64 = -1
+    var confirmed: Int64 = -1
     private var confirmedLength: UInt64 = 0
     private var length: UInt64 = 0
     /// Unconfirmed adds, in entry order; the first is entry `confirmed + 1`.
-    private var pending: [PendingAdd] = []
-    private var pendingStart = 0
+    var pending: [PendingAdd] = []
+    var pendingStart = 0
     /// Ensemble indices whose bookie failed and is not yet replaced.
-    private var failed: Set<Int> = []
-    private var changingEnsemble = false
-    private var terminal: LedgerError?
+    var failed: Set<Int> = []
+    var changingEnsemble = false
+    var terminal: LedgerError?
     private var closeWaiters: [() -> Void] = []
+    /// The highest LAC sent to the bookies, in an add or a WRITE_LAC.
+    var lacSent: Int64 = -1
+    /// A WRITE_LAC is due once the writer has been idle a moment.
+    var lacUpdateScheduled = false
 
     init(client: LedgerClient, ledgerID: Int64, metadata: LedgerMetadata, version: Int64) {
         self.client = client
@@ -103,7 +112,11 @@ public final class LedgerWriter: @unchecked Sendable {
     }
 
     /// Waits for pending adds, then closes the ledger at the last confirmed entry and
-    /// returns the closed metadata. Throws `fenced` if someone else closed it.
+    /// returns the closed metadata. Throws `fenced` if someone else closed it elsewhere.
+    ///
+    /// A close whose answer from the metadata store was lost is read back, and a ledger
+    /// found closed exactly where this writer ends (by such an earlier attempt, or by a
+    /// recoverer that found the same end) counts as closed by this call.
     @discardableResult
     public func close() async throws -> LedgerMetadata {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -119,6 +132,10 @@ public final class LedgerWriter: @unchecked Sendable {
         if let terminal, terminal.code == .fenced { throw terminal }
         while true {
             var (metadata, version) = try await self.eventLoop.submit { (self.metadata, self.version) }.get()
+            if metadata.state == .closed, metadata.lastEntryID == last, metadata.length == length {
+                try await self.closed(metadata, version: version)
+                return metadata
+            }
             guard metadata.state == .open else {
                 throw LedgerError(.fenced, "ledger \(self.ledgerID) was \(metadata.state == .closed ? "closed" : "fenced") by someone else")
             }
@@ -127,15 +144,10 @@ public final class LedgerWriter: @unchecked Sendable {
             metadata.length = length
             let closed = metadata
             do {
-                let stored = try await self.client.metadata.put(
+                let stored = try await self.client.metadata.putReconciled(
                     ClusterLayout.ledger(UInt64(self.ledgerID)), value: try closed.encoded(), expecting: .version(version)
                 )
-                try await self.eventLoop.submit {
-                    self.metadata = closed
-                    self.version = stored
-                    self.terminal = self.terminal ?? LedgerError(.closed, "ledger \(self.ledgerID) is closed")
-                    self.client.bookies.released(closed.ensembles[closed.ensembles.count - 1].bookies)
-                }.get()
+                try await self.closed(closed, version: stored)
                 return closed
             } catch let error as MetadataError where error.code == .badVersion {
                 let (current, currentVersion) = try await self.client.readMetadata(self.ledgerID)
@@ -147,9 +159,20 @@ public final class LedgerWriter: @unchecked Sendable {
         }
     }
 
+    /// Records the close (on the loop): later adds fail with `closed`.
+    private func closed(_ closed: LedgerMetadata, version: Int64) async throws {
+        try await self.eventLoop.submit {
+            self.metadata = closed
+            self.version = version
+            guard self.terminal == nil else { return }
+            self.terminal = LedgerError(.closed, "ledger \(self.ledgerID) is closed")
+            self.client.bookies.released(closed.ensembles[closed.ensembles.count - 1].bookies)
+        }.get()
+    }
+
     // MARK: Adds
 
-    private var pendingCount: Int { self.pending.count - self.pendingStart }
+    var pendingCount: Int { self.pending.count - self.pendingStart }
 
     private func enqueue(_ payload: ByteBuffer, _ completion: @escaping Completion) {
         if let terminal = self.terminal { return completion(.failure(terminal)) }
@@ -165,11 +188,11 @@ public final class LedgerWriter: @unchecked Sendable {
         }
     }
 
-    private func writeSet(_ entryID: Int64) -> [Int] {
+    func writeSet(_ entryID: Int64) -> [Int] {
         LedgerMetadata.writeSetIndices(entryID, ensembleSize: self.metadata.ensembleSize, writeQuorum: self.metadata.writeQuorum)
     }
 
-    private func send(_ add: PendingAdd, to index: Int) {
+    func send(_ add: PendingAdd, to index: Int) {
         let bookie = self.metadata.ensembles[self.metadata.ensembles.count - 1].bookies[index]
         guard let connection = self.client.bookies.connection(bookie) else {
             return self.bookieFailed(index, bookie)
@@ -178,6 +201,7 @@ public final class LedgerWriter: @unchecked Sendable {
             ledgerID: UInt64(self.ledgerID), entryID: UInt64(add.entryID), lastAddConfirmed: self.confirmed,
             ledgerLength: add.length, payload: add.payload
         )
+        self.lacSent = max(self.lacSent, self.confirmed)
         let key = self.metadata.key
         connection.send(timeout: self.client.bookies.requestTimeout, payload: add.payload) { id, head in
             BookieRequest.writeAddHead(requestID: id, entry: entry, ledgerKey: key, recovery: false, into: &head)
@@ -203,7 +227,7 @@ public final class LedgerWriter: @unchecked Sendable {
 
     /// Confirms the adds at the head that have their ack quorum, in order; none while an
     /// ensemble change is being stored.
-    private func confirmReady() {
+    func confirmReady() {
         while !self.changingEnsemble, self.pendingStart < self.pending.count,
             self.pending[self.pendingStart].acknowledgements >= self.metadata.ackQuorum
         {
@@ -217,10 +241,13 @@ public final class LedgerWriter: @unchecked Sendable {
             self.pending.removeFirst(self.pendingStart)
             self.pendingStart = 0
         }
-        if self.pendingCount == 0 { self.wakeCloseWaiters() }
+        if self.pendingCount == 0 {
+            self.wakeCloseWaiters()
+            self.scheduleLACUpdate()
+        }
     }
 
-    private func fail(_ error: LedgerError) {
+    func fail(_ error: LedgerError) {
         guard self.terminal == nil else { return }
         self.terminal = error
         let failing = self.pending[self.pendingStart...]
@@ -234,99 +261,5 @@ public final class LedgerWriter: @unchecked Sendable {
         let waiters = self.closeWaiters
         self.closeWaiters.removeAll()
         for waiter in waiters { waiter() }
-    }
-
-    // MARK: Ensemble changes
-
-    private func bookieFailed(_ index: Int, _ bookie: String) {
-        guard self.terminal == nil, !self.failed.contains(index) else { return }
-        self.failed.insert(index)
-        self.client.bookies.markFailed(bookie)
-        self.changeEnsemble()
-    }
-
-    /// Replaces the failed bookies from the first unconfirmed entry on. Runs one change at
-    /// a time; failures that arrive meanwhile are handled by the next.
-    private func changeEnsemble() {
-        guard !self.changingEnsemble, !self.failed.isEmpty, self.terminal == nil else { return }
-        self.changingEnsemble = true
-        let replacing = self.failed
-        Task {
-            try? await self.client.refreshBookies()
-            self.eventLoop.execute { self.storeEnsembleChange(replacing) }
-        }
-    }
-
-    private func storeEnsembleChange(_ replacing: Set<Int>) {
-        let current = self.metadata.ensembles[self.metadata.ensembles.count - 1].bookies
-        let replacements: [String]
-        do {
-            let racks = Set(current.enumerated().filter { !replacing.contains($0.offset) }.compactMap { self.client.bookies.rack(of: $0.element) })
-            // A quarantined bookie recently failed: better to go on without one for now.
-            replacements = try self.client.bookies.choose(replacing.count, excluding: Set(current), racksInUse: racks, allowQuarantined: false)
-        } catch {
-            // None to be had: go on with the bookies left, and try again soon.
-            self.changingEnsemble = false
-            self.confirmReady()
-            self.eventLoop.scheduleTask(in: .seconds(1)) { self.changeEnsemble() }
-            return
-        }
-        var ensemble = current
-        for (index, bookie) in zip(replacing.sorted(), replacements) { ensemble[index] = bookie }
-        var updated = self.metadata
-        let start = self.confirmed + 1
-        if updated.ensembles[updated.ensembles.count - 1].firstEntryID == start {
-            updated.ensembles[updated.ensembles.count - 1].bookies = ensemble
-        } else {
-            updated.ensembles.append(.init(firstEntryID: start, bookies: ensemble))
-        }
-        let version = self.version
-        let store = self.client.metadata
-        let key = ClusterLayout.ledger(UInt64(self.ledgerID))
-        Task { [updated] in
-            let outcome: Result<Int64, any Error>
-            do {
-                outcome = .success(try await store.put(key, value: try updated.encoded(), expecting: .version(version)))
-            } catch {
-                outcome = .failure(error)
-            }
-            let reread = try? await self.client.readMetadata(self.ledgerID)
-            self.eventLoop.execute { self.ensembleChangeStored(updated, replacing, outcome, reread: reread) }
-        }
-    }
-
-    private func ensembleChangeStored(
-        _ updated: LedgerMetadata,
-        _ replacing: Set<Int>,
-        _ outcome: Result<Int64, any Error>,
-        reread: (LedgerMetadata, Int64)?
-    ) {
-        guard self.terminal == nil else { return }
-        switch outcome {
-        case .success(let version):
-            self.metadata = updated
-            self.version = version
-            self.failed.subtract(replacing)
-            self.changingEnsemble = false
-            let start = updated.ensembles[updated.ensembles.count - 1].firstEntryID
-            for add in self.pending[self.pendingStart...] where add.entryID >= start {
-                for index in self.writeSet(add.entryID) where replacing.contains(index) {
-                    add.acknowledged &= ~(1 << index)
-                    self.send(add, to: index)
-                }
-            }
-            self.confirmReady()
-            self.changeEnsemble()
-        case .failure:
-            self.changingEnsemble = false
-            if let (current, _) = reread, current.state != .open {
-                return self.fail(LedgerError(.fenced, "ledger \(self.ledgerID) was \(current.state == .closed ? "closed" : "fenced") by someone else"))
-            }
-            if let (current, version) = reread, current.state == .open {
-                self.version = version
-                self.metadata.ensembles = current.ensembles
-            }
-            self.eventLoop.scheduleTask(in: .milliseconds(100)) { self.changeEnsemble() }
-        }
     }
 }

@@ -275,7 +275,11 @@ public actor ManagedCursor {
         }
         let record = Record(markDelete: markDelete, acked: self.state.acked, batches: batches.isEmpty ? nil : batches)
         do {
-            self.state.version = try await self.ledger.metadata.put(self.key, value: try record.encoded(), expecting: .version(self.state.version))
+            // A write whose answer was lost is read back: the cursor builds on the version
+            // it wrote, instead of failing every later compare-and-set as "fenced".
+            self.state.version = try await self.ledger.metadata.putReconciled(
+                self.key, value: try record.encoded(), expecting: .version(self.state.version)
+            )
             self.state.persistedMarkDelete = record.markDelete
         } catch {
             self.state.dirty = true

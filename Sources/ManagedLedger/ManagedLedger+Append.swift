@@ -144,12 +144,6 @@ extension ManagedLedger {
     /// Writes the ledger list by CAS on `version` and returns the new version. When the
     /// store's answer is lost, reads the key back to learn whether the write happened.
     func storeList(_ ledgers: [LedgerInfo], expecting version: Int64) async throws -> Int64 {
-        let value = try Self.encode(ledgers)
-        do {
-            return try await self.metadata.put(self.key, value: value, expecting: .version(version))
-        } catch let error as MetadataError where error.code == .unavailable {
-            if let current = try? await self.metadata.get(self.key), current.value == value { return current.version }
-            throw error
-        }
+        try await self.metadata.putReconciled(self.key, value: try Self.encode(ledgers), expecting: .version(version))
     }
 }

@@ -82,7 +82,7 @@ extension ManagedLedger {
             while true {
                 guard let stored = try await self.metadata.get(key) else { break }
                 do {
-                    let version = try await self.metadata.put(key, value: stored.value, expecting: .version(stored.version))
+                    let version = try await self.metadata.putReconciled(key, value: stored.value, expecting: .version(stored.version))
                     let record = try ManagedCursor.record(stored, key: key)
                     self.state.cursors[name] = ManagedCursor(name: name, key: key, ledger: self, record: record, version: version)
                     break

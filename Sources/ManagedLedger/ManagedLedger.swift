@@ -207,7 +207,7 @@ public actor ManagedLedger {
         ledgers.append(LedgerInfo(id: writer.ledgerID, entries: 0, size: 0))
         let version: Int64
         do {
-            version = try await metadata.put(key, value: try Self.encode(ledgers), expecting: stored.map { .version($0.version) } ?? .absent)
+            version = try await metadata.putReconciled(key, value: try Self.encode(ledgers), expecting: stored.map { .version($0.version) } ?? .absent)
         } catch {
             try? await client.deleteLedger(writer.ledgerID)
             throw error
@@ -331,7 +331,7 @@ public actor ManagedLedger {
                 let closed = try await writer.close()
                 self.state.ledgers[self.state.ledgers.count - 1] = LedgerInfo(id: writer.ledgerID, entries: closed.lastEntryID + 1, size: Int64(closed.length))
                 self.state.writer = nil
-                self.state.version = try await self.metadata.put(self.key, value: try Self.encode(self.state.ledgers), expecting: .version(self.state.version))
+                self.state.version = try await self.storeList(self.state.ledgers, expecting: self.state.version)
             } catch {
                 firstError = firstError ?? ManagedLedgerError.from(error, "closing managed ledger \(self.name)")
             }
