@@ -17,10 +17,7 @@ struct JournalFailureTests {
         let directory = try TemporaryDirectory(label: "journal-failure")
         defer { directory.remove() }
         let journal = directory.file("journal")
-        try FileManager.default.createDirectory(atPath: journal, withIntermediateDirectories: true)
-        let mounted = try await ChildProcess.run("mount", ["-t", "tmpfs", "-o", "size=72m", "tmpfs", journal], timeout: .seconds(10))
-        try #require(mounted.status == 0, "mounting a tmpfs needs root: \(mounted.output)")
-        defer { _ = try? FileManager.default.removeItem(atPath: journal + "/filler") }
+        let disk = try await SmallDisk.mount(at: journal, megabytes: 72)
         let url = "sqlite:\(directory.file("metadata.db"))"
         var logger = Logger(label: "journal-failure")
         logger.logLevel = .error
@@ -37,9 +34,7 @@ struct JournalFailureTests {
         do {
             let port = try await Self.waitForRegistration(metadata, state: "writable")
             // Fill the disk, then write past the journal file's preallocated 64 MiB.
-            let free = Int(try FileManager.default.attributesOfFileSystem(forPath: journal)[.systemFreeSize] as? NSNumber ?? 0)
-            let filled = try await ChildProcess.run("fallocate", ["-l", "\(free)", journal + "/filler"], timeout: .seconds(10))
-            try #require(filled.status == 0, "\(filled.output)")
+            try await disk.fill(leaving: 0)
             let connection = try await PipelinedConnection(port: port)
             let big = ByteBuffer(repeating: 7, count: 1 << 20)
             let requests = (0..<80).map { entry in
@@ -51,7 +46,7 @@ struct JournalFailureTests {
             #expect(answers.contains { $0.status != .ok }, "the journal ran out of room")
             _ = try await Self.waitForRegistration(metadata, state: "read-only")
 
-            try FileManager.default.removeItem(atPath: journal + "/filler")
+            try disk.free()
             let again = try await Self.waitForRegistration(metadata, state: "writable")
             let accepted = try await PipelinedConnection(port: again).exchange(
                 [BookieRequest(requestID: 1, .add(entry: BookieServerTests.entry(2, 0), ledgerKey: [], recovery: false))]
@@ -63,7 +58,7 @@ struct JournalFailureTests {
         running.cancel()
         _ = try? await running.value
         await metadata.close()
-        _ = try? await ChildProcess.run("umount", ["-l", journal], timeout: .seconds(10))
+        await disk.unmount()
     }
 
     /// Waits up to 10 s for the registration of `b1` to say `state`; returns its port.

@@ -17,15 +17,12 @@ struct FullDiskTests {
     @Test func aFullJournalDiskTurnsTheBookieReadOnlyUntilThereIsRoom() async throws {
         let directory = try TemporaryDirectory(label: "full-disk")
         defer { directory.remove() }
-        let mountPoint = directory.file("bookie-1/journal")
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        let mounted = try await ChildProcess.run("mount", ["-t", "tmpfs", "-o", "size=160m", "tmpfs", mountPoint], timeout: .seconds(10))
-        try #require(mounted.status == 0, "mounting a tmpfs needs root: \(mounted.output)")
+        let disk = try await SmallDisk.mount(at: directory.file("bookie-1/journal"), megabytes: 160)
         let bookies: BookieCluster
         do {
             bookies = try await BookieCluster.start(count: 3, directory: directory)
         } catch {
-            _ = try? await ChildProcess.run("umount", ["-l", mountPoint], timeout: .seconds(10))
+            await disk.unmount()
             throw error
         }
         var logger = Logger(label: "full-disk")
@@ -39,10 +36,7 @@ struct FullDiskTests {
             _ = try await first.close()
 
             // Leave 4 MiB on the journal's disk: less than a journal preallocation step.
-            let filler = mountPoint + "/filler"
-            let free = Self.freeBytes(mountPoint)
-            let filled = try await ChildProcess.run("fallocate", ["-l", "\(max(0, free - (4 << 20)))", filler], timeout: .seconds(10))
-            try #require(filled.status == 0, "\(filled.output)")
+            try await disk.fill(leaving: 4 << 20)
             #expect(try await Self.waitForState(full, "read-only", metadata), "the bookie reported read-only")
             for _ in 0..<5 {
                 let writer = try await client.createLedger(ensembleSize: 2, writeQuorum: 2, ackQuorum: 2)
@@ -59,7 +53,7 @@ struct FullDiskTests {
             let entries = try await reader.read(from: 0, through: 199)
             #expect(entries == (0..<200).map { LedgerCluster.payload(Int64($0), size: 1024) }, "every acknowledged entry is there")
 
-            try FileManager.default.removeItem(atPath: filler)
+            try disk.free()
             #expect(try await Self.waitForState(full, "writable", metadata), "room again: writable")
             let everywhere = try await client.createLedger(ensembleSize: 3, writeQuorum: 3, ackQuorum: 3)
             for entry in 0..<20 { #expect(try await everywhere.append(LedgerCluster.payload(Int64(entry))) == Int64(entry)) }
@@ -70,13 +64,7 @@ struct FullDiskTests {
         await client.close()
         await metadata.close()
         bookies.stopAll()
-        _ = try? await ChildProcess.run("umount", ["-l", mountPoint], timeout: .seconds(10))
-    }
-
-    static func freeBytes(_ path: String) -> Int {
-        var stats = statvfs()
-        guard statvfs(path, &stats) == 0 else { return 0 }
-        return Int(stats.f_bavail) * Int(stats.f_frsize)
+        await disk.unmount()
     }
 
     /// Waits up to 10 s for the bookie's registration to say `state`.

@@ -19,7 +19,7 @@ struct ManagedLedgerSafetyTests {
         let cluster = try await ManagedLedgerCluster.start(label: "ml-failed-rollover")
         do {
             let name = "public/default/persistent/failed-rollover"
-            let faulty = FaultyMetadataStore(cluster.metadata)
+            let faulty = UnwritableMetadataStore(cluster.metadata)
             let client = ManagedLedgerCluster.client(faulty)
             let configuration = ManagedLedgerConfiguration(maxEntriesPerLedger: 10, cursorPersistInterval: .seconds(3600))
             let ledger = try await ManagedLedger.open(name: name, client: client, metadata: faulty, configuration: configuration)

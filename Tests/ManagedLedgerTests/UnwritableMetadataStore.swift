@@ -4,7 +4,7 @@ import Synchronization
 /// A metadata store that passes every call to `base` except writes while ``failWrites``
 /// is set: those throw `unavailable` without reaching the store, as an unreachable or
 /// stalled store does. Reads, watches and sessions always go through.
-final class FaultyMetadataStore: MetadataStore {
+final class UnwritableMetadataStore: MetadataStore {
     let base: any MetadataStore
     private let failing = Atomic<Bool>(false)
 
