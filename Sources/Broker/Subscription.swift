@@ -103,6 +103,12 @@ final class Consumer: DispatchTarget, @unchecked Sendable {
         return self.unacked.keys.sorted()
     }
 
+    /// Takes those of `positions` that are unacked here (for redelivery); the others it
+    /// holds stay.
+    func takeUnacked(_ positions: [Position]) -> [Position] {
+        positions.filter { self.unacked.removeValue(forKey: $0) != nil }
+    }
+
     /// Closes the consumer and takes what it had not acked.
     func close() -> [Position] {
         self.closed = true
@@ -262,10 +268,11 @@ final class Subscription: @unchecked Sendable {
         if !self.redeliveryCounts.isEmpty { for position in done { self.redeliveryCounts[position] = nil } }
     }
 
-    /// Sends again what `consumer` has not acked (all of it when `positions` is empty).
+    /// Sends again what `consumer` has not acked: all of it when `positions` is empty, else
+    /// those of `positions` it holds. What it holds and did not name stays its own, to be
+    /// acked, or redelivered when it leaves.
     func redeliver(_ consumer: Consumer, positions: [Position]) {
-        let taken = consumer.takeUnacked()
-        self.scheduleRedelivery(positions.isEmpty ? taken : positions)
+        self.scheduleRedelivery(positions.isEmpty ? consumer.takeUnacked() : consumer.takeUnacked(positions))
         self.dispatch()
     }
 
