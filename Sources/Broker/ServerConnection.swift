@@ -366,8 +366,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// Moves the subscription to a message or a publish time, then closes its consumers
-    /// so that their clients subscribe again from there.
+    /// Moves the subscription to a message or a publish time and closes its consumers, each
+    /// told on its own connection, so that their clients subscribe again from there.
     private func seek(_ request: Pulsar_Proto_CommandSeek) {
         guard let (topic, subscription, _) = self.consumers[request.consumerID] else {
             return self.error(request.requestID, BrokerError(.notAllowed, "no consumer \(request.consumerID) on this connection"))
@@ -386,15 +386,9 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                         ? await topic.ledger.firstPosition
                         : Position(ledgerID: Int64(bitPattern: id.ledgerID), entryID: Int64(bitPattern: id.entryID))
                 }
-                let closed = await topic.reset(subscription, to: target)
+                await topic.reset(subscription, to: target)
                 try? await subscription.cursor.persist()
                 self.success(request.requestID)
-                for consumer in closed {
-                    self.send(.closeConsumer) { command in
-                        command.closeConsumer.consumerID = consumer.consumerID
-                        command.closeConsumer.requestID = 0
-                    }
-                }
             } catch {
                 self.error(request.requestID, error)
             }

@@ -194,12 +194,14 @@ actor Topic {
         }
     }
 
-    /// Moves a subscription to `target` as a seek does: its consumers are closed and
-    /// returned (their clients subscribe again), and its cursor is reset there.
-    func reset(_ subscription: Subscription, to target: Position) -> [Consumer] {
-        let closed = subscription.removeAll()
+    /// Moves a subscription to `target` as a seek does: its consumers are closed, each
+    /// told so (CLOSE_CONSUMER) on its own connection so that its client subscribes again,
+    /// and its cursor is reset there. The notices are written before this returns, so a
+    /// seek's SUCCESS written after it reaches the seeking client behind its own notice:
+    /// the client then completes the seek once it has subscribed again.
+    func reset(_ subscription: Subscription, to target: Position) {
+        for consumer in subscription.removeAll() { consumer.notifyClosed() }
         subscription.cursor.assumeIsolated { $0.seek(to: target) }
-        return closed
     }
 
     func unsubscribe(_ subscriptionName: String, consumer: Consumer) async throws {
