@@ -377,16 +377,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         for (id, entry) in self.consumers where entry.subscription === subscription { self.consumers[id] = nil }
         Task {
             do {
-                let target: Position
-                if request.hasMessagePublishTime {
-                    target = try await topic.position(publishedAtOrAfter: request.messagePublishTime)
-                } else {
-                    let id = request.messageID
-                    target = id.ledgerID == .max
-                        ? await topic.ledger.firstPosition
-                        : Position(ledgerID: Int64(bitPattern: id.ledgerID), entryID: Int64(bitPattern: id.entryID))
-                }
-                await topic.reset(subscription, to: target)
+                try await topic.seek(subscription, request)
                 try? await subscription.cursor.persist()
                 self.success(request.requestID)
             } catch {

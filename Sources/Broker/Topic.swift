@@ -180,20 +180,6 @@ actor Topic {
         Task { try? await ledger.deleteCursor(subscription.name) }
     }
 
-    /// The first position whose message was published at or after `time` (milliseconds),
-    /// or the position after the last entry.
-    func position(publishedAtOrAfter time: UInt64) async throws -> Position {
-        var position = await self.ledger.firstPosition
-        while true {
-            let entries = try await self.ledger.read(from: position, count: 100)
-            guard let last = entries.last else { return position }
-            for (entryPosition, entry) in entries {
-                if let payload = try? PulsarPayload(parsing: entry), payload.metadata.publishTime >= time { return entryPosition }
-            }
-            position = await self.ledger.next(after: last.0)
-        }
-    }
-
     /// Moves a subscription to `target` as a seek does: its consumers are closed, each
     /// told so (CLOSE_CONSUMER) on its own connection so that its client subscribes again,
     /// and its cursor is reset there. The notices are written before this returns, so a
