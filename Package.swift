@@ -276,7 +276,8 @@ let package = Package(
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "Broker", "ClusterTesting", "PulsarProto", "PulsarWire", "bookie", "broker", "magnetar",
+                "Broker", "ClusterTesting", "Ledger", "ManagedLedger", "Metadata", "PulsarProto", "PulsarWire", "bookie", "broker",
+                "magnetar",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

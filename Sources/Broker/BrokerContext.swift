@@ -50,7 +50,7 @@ final class BrokerContext: Sendable {
                 topic = try await task.value
             } catch {
                 self.topics.withLock { topics in if topics[name] == task { topics[name] = nil } }
-                throw BrokerError(.persistence, "cannot load \(name): \(error)")
+                throw BrokerError(error, "cannot load \(name)")
             }
             guard topic.isClosed else { return topic }
             await topic.waitUntilClosed()

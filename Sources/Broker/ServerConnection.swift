@@ -125,18 +125,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         self.write(command)
     }
 
+    /// The ServerError a client is sent for `error`: its ``BrokerError/Code``'s, or the
+    /// one for what failed underneath.
     static func serverError(_ error: any Error) -> Pulsar_Proto_ServerError {
-        guard let error = error as? BrokerError else { return .persistenceError }
-        switch error.code {
-        case .invalidTopicName: return .invalidTopicName
-        case .producerBusy: return .producerBusy
-        case .producerFenced: return .producerFenced
-        case .consumerBusy: return .consumerBusy
-        case .notAllowed: return .notAllowedError
-        case .metadata: return .metadataError
-        case .serviceNotReady: return .serviceNotReady
-        default: return .unknownError
-        }
+        BrokerError.code(for: error).serverError
     }
 
     // MARK: Commands
