@@ -32,6 +32,8 @@ final class Consumer: DispatchTarget, @unchecked Sendable {
 
     var unackedCount: Int { self.unacked.count }
 
+    var isClosed: Bool { self.closed }
+
     func addPermits(_ count: Int) {
         self.credit += count
     }
@@ -227,8 +229,11 @@ final class Subscription: @unchecked Sendable {
     /// (it would skip messages not published yet), return why. Individual acks of batch
     /// indexes count the entry acked once no message of it is left; a cumulative ack on a
     /// batch acked in part acks through the entry before it and the given messages of that
-    /// batch.
+    /// batch. An ack from a consumer already closed is ignored.
     func ack(_ messages: [AckedMessage], cumulative: Bool, from consumer: Consumer) -> BrokerError? {
+        // Closed by a seek, its client subscribes again: an ack sent before it heard must
+        // not mark anything on the cursor reset since.
+        guard !consumer.isClosed else { return nil }
         let type = self.consumers.type
         if cumulative, type == .shared || type == .keyShared {
             return BrokerError(.notAllowed, "cumulative acks are not allowed on \(ConsumerSet<Consumer>.describe(type)) subscription \(self.name)")

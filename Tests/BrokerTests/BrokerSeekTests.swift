@@ -105,6 +105,57 @@ struct BrokerSeekTests {
         await producer.close()
     }
 
+    /// An acknowledgement still in flight from a consumer that a seek on another
+    /// connection closed does not count: subscribed again, its client finds every message
+    /// from the seek's target unacknowledged, the one it had acknowledged too.
+    @Test func anAckFromAConsumerASeekClosedIsIgnored() async throws {
+        let cluster = try await BrokerCluster.start(label: "raw-seek-stale-ack", brokerArguments: ["--storage-compression", "none"])
+        defer { cluster.stop() }
+        let topic = "persistent://public/default/seek-stale-ack"
+        let producer = try await RawPulsarClient.connect(port: cluster.port)
+        try await producer.send(Frames.producer(topic, id: 1, request: 1))
+        _ = try await producer.next(.producerSuccess)
+        try await BrokerSafetyTests.send(producer, producer: 1, 0..<3)
+        _ = try await BrokerSafetyTests.answers(producer, producer: 1, count: 3)
+
+        let other = try await RawPulsarClient.connect(port: cluster.port)
+        let subscribe = Frames.subscribe(topic, "s", type: .shared, consumer: 7, name: "b", request: 1)
+        try await other.send(subscribe)
+        _ = try await other.next(.success)
+        try await other.send(Frames.flow(7, 100))
+        var ids: [Pulsar_Proto_MessageIdData] = []
+        for _ in 0..<3 { ids.append(try await other.next(.message).command.message.messageID) }
+
+        let seeking = try await RawPulsarClient.connect(port: cluster.port)
+        try await seeking.send(Frames.subscribe(topic, "s", type: .shared, consumer: 1, name: "a", request: 1))
+        _ = try await seeking.next(.success)
+        try await seeking.send(Self.seek(consumer: 1, request: 2, publishTime: 0))
+        _ = try await Self.frames(seeking, throughAnswerTo: 2)
+
+        _ = try await other.next(.closeConsumer, timeout: .seconds(5))
+        try await other.send(Frames.command(.ack) {
+            $0.ack.consumerID = 7
+            $0.ack.ackType = .individual
+            $0.ack.messageID = [ids[1]]
+        })
+        var again = subscribe
+        again.subscribe.requestID = 2
+        try await other.send(again)
+        _ = try await other.next(.success)
+        try await other.send(Frames.command(.consumerStats) {
+            $0.consumerStats.consumerID = 7
+            $0.consumerStats.requestID = 3
+        })
+        let stats = try await other.next(.consumerStatsResponse).command.consumerStatsResponse
+        #expect(stats.msgBacklog == 3, "all three messages are unacknowledged after the seek: \(stats)")
+        try await other.send(Frames.flow(7, 100))
+        let bodies = await BrokerSafetyTests.bodies(other, upTo: 4, quiet: .seconds(3))
+        #expect(bodies == ["m0", "m1", "m2"], "after the seek, from its target on")
+        await seeking.close()
+        await other.close()
+        await producer.close()
+    }
+
     static func readerSubscribe(_ topic: String, request: UInt64) -> Pulsar_Proto_BaseCommand {
         Frames.command(.subscribe) {
             $0.subscribe.topic = topic
