@@ -290,8 +290,9 @@ struct BrokerCrashTests {
 @Suite("Client features", .timeLimit(.minutes(5)))
 struct ClientFeatureTests {
     @Test(arguments: [
-        "reader", "reader-batched", "seek", "negative-ack", "cumulative", "partitioned", "exclusive-producer", "key-shared", "pattern", "failover",
-        "batch-index-ack", "wait-for-exclusive", "exclusive-with-fencing", "http-lookup",
+        "reader", "reader-batched", "reader-seek", "seek", "seek-batched", "negative-ack", "cumulative", "partitioned",
+        "exclusive-producer", "key-shared", "pattern", "failover", "batch-index-ack", "wait-for-exclusive", "exclusive-with-fencing",
+        "http-lookup",
     ])
     func feature(_ name: String) async throws {
         let cluster = try await BrokerCluster.start(label: "feature-\(name)")

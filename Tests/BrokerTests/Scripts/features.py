@@ -77,6 +77,30 @@ elif feature == "seek":
     consumer.seek(before)
     assert consumer.receive(timeout_millis=10000).data() == b"m0"
     consumer.close()
+elif feature == "reader-seek":
+    # A reader that seeks is served again once its seek completes (not refused: "no consumer").
+    ids = produce(topic, 10)
+    reader = client.create_reader(topic, pulsar.MessageId.earliest)
+    for _ in range(10):
+        reader.read_next(timeout_millis=10000)
+    assert not reader.has_message_available()
+    reader.seek(ids[3])
+    got = []
+    while reader.has_message_available():
+        got.append(reader.read_next(timeout_millis=10000).data().decode())
+    assert got and got[0] in ("m3", "m4") and got[-1] == "m9", got
+    reader.close()
+elif feature == "seek-batched":
+    # A seek to a message inside a batch: that message (or the one after) comes next.
+    produce_batched(topic, 30)
+    consumer = client.subscribe(topic, "seeker", initial_position=pulsar.InitialPosition.Earliest)
+    received = [consumer.receive(timeout_millis=10000) for _ in range(30)]
+    for message in received:
+        consumer.acknowledge(message)
+    consumer.seek(received[15].message_id())
+    message = consumer.receive(timeout_millis=10000)
+    assert message.data() in (b"m15", b"m16"), message.data()
+    consumer.close()
 elif feature == "negative-ack":
     produce(topic, 5)
     consumer = client.subscribe(topic, "nack", consumer_type=pulsar.ConsumerType.Shared,
