@@ -362,9 +362,8 @@ public final class SQLiteMetadataStore: MetadataStore {
     /// wall clock does not end (or prolong) every session at once. It starts again at a
     /// reboot, which ``endSessionsOfEarlierBoots(_:)`` accounts for.
     private static func sessionMilliseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_BOOTTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+        // On Linux the continuous clock is `CLOCK_BOOTTIME`, its epoch the boot.
+        Self.milliseconds(ContinuousClock.now - ContinuousClock().systemEpoch)
     }
 
     /// This boot's identity, from the kernel's random boot id.
