@@ -22,13 +22,8 @@ struct BrokerAndBookieCrashTests {
         cluster.bookies.kill(cluster.bookies.ids.firstIndex(of: victim)!)
         let beforeRestart = receipted().count
 
-        let restarted = try ChildProcess(
-            try BuiltProducts.path(of: "broker"),
-            ["--metadata-url", cluster.bookies.metadataURL, "--listen", "127.0.0.1:\(cluster.port)", "--http-port", "\(cluster.httpPort)"],
-            logPath: cluster.directory.file("broker-2.log")
-        )
+        let restarted = try await cluster.startSecondBroker()
         defer { restarted.stop() }
-        try await restarted.waitForOutput("broker serving")
         do {
             try await BrokerCrashTests.wait { receipted().count >= beforeRestart + 200 }
         } catch {

@@ -50,6 +50,23 @@ struct BrokerCluster {
         self.directory.remove()
     }
 
+    /// Starts another broker process on the first one's ports and metadata (the first one
+    /// killed), logging to `broker-2.log`, and waits until it serves. The caller stops it.
+    func startSecondBroker() async throws -> ChildProcess {
+        let restarted = try ChildProcess(
+            try BuiltProducts.path(of: "broker"),
+            ["--metadata-url", self.bookies.metadataURL, "--listen", "127.0.0.1:\(self.port)", "--http-port", "\(self.httpPort)"],
+            logPath: self.directory.file("broker-2.log")
+        )
+        do {
+            try await restarted.waitForOutput("broker serving")
+        } catch {
+            restarted.stop()
+            throw error
+        }
+        return restarted
+    }
+
     /// Starts `keep_producing.py` on `topic`; its output lists each receipted number after "R ".
     func keepProducing(_ topic: String) throws -> ChildProcess {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/keep_producing.py")
@@ -211,13 +228,8 @@ struct BrokerCrashTests {
         _ = try await cluster.broker.waitForExit()
         let beforeRestart = receipted().count
         let storedAtKill = try await cluster.bookieBytesWritten()
-        let restarted = try ChildProcess(
-            try BuiltProducts.path(of: "broker"),
-            ["--metadata-url", cluster.bookies.metadataURL, "--listen", "127.0.0.1:\(cluster.port)", "--http-port", "\(cluster.httpPort)"],
-            logPath: cluster.directory.file("broker-2.log")
-        )
+        let restarted = try await cluster.startSecondBroker()
         defer { restarted.stop() }
-        try await restarted.waitForOutput("broker serving")
         try await Self.wait { receipted().count >= beforeRestart + 200 }
         producer.stop()
         let confirmed = Set(receipted())
