@@ -108,11 +108,7 @@ public final class BrokerService: Service {
             metadata: ["service": "\(context.serviceURL)", "http": "\(context.httpURL)", "metadata": "\(configuration.metadataURL)"]
         )
 
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(3600))
-            }
-        } onGracefulShutdown: {}
+        // Serves until SIGTERM (graceful shutdown) or cancellation.
         try? await gracefulShutdown()
 
         self.logger.info("broker stopping")
