@@ -17,8 +17,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private let broker: BrokerContext
     private var channel: (any Channel)?
-    private var producers: [UInt64: (topic: Topic, name: String)] = [:]
-    private var consumers: [UInt64: (topic: Topic, subscription: Subscription, consumer: Consumer)] = [:]
+    var producers: [UInt64: (topic: Topic, name: String)] = [:]
+    var consumers: [UInt64: (topic: Topic, subscription: Subscription, consumer: Consumer)] = [:]
+    /// Set once the channel is inactive: what is admitted afterwards is released at once.
+    var closed = false
     private var protocolVersion: Int32 = 0
 
     init(broker: BrokerContext) {
@@ -31,6 +33,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.closed = true
         for (topic, name) in self.producers.values {
             topic.onLoop { $0.removeProducer(name) }
         }
@@ -215,11 +218,11 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                 )
                 switch admission {
                 case .ready(let name):
-                    try await loop.submit { self.producers[producerID] = (topic, name) }.get()
+                    guard try await loop.submit({ self.register(producerID, topic, name) }).get() else { return }
                     success(name, ready: true)
                 case .queued(let name):
                     named.withLock { $0 = name }
-                    try await loop.submit { self.producers[producerID] = (topic, name) }.get()
+                    guard try await loop.submit({ self.register(producerID, topic, name) }).get() else { return }
                     success(name, ready: false)
                 }
             } catch {
@@ -303,7 +306,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                     request.subscription, type: request.subType, initialPosition: initialPosition, start: start,
                     durable: !request.hasDurable || request.durable, consumer: consumer
                 )
-                try await channel.eventLoop.submit { self.consumers[request.consumerID] = (topic, subscription, consumer) }.get()
+                guard try await channel.eventLoop.submit({ self.register(request.consumerID, topic, subscription, consumer) }).get() else { return }
                 self.success(request.requestID)
                 topic.onLoop { _ in subscription.announceActiveConsumer() }
             } catch {
