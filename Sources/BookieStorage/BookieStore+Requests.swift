@@ -31,37 +31,59 @@ extension BookieStore {
         }
         let ledgerID = entry.ledgerID
         let entryID = entry.entryID
-        let indexed: LedgerState?
-        do throws(Refusal) {
-            indexed = try self.indexedStateIfNotInMemory(ledgerID)
-        } catch {
-            return completion(.failure(error))
-        }
         let completeEntry: @Sendable (Result<Void, Refusal>) -> Void = { result in completion(result.map { (ledgerID, entryID) }) }
         // The checks and the journal append happen under the state lock, as does a fence's
         // change of the ledger's state: an add either is queued before the fence record, or
-        // sees the fence and is refused.
-        let refused: Refusal? = self.state.withLock { state in
-            let known = state.ledgers[ledgerID] ?? indexed
-            if let known, !known.key.isEmpty, known.key != ledgerKey {
-                return Refusal(.unauthorized, "ledger \(ledgerID) was created with another key")
+        // sees the fence and is refused. A ledger memory does not hold is looked up in the
+        // index outside the lock (a RocksDB read), and the lock taken again.
+        var indexed: LedgerState??
+        while true {
+            let outcome: AddOutcome = self.state.withLock { state in
+                guard let known = state.ledgers[ledgerID].map(Optional.some) ?? indexed else { return .needsIndex }
+                if let known, !known.key.isEmpty, known.key != ledgerKey {
+                    return .refused(Refusal(.unauthorized, "ledger \(ledgerID) was created with another key"))
+                }
+                if let known, known.fenced, !recovery {
+                    return .refused(Refusal(.fenced, "ledger \(ledgerID) is fenced"))
+                }
+                if !recovery, self.mayHaveLostEntries(ledgerID) {
+                    return .refused(
+                        Refusal(.unknownLedgerState, "ledger \(ledgerID) may have lost entries on this bookie, which takes only recovery adds for it")
+                    )
+                }
+                if !recovery, self.isReadOnly {
+                    return .refused(Refusal(.readOnly, "this bookie is read-only: its disks are nearly full, or its journal cannot write"))
+                }
+                if known?.key.isEmpty ?? true, !ledgerKey.isEmpty {
+                    // The key record goes first; the entry record follows it in the same journal.
+                    if let failure = self.enqueue(.ledgerKey(ledgerID: ledgerID, key: ledgerKey), on: state.journal, completion: { _ in }) {
+                        return .refused(failure)
+                    }
+                }
+                return self.enqueue(.entry(ledgerID: ledgerID, entryID: entryID, bytes: bytes), on: state.journal, completion: completeEntry)
+                    .map(AddOutcome.refused) ?? .queued
             }
-            if let known, known.fenced, !recovery {
-                return Refusal(.fenced, "ledger \(ledgerID) is fenced")
+            switch outcome {
+            case .queued:
+                return
+            case .refused(let refusal):
+                return completion(.failure(refusal))
+            case .needsIndex:
+                do {
+                    indexed = .some(try self.index.state(ledgerID: ledgerID))
+                } catch {
+                    return completion(.failure(Refusal(.ioError, error.message)))
+                }
             }
-            if !recovery, self.mayHaveLostEntries(ledgerID) {
-                return Refusal(.unknownLedgerState, "ledger \(ledgerID) may have lost entries on this bookie, which takes only recovery adds for it")
-            }
-            if !recovery, self.isReadOnly {
-                return Refusal(.readOnly, "this bookie is read-only: its disks are nearly full, or its journal cannot write")
-            }
-            if known?.key.isEmpty ?? true, !ledgerKey.isEmpty {
-                // The key record goes first; the entry record follows it in the same journal.
-                if let failure = self.enqueue(.ledgerKey(ledgerID: ledgerID, key: ledgerKey), on: state.journal, completion: { _ in }) { return failure }
-            }
-            return self.enqueue(.entry(ledgerID: ledgerID, entryID: entryID, bytes: bytes), on: state.journal, completion: completeEntry)
         }
-        if let refused { completion(.failure(refused)) }
+    }
+
+    /// What an add found under the state lock.
+    private enum AddOutcome {
+        case queued
+        case refused(Refusal)
+        /// Memory holds nothing of the ledger: its state is to be read from the index.
+        case needsIndex
     }
 
     /// The encoded entry, from the write cache or the entry logs.
