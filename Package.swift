@@ -276,10 +276,13 @@ let package = Package(
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "Broker", "ClusterTesting", "Ledger", "ManagedLedger", "Metadata", "PulsarProto", "PulsarWire", "bookie", "broker",
+                "Broker", "ClusterTesting", "Codec", "Ledger", "ManagedLedger", "Metadata", "PulsarProto", "PulsarWire", "bookie", "broker",
                 "magnetar",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             exclude: ["Scripts"],
             swiftSettings: strictSettings

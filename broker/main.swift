@@ -35,10 +35,12 @@ struct BrokerCommand: AsyncParsableCommand {
     var storageCompression: String?
     @Option(help: "Entries after which a topic's ledger is closed and the next one started (default 50000).")
     var maxEntriesPerLedger: String?
+    @Option(help: "Seconds a topic with no producer or consumer stays loaded (default 1800; 0 keeps it).")
+    var topicIdleTimeoutSeconds: String?
 
     static let settingNames: Set<String> = [
         "metadata-url", "listen", "http-port", "advertised-address", "cluster-name", "ensemble-size", "write-quorum", "ack-quorum",
-        "storage-compression", "max-entries-per-ledger",
+        "storage-compression", "max-entries-per-ledger", "topic-idle-timeout-seconds",
     ]
 
     func run() async throws {
@@ -53,6 +55,9 @@ struct BrokerCommand: AsyncParsableCommand {
             }
             let portNumber: (String) -> Int? = { Int($0).flatMap { (0...65_535).contains($0) ? $0 : nil } }
             let count: (String) -> Int? = { Int($0).flatMap { $0 >= 1 ? $0 : nil } }
+            let idleSeconds = try settings.value("topic-idle-timeout-seconds", flag: self.topicIdleTimeoutSeconds, default: 1800.0) {
+                Double($0).flatMap { $0 >= 0 ? $0 : nil }
+            }
             configuration = .init(
                 host: String(listen[..<colon]),
                 port: port,
@@ -66,7 +71,8 @@ struct BrokerCommand: AsyncParsableCommand {
                 storageCompression: try settings.value("storage-compression", flag: self.storageCompression, default: .lz4) { text in
                     try? CompressionType(policy: text)
                 },
-                maxEntriesPerLedger: try settings.value("max-entries-per-ledger", flag: self.maxEntriesPerLedger, default: 50_000, count)
+                maxEntriesPerLedger: try settings.value("max-entries-per-ledger", flag: self.maxEntriesPerLedger, default: 50_000, count),
+                topicIdleTimeout: idleSeconds == 0 ? nil : .milliseconds(Int64(idleSeconds * 1000))
             )
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)
@@ -76,8 +82,8 @@ struct BrokerCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "broker")
         logger.logLevel = .info
-        let service = BrokerService(configuration: configuration, logger: logger)
-        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let broker = try await BrokerService.start(configuration: configuration, logger: logger)
+        let group = ServiceGroup(services: broker.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

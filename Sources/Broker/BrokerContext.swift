@@ -22,11 +22,13 @@ final class BrokerContext: Sendable {
     /// Storage compression of topics whose namespace sets none.
     let defaultCompression: CompressionType
     let logger: Logger
-    private let topics = Mutex<[TopicName: Task<Topic, any Error>]>([:])
+    /// The topics loaded here.
+    let topics: TopicManager
 
     init(
         name: String, serviceURL: String, httpURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],
-        ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType, logger: Logger
+        ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType, topicIdleTimeout: Duration? = nil,
+        logger: Logger
     ) {
         self.name = name
         self.serviceURL = serviceURL
@@ -38,65 +40,45 @@ final class BrokerContext: Sendable {
         self.ledgerConfiguration = ledgerConfiguration
         self.defaultCompression = defaultCompression
         self.logger = logger
+        self.topics = TopicManager(idleTimeout: topicIdleTimeout, logger: logger) { name, onClosed in
+            try await Self.loadTopic(
+                name, metadata: metadata, client: Self.client(for: name, among: clients), configuration: ledgerConfiguration,
+                defaultCompression: defaultCompression, logger: logger, onClosed: onClosed
+            )
+        }
     }
 
-    /// The topic, loaded on first use (which fences a previous owner's ledger). A topic
-    /// closed after a storage failure is loaded again, once its managed ledger is closed.
+    /// The topic, loaded on first use (see ``TopicManager``).
     func topic(_ name: TopicName) async throws -> Topic {
-        while true {
-            let task = self.loading(name)
-            let topic: Topic
-            do {
-                topic = try await task.value
-            } catch {
-                self.topics.withLock { topics in if topics[name] == task { topics[name] = nil } }
-                throw BrokerError(error, "cannot load \(name)")
-            }
-            guard topic.isClosed else { return topic }
-            await topic.waitUntilClosed()
-            self.topics.withLock { topics in if topics[name] == task { topics[name] = nil } }
-        }
+        try await self.topics.topic(name)
     }
 
-    /// The task loading (or that loaded) a topic, started when there is none.
-    private func loading(_ name: TopicName) -> Task<Topic, any Error> {
-        self.topics.withLock { topics in
-            if let loading = topics[name] { return loading }
-            let loading = Task {
-                let policies = try await self.policies(tenant: name.tenant, namespace: name.namespace) ?? NamespacePolicies()
-                var configuration = self.ledgerConfiguration
-                if let persistence = policies.persistence {
-                    configuration.ensembleSize = persistence.bookkeeperEnsemble
-                    configuration.writeQuorum = persistence.bookkeeperWriteQuorum
-                    configuration.ackQuorum = persistence.bookkeeperAckQuorum
-                }
-                let compression = try policies.storageCompression.map { text throws(BrokerError) in try CompressionType(policy: text) }
-                let ledger = try await ManagedLedger.open(
-                    name: name.ledgerName, client: self.client(for: name), metadata: self.metadata, configuration: configuration,
-                    logger: self.logger
-                )
-                return Topic(name: name, ledger: ledger, compression: compression ?? self.defaultCompression, logger: self.logger)
-            }
-            topics[name] = loading
-            return loading
+    /// Opens a topic's managed ledger with its namespace's persistence and compression
+    /// policies (the broker's where it sets none).
+    static func loadTopic(
+        _ name: TopicName, metadata: any MetadataStore, client: LedgerClient, configuration: ManagedLedgerConfiguration,
+        defaultCompression: CompressionType, logger: Logger, onClosed: @escaping @Sendable (Topic) -> Void
+    ) async throws -> Topic {
+        let key = Self.policiesKey(tenant: name.tenant, namespace: name.namespace)
+        let policies = try await metadata.get(key).map { stored throws(BrokerError) in try NamespacePolicies.decoded(stored.value, key: key) }
+            ?? NamespacePolicies()
+        var configuration = configuration
+        if let persistence = policies.persistence {
+            configuration.ensembleSize = persistence.bookkeeperEnsemble
+            configuration.writeQuorum = persistence.bookkeeperWriteQuorum
+            configuration.ackQuorum = persistence.bookkeeperAckQuorum
         }
+        let compression = try policies.storageCompression.map { text throws(BrokerError) in try CompressionType(policy: text) }
+        let ledger = try await ManagedLedger.open(
+            name: name.ledgerName, client: client, metadata: metadata, configuration: configuration, logger: logger
+        )
+        return Topic(name: name, ledger: ledger, compression: compression ?? defaultCompression, logger: logger, onClosed: onClosed)
     }
 
     /// The ledger client, and so the event loop, of a topic: by a hash of its name that
     /// is the same in every process.
-    func client(for name: TopicName) -> LedgerClient {
-        self.clients[Int(stableHash(name.description) % UInt32(self.clients.count))]
-    }
-
-    /// Closes every loaded topic's ledger cleanly, so the next owner needs no recovery.
-    func closeTopics() async {
-        let loaded = self.topics.withLock { topics in
-            defer { topics.removeAll() }
-            return Array(topics.values)
-        }
-        for task in loaded {
-            if let topic = try? await task.value { try? await topic.ledger.close() }
-        }
+    static func client(for name: TopicName, among clients: [LedgerClient]) -> LedgerClient {
+        clients[Int(stableHash(name.description) % UInt32(clients.count))]
     }
 
     // MARK: Partitioned topics and namespaces

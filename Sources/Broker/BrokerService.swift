@@ -14,7 +14,7 @@ import Synchronization
 
 /// A whole broker: the Pulsar binary protocol on one port, the admin and lookup REST API
 /// on another, topics stored in managed ledgers on the bookies.
-public final class BrokerService: Service {
+public final class BrokerService: Sendable {
     /// Everything a broker is started with. Defaults are in each field's comment.
     public struct Configuration: Sendable {
         public var host: String
@@ -36,11 +36,15 @@ public final class BrokerService: Service {
         public var storageCompression: CompressionType
         /// Entries after which a topic's ledger is closed and the next one started (default 50 000).
         public var maxEntriesPerLedger: Int
+        /// How long a topic with no producer or consumer stays loaded (default 30 minutes;
+        /// nil keeps it until the broker stops).
+        public var topicIdleTimeout: Duration?
 
         public init(
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
             clusterName: String = "standalone", ensembleSize: Int = 2, writeQuorum: Int = 2, ackQuorum: Int = 2,
-            maxMessageSize: Int = 5 << 20, storageCompression: CompressionType = .lz4, maxEntriesPerLedger: Int = 50_000
+            maxMessageSize: Int = 5 << 20, storageCompression: CompressionType = .lz4, maxEntriesPerLedger: Int = 50_000,
+            topicIdleTimeout: Duration? = .seconds(30 * 60)
         ) {
             self.host = host
             self.port = port
@@ -54,69 +58,67 @@ public final class BrokerService: Service {
             self.maxMessageSize = maxMessageSize
             self.storageCompression = storageCompression
             self.maxEntriesPerLedger = maxEntriesPerLedger
+            self.topicIdleTimeout = topicIdleTimeout
         }
     }
 
-    private let configuration: Configuration
-    private let logger: Logger
+    /// The broker's long-running parts, to run in one `ServiceGroup` in this order:
+    /// storage clients, topic manager, REST server, binary server. The group shuts them
+    /// down in reverse: stop accepting clients, stop the REST API, close every topic's
+    /// ledger (telling its clients), close the ledger clients and the metadata store.
+    public let services: [any Service]
+    /// `pulsar://host:port` clients are told to connect to.
+    public let serviceURL: String
+    /// `http://host:port` of the REST API.
+    public let httpURL: String
 
-    public init(configuration: Configuration, logger: Logger) {
-        self.configuration = configuration
-        self.logger = logger
+    private init(services: [any Service], serviceURL: String, httpURL: String) {
+        self.services = services
+        self.serviceURL = serviceURL
+        self.httpURL = httpURL
     }
 
-    public func run() async throws {
-        let configuration = self.configuration
-        let metadata = try await MetadataStoreURL.open(configuration.metadataURL, logger: self.logger)
+    /// Connects to the metadata store, binds both ports and makes the broker's parts;
+    /// nothing is served until the services run.
+    public static func start(configuration: Configuration, logger: Logger) async throws -> BrokerService {
+        let metadata = try await MetadataStoreURL.open(configuration.metadataURL, logger: logger)
         let group = MultiThreadedEventLoopGroup.singleton
         let clients = group.makeIterator().map { LedgerClient(metadata: metadata, eventLoop: $0) }
-        var ledgerConfiguration = ManagedLedgerConfiguration()
-        ledgerConfiguration.ensembleSize = configuration.ensembleSize
-        ledgerConfiguration.writeQuorum = configuration.writeQuorum
-        ledgerConfiguration.ackQuorum = configuration.ackQuorum
-        ledgerConfiguration.maxEntriesPerLedger = configuration.maxEntriesPerLedger
-        // Connections learn the broker's context once both ports are bound and it exists.
-        let shared = ContextBox()
-        let maxMessageSize = configuration.maxMessageSize
-        let binary = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    guard let context = shared.context else { throw BrokerError(.unknown, "the broker is starting") }
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PulsarFrameDecoder(maxMessageSize: maxMessageSize)))
-                    try channel.pipeline.syncOperations.addHandler(ServerConnection(broker: context))
-                }
-            }
-            .bind(host: configuration.host, port: configuration.port)
-            .get()
-        let advertised = configuration.advertisedHost ?? configuration.host
-        let router = Self.router(shared)
-        let http = try await HTTPServer.start(host: configuration.host, port: configuration.httpPort, router: router, group: group)
-        let context = BrokerContext(
-            name: "\(configuration.clusterName)-\(advertised)-\(binary.localAddress?.port ?? 0)",
-            serviceURL: "pulsar://\(advertised):\(binary.localAddress?.port ?? 0)",
-            httpURL: "http://\(advertised):\(http.localPort)",
-            maxMessageSize: maxMessageSize, metadata: metadata, clients: clients, ledgerConfiguration: ledgerConfiguration,
-            defaultCompression: configuration.storageCompression, logger: self.logger
-        )
-        try await context.createDefaultNamespace()
-        shared.context = context
-        self.logger.info(
-            "broker serving",
-            metadata: ["service": "\(context.serviceURL)", "http": "\(context.httpURL)", "metadata": "\(configuration.metadataURL)"]
-        )
-
-        // Serves until SIGTERM (graceful shutdown) or cancellation.
-        try? await gracefulShutdown()
-
-        self.logger.info("broker stopping")
-        try? await binary.close()
-        try? await http.close()
-        await context.closeTopics()
-        for client in clients { await client.close() }
-        await metadata.close()
+        let storage = BrokerStorage(metadata: metadata, clients: clients)
+        do {
+            var ledgerConfiguration = ManagedLedgerConfiguration()
+            ledgerConfiguration.ensembleSize = configuration.ensembleSize
+            ledgerConfiguration.writeQuorum = configuration.writeQuorum
+            ledgerConfiguration.ackQuorum = configuration.ackQuorum
+            ledgerConfiguration.maxEntriesPerLedger = configuration.maxEntriesPerLedger
+            // Connections learn the broker's context once both ports are bound and it exists.
+            let shared = ContextBox()
+            let binary = try await PulsarServer.bind(
+                host: configuration.host, port: configuration.port, maxMessageSize: configuration.maxMessageSize, shared: shared,
+                group: group
+            )
+            let http = try await HTTPServer.start(host: configuration.host, port: configuration.httpPort, router: Self.router(shared), group: group)
+            let advertised = configuration.advertisedHost ?? configuration.host
+            let context = BrokerContext(
+                name: "\(configuration.clusterName)-\(advertised)-\(binary.port)",
+                serviceURL: "pulsar://\(advertised):\(binary.port)",
+                httpURL: "http://\(advertised):\(http.localPort)",
+                maxMessageSize: configuration.maxMessageSize, metadata: metadata, clients: clients, ledgerConfiguration: ledgerConfiguration,
+                defaultCompression: configuration.storageCompression, topicIdleTimeout: configuration.topicIdleTimeout, logger: logger
+            )
+            try await context.createDefaultNamespace()
+            shared.context = context
+            logger.info(
+                "broker serving",
+                metadata: ["service": "\(context.serviceURL)", "http": "\(context.httpURL)", "metadata": "\(configuration.metadataURL)"]
+            )
+            return BrokerService(
+                services: [storage, context.topics, HTTPService(server: http), binary], serviceURL: context.serviceURL, httpURL: context.httpURL
+            )
+        } catch {
+            await storage.close()
+            throw error
+        }
     }
 
     // MARK: REST

@@ -3,121 +3,6 @@ import NIOCore
 import PulsarProto
 import PulsarWire
 
-/// A consumer on one connection: its permits and what it was sent but has not acked.
-///
-/// Confined to its topic's event loop, like the subscription it belongs to: its state is
-/// touched there only, and frames go to its connection's channel from there.
-final class Consumer: DispatchTarget, @unchecked Sendable {
-    let consumerID: UInt64
-    let name: String
-    let priorityLevel: Int32
-    /// The partition of the topic, or -1; set in every MESSAGE.
-    let partition: Int32
-    private let channel: any Channel
-    private var credit = 0
-    /// Sent and not acked, with the messages each counted against permits.
-    private var unacked: [Position: Int] = [:]
-    /// Once closed, nothing more is sent.
-    private var closed = false
-
-    init(consumerID: UInt64, name: String, priorityLevel: Int32 = 0, partition: Int32 = -1, channel: any Channel) {
-        self.consumerID = consumerID
-        self.name = name
-        self.priorityLevel = priorityLevel
-        self.partition = partition
-        self.channel = channel
-    }
-
-    var permits: Int { self.closed ? 0 : self.credit }
-
-    var unackedCount: Int { self.unacked.count }
-
-    var isClosed: Bool { self.closed }
-
-    func addPermits(_ count: Int) {
-        self.credit += count
-    }
-
-    /// Sends one stored entry as a MESSAGE, counting `messages` against the permits.
-    /// `ackSet` marks, for a batch acked in part, the messages still to deliver. Returns
-    /// false, sending nothing, once the consumer is closed.
-    func send(_ position: Position, entry: ByteBuffer, messages: Int, redeliveryCount: UInt32, ackSet: [Int64]? = nil) -> Bool {
-        guard !self.closed else { return false }
-        var command = Pulsar_Proto_BaseCommand()
-        command.type = .message
-        command.message.consumerID = self.consumerID
-        command.message.messageID.ledgerID = UInt64(bitPattern: position.ledgerID)
-        command.message.messageID.entryID = UInt64(bitPattern: position.entryID)
-        command.message.messageID.partition = self.partition
-        if redeliveryCount > 0 { command.message.redeliveryCount = redeliveryCount }
-        if let ackSet { command.message.ackSet = ackSet }
-        var stored = entry
-        guard let (_, checksum) = stored.readMultipleIntegers(as: (UInt16, UInt32).self) else { return true }
-        var frame = self.channel.allocator.buffer(capacity: stored.readableBytes + 64)
-        do {
-            try PulsarFrame.write(command: command, metadataAndPayload: stored, checksum: checksum, into: &frame)
-        } catch {
-            return true
-        }
-        self.credit -= messages
-        self.unacked[position] = messages
-        self.channel.writeAndFlush(frame, promise: nil)
-        return true
-    }
-
-    /// Tells the client whether this consumer is now the active one of its Failover
-    /// subscription.
-    func notifyActive(_ active: Bool) {
-        var command = Pulsar_Proto_BaseCommand()
-        command.type = .activeConsumerChange
-        command.activeConsumerChange.consumerID = self.consumerID
-        command.activeConsumerChange.isActive = active
-        var frame = self.channel.allocator.buffer(capacity: 32)
-        guard (try? PulsarFrame.write(command: command, into: &frame)) != nil else { return }
-        self.channel.writeAndFlush(frame, promise: nil)
-    }
-
-    /// Tells the client the broker closed this consumer (CLOSE_CONSUMER): it subscribes
-    /// again.
-    func notifyClosed() {
-        var command = Pulsar_Proto_BaseCommand()
-        command.type = .closeConsumer
-        command.closeConsumer.consumerID = self.consumerID
-        command.closeConsumer.requestID = 0
-        var frame = self.channel.allocator.buffer(capacity: 32)
-        guard (try? PulsarFrame.write(command: command, into: &frame)) != nil else { return }
-        self.channel.writeAndFlush(frame, promise: nil)
-    }
-
-    /// Forgets acked positions.
-    func acked(_ positions: [Position]) {
-        for position in positions { self.unacked[position] = nil }
-    }
-
-    /// Forgets everything at or before `position`.
-    func ackedThrough(_ position: Position) {
-        self.unacked = self.unacked.filter { $0.key > position }
-    }
-
-    /// Takes the unacked positions (for redelivery).
-    func takeUnacked() -> [Position] {
-        defer { self.unacked.removeAll() }
-        return self.unacked.keys.sorted()
-    }
-
-    /// Takes those of `positions` that are unacked here (for redelivery); the others it
-    /// holds stay.
-    func takeUnacked(_ positions: [Position]) -> [Position] {
-        positions.filter { self.unacked.removeValue(forKey: $0) != nil }
-    }
-
-    /// Closes the consumer and takes what it had not acked.
-    func close() -> [Position] {
-        self.closed = true
-        return self.takeUnacked()
-    }
-}
-
 /// One acknowledged message id: a whole entry, or some messages of a batch.
 struct AckedMessage: Hashable, Sendable {
     var position: Position
@@ -143,7 +28,9 @@ final class Subscription: @unchecked Sendable {
     let durable: Bool
     let cursor: ManagedCursor
     let ledger: ManagedLedger
-    private weak var topic: Topic?
+    /// The partition of the topic, or -1; set in every message's id.
+    let partition: Int
+    private(set) weak var topic: Topic?
     private var consumers: ConsumerSet<Consumer>
     private var dispatching = false
     /// Positions to send again before reading on, with their redelivery counts.
@@ -161,6 +48,7 @@ final class Subscription: @unchecked Sendable {
         self.durable = durable
         self.cursor = cursor
         self.ledger = topic.ledger
+        self.partition = partition
         self.topic = topic
         self.consumers = ConsumerSet(type: type, partition: partition)
     }
@@ -206,7 +94,10 @@ final class Subscription: @unchecked Sendable {
     func announceActiveConsumer() {
         guard self.consumers.type == .failover else { return }
         let active = self.consumers.active
-        for consumer in self.consumers.consumers { consumer.notifyActive(consumer === active) }
+        for consumer in self.consumers.consumers {
+            consumer.sink.activeChanged(consumer, active: consumer === active)
+            consumer.sink.flush()
+        }
     }
 
     /// Removes every consumer (a seek does, so that clients subscribe again from the new
@@ -317,7 +208,11 @@ final class Subscription: @unchecked Sendable {
                     guard let (_, entry) = try await self.ledger.read(from: position, count: 1).first else { continue }
                     let facts = EntryFacts(entry)
                     let target = keyShared ? self.consumers.owner(ofKey: facts.key) ?? consumer : consumer
-                    if !self.deliver(position, entry, facts, to: target, redeliveryCount: count) { self.scheduleRedelivery([position]) }
+                    if self.deliver(position, entry, facts, to: target, redeliveryCount: count) {
+                        target.sink.flush()
+                    } else {
+                        self.scheduleRedelivery([position])
+                    }
                     continue
                 }
                 let entries = try await self.readBatch(count: max(1, min(100, consumer.permits)))
@@ -343,6 +238,7 @@ final class Subscription: @unchecked Sendable {
                     guard let target, self.deliver(position, entry, facts, to: target, redeliveryCount: 0) else { break }
                     lastSent = position
                 }
+                self.flushDeliveries()
                 // None sent: the next entry's consumer has no permits; its FLOW resumes dispatch.
                 guard let lastSent else { break }
                 await self.cursor.moveReadPosition(to: await self.ledger.next(after: lastSent))
@@ -351,6 +247,12 @@ final class Subscription: @unchecked Sendable {
             }
         }
         self.dispatching = false
+    }
+
+    /// Sends what the consumers were given since the last flush: one flush per consumer
+    /// per batch.
+    private func flushDeliveries() {
+        for consumer in self.consumers.consumers { consumer.sink.flush() }
     }
 
     /// The entries from the cursor's read position: the batch read ahead when it starts

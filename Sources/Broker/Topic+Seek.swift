@@ -7,7 +7,13 @@ extension Topic {
     /// to the first message published at or after a time, to the first entry (the earliest
     /// id), or to a message. A message inside a batch is honoured by its batch index: the
     /// batch is delivered next with the messages before it masked out, as if acknowledged.
-    func seek(_ subscription: Subscription, _ request: Pulsar_Proto_CommandSeek) async throws {
+    func seek(_ consumer: Consumer, _ request: Pulsar_Proto_CommandSeek) async throws {
+        let subscription = consumer.subscription
+        try await self.move(subscription, request)
+        try? await subscription.cursor.persist()
+    }
+
+    private func move(_ subscription: Subscription, _ request: Pulsar_Proto_CommandSeek) async throws {
         if request.hasMessagePublishTime {
             return self.reset(subscription, to: try await self.position(publishedAtOrAfter: request.messagePublishTime))
         }

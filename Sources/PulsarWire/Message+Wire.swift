@@ -1,5 +1,5 @@
 internal import NIOCore
-internal import PulsarProto
+public import PulsarProto
 internal import SwiftProtobuf
 
 extension SwiftProtobuf.Message {
@@ -24,7 +24,7 @@ extension SwiftProtobuf.Message {
 
 extension Pulsar_Proto_BaseCommand {
     /// The command's type for errors and logs, e.g. `send`, or a note that it has none.
-    var typeDescription: String {
+    public var typeDescription: String {
         self.hasType ? String(describing: self.type) : "untyped"
     }
 }

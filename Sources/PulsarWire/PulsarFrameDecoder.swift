@@ -1,5 +1,5 @@
 public import NIOCore
-internal import PulsarProto
+public import PulsarProto
 internal import SwiftProtobuf
 
 /// Splits a byte stream into ``PulsarFrame``s, keeping payloads as slices of the input.
@@ -48,7 +48,11 @@ public struct PulsarFrameDecoder: NIOSingleStepByteToMessageDecoder {
 
         let command = try Self.decodeCommand(commandBytes)
         guard frame.readableBytes > 0 else { return PulsarFrame(command: command) }
-        return PulsarFrame(command: command, payload: try PulsarPayload(parsing: frame))
+        do {
+            return PulsarFrame(command: command, payload: try PulsarPayload(parsing: frame))
+        } catch {
+            throw PulsarWireError(error.code, error.message, partialCommand: command)
+        }
     }
 
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> PulsarFrame? {
@@ -68,7 +72,7 @@ public struct PulsarFrameDecoder: NIOSingleStepByteToMessageDecoder {
             throw PulsarWireError(.malformedCommand, "a command has no type, or a type newer than this code knows")
         }
         guard command.isInitialized else {
-            throw PulsarWireError(.malformedCommand, "a \(command.typeDescription) command lacks a required field")
+            throw PulsarWireError(.malformedCommand, "a \(command.typeDescription) command lacks a required field", partialCommand: command)
         }
         return command
     }

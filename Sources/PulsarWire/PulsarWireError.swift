@@ -1,8 +1,13 @@
+public import PulsarProto
+
 /// A Pulsar frame that cannot be decoded, or a command that cannot be encoded.
 ///
 /// Decoding errors mean the peer broke the protocol; the connection that sent the frame
 /// is closed. A payload whose checksum does not match is *not* an error: it is reported
 /// through ``PulsarPayload/checksumValid`` so the broker can answer with a SEND_ERROR.
+/// When the command of a bad frame could be read in part (it lacks a required field, or
+/// its payload is malformed), ``partialCommand`` holds it, so the receiver can answer the
+/// request by its id before closing.
 public struct PulsarWireError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What kind of failure this is. New codes may be added; switch with a `default`.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -32,10 +37,13 @@ public struct PulsarWireError: Error, Hashable, Sendable, CustomStringConvertibl
 
     public var code: Code
     public var message: String
+    /// What could be decoded of the frame's command, when anything could.
+    public var partialCommand: Pulsar_Proto_BaseCommand?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, partialCommand: Pulsar_Proto_BaseCommand? = nil) {
         self.code = code
         self.message = message
+        self.partialCommand = partialCommand
     }
 
     public var description: String { "\(self.code): \(self.message)" }

@@ -138,6 +138,7 @@ struct BrokerProtocolTests {
         var header = ByteBuffer()
         header.writeMultipleIntegers(UInt32(64 << 20), UInt32(8))
         try await oversize.sendRaw(header)
+        #expect(try await oversize.next(timeout: .seconds(10)).command.type == .error, "the broker says why it closes")
         let oversizeClosed = await #expect(throws: TestHarnessError.self) { _ = try await oversize.next(timeout: .seconds(10)) }
         #expect(oversizeClosed?.description.contains("closed") == true, "\(String(describing: oversizeClosed))")
 
@@ -146,6 +147,7 @@ struct BrokerProtocolTests {
         junk.writeMultipleIntegers(UInt32(12), UInt32(8))
         junk.writeBytes([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
         try await garbage.sendRaw(junk)
+        #expect(try await garbage.next(timeout: .seconds(10)).command.type == .error, "the broker says why it closes")
         let garbageClosed = await #expect(throws: TestHarnessError.self) { _ = try await garbage.next(timeout: .seconds(10)) }
         #expect(garbageClosed?.description.contains("closed") == true, "\(String(describing: garbageClosed))")
 

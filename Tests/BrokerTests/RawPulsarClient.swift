@@ -30,14 +30,7 @@ final class RawPulsarClient: Sendable {
 
     /// Connects and completes CONNECT/CONNECTED.
     static func connect(port: Int) async throws -> RawPulsarClient {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PulsarFrameDecoder()))
-                    return try NIOAsyncChannel<PulsarFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
-        let client = RawPulsarClient(channel: channel)
+        let client = try await Self.open(port: port)
         var connect = Pulsar_Proto_BaseCommand()
         connect.type = .connect
         connect.connect.clientVersion = "raw-test"
@@ -46,6 +39,18 @@ final class RawPulsarClient: Sendable {
         let connected = try await client.next()
         guard connected.command.type == .connected else { throw TestHarnessError("expected CONNECTED, got \(connected.command.type)") }
         return client
+    }
+
+    /// Opens a TCP connection and sends nothing.
+    static func open(port: Int) async throws -> RawPulsarClient {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PulsarFrameDecoder()))
+                    return try NIOAsyncChannel<PulsarFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return RawPulsarClient(channel: channel)
     }
 
     func send(_ command: Pulsar_Proto_BaseCommand) async throws {

@@ -20,7 +20,7 @@ struct ServerErrorTests {
             (.serviceNotReady, .serviceNotReady), (.metadata, .metadataError), (.unknown, .unknownError),
         ]
         for (code, error) in expected {
-            #expect(ServerConnection.serverError(BrokerError(code, "x")) == error, "\(code)")
+            #expect(BrokerError.code(for: BrokerError(code, "x")).serverError == error, "\(code)")
         }
     }
 
@@ -37,7 +37,7 @@ struct ServerErrorTests {
             (ManagedLedgerError(.storage, "listing ledgers", cause: MetadataError(.unavailable, "down")), .metadataError),
         ]
         for (error, expected) in cases {
-            #expect(ServerConnection.serverError(error) == expected, "\(error)")
+            #expect(BrokerError.code(for: error).serverError == expected, "\(error)")
         }
         // Wrapped with a context, as loading a topic does, an error keeps its kind.
         #expect(BrokerError(MetadataError(.unavailable, "down"), "cannot load t").code == .metadata)

@@ -1,7 +1,7 @@
 import Logging
 import PulsarProto
 
-extension ServerConnection {
+extension PulsarConnection {
     /// What an ACK gets back, once applied or refused: with a request id, ACK_RESPONSE,
     /// carrying the refusal's error when there is one; without, nothing (a refusal is
     /// logged, as Pulsar does, and the acknowledgement ignored).
@@ -17,7 +17,7 @@ extension ServerConnection {
         command.ackResponse.consumerID = request.consumerID
         command.ackResponse.requestID = request.requestID
         if let refusal {
-            command.ackResponse.error = Self.serverError(refusal)
+            command.ackResponse.error = refusal.code.serverError
             command.ackResponse.message = refusal.message
         }
         return command

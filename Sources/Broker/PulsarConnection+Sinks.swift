@@ -1,0 +1,64 @@
+import ManagedLedger
+import NIOCore
+import PulsarProto
+
+/// A connection is the sink of its producers and consumers: what their topics report is
+/// framed here and queued in the outbox.
+extension PulsarConnection: ProducerSink, ConsumerSink {
+    func producerReady(_ producer: Producer) {
+        self.eventLoop.execute {
+            guard self.machine.producer(producer.producerID) === producer else { return }
+            self.send(Self.producerSuccess(producer.requestID, producer.name, ready: true))
+        }
+    }
+
+    func producerClosed(_ producer: Producer) {
+        self.eventLoop.execute {
+            guard self.machine.producerClosedByBroker(producer.producerID, where: { $0 === producer }) else { return }
+            var command = Pulsar_Proto_BaseCommand()
+            command.type = .closeProducer
+            command.closeProducer.producerID = producer.producerID
+            command.closeProducer.requestID = 0
+            self.send(command)
+        }
+    }
+
+    func deliver(_ consumer: Consumer, _ position: Position, entry: ByteBuffer, redeliveryCount: UInt32, ackSet: [Int64]?) {
+        var stored = entry
+        guard let (_, checksum) = stored.readMultipleIntegers(as: (UInt16, UInt32).self) else { return }
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .message
+        command.message.consumerID = consumer.consumerID
+        command.message.messageID.ledgerID = UInt64(bitPattern: position.ledgerID)
+        command.message.messageID.entryID = UInt64(bitPattern: position.entryID)
+        command.message.messageID.partition = Int32(consumer.subscription.partition)
+        if redeliveryCount > 0 { command.message.redeliveryCount = redeliveryCount }
+        if let ackSet { command.message.ackSet = ackSet }
+        self.outbox.enqueue(command, metadataAndPayload: stored, checksum: checksum)
+    }
+
+    func flush() {
+        self.outbox.flush()
+    }
+
+    func activeChanged(_ consumer: Consumer, active: Bool) {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .activeConsumerChange
+        command.activeConsumerChange.consumerID = consumer.consumerID
+        command.activeConsumerChange.isActive = active
+        self.outbox.enqueue(command)
+    }
+
+    /// The notice is queued at once (a seek's SUCCESS, queued after, must follow it); the
+    /// machine forgets the consumer on the connection's loop.
+    func consumerClosed(_ consumer: Consumer) {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .closeConsumer
+        command.closeConsumer.consumerID = consumer.consumerID
+        command.closeConsumer.requestID = 0
+        self.send(command)
+        self.eventLoop.execute {
+            _ = self.machine.consumerClosedByBroker(consumer.consumerID) { $0 === consumer }
+        }
+    }
+}

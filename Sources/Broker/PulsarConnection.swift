@@ -1,0 +1,188 @@
+import Logging
+import MagnetarVersion
+import ManagedLedger
+import NIOCore
+import PulsarProto
+import PulsarWire
+
+/// One client connection speaking Pulsar's binary protocol: a thin channel handler over
+/// a ``PulsarConnectionStateMachine``.
+///
+/// Each frame read goes to the machine and the action it returns is run: a reply is
+/// queued in the ``Outbox`` (flushed once when the read completes), a per-message command
+/// (SEND, FLOW, ACK) goes straight to its topic, and a request that needs the metadata
+/// store or storage becomes a task of the connection's own task group (``run()``), which
+/// ends — cancelling what is still running — when the channel closes.
+///
+/// The connection is also the sink of its producers and consumers: topics send it their
+/// messages and notices, and it frames them.
+final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = PulsarFrame
+    typealias Request = @Sendable () async -> Void
+
+    let broker: BrokerContext
+    let channel: any Channel
+    let eventLoop: any EventLoop
+    let outbox: Outbox
+    /// Confined to ``eventLoop``.
+    var machine = PulsarConnectionStateMachine<Producer, Consumer>()
+    private let requests: AsyncStream<Request>
+    private let requestContinuation: AsyncStream<Request>.Continuation
+
+    init(broker: BrokerContext, channel: any Channel) {
+        self.broker = broker
+        self.channel = channel
+        self.eventLoop = channel.eventLoop
+        self.outbox = Outbox(channel: channel)
+        (self.requests, self.requestContinuation) = AsyncStream.makeStream()
+    }
+
+    /// Runs the connection's requests until its channel closes; then cancels those still
+    /// running and returns once they have ended. Cancelled, it closes the channel.
+    func run() async {
+        await withTaskCancellationHandler {
+            await withDiscardingTaskGroup { group in
+                for await request in self.requests {
+                    group.addTask { await request() }
+                }
+                group.cancelAll()
+            }
+        } onCancel: {
+            self.channel.close(promise: nil)
+        }
+    }
+
+    // MARK: Channel events
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.perform(self.machine.received(Self.unwrapInboundIn(data)), context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.outbox.drain()
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.perform(self.machine.channelClosed(), context: context)
+        self.requestContinuation.finish()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.requestContinuation.finish()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let action: PulsarConnectionStateMachine<Producer, Consumer>.Action
+        if let error = error as? PulsarWireError {
+            action = self.machine.decodingFailed(error)
+        } else {
+            action = .none
+            context.close(promise: nil)
+        }
+        self.perform(action, context: context)
+    }
+
+    // MARK: Actions
+
+    private func perform(_ action: PulsarConnectionStateMachine<Producer, Consumer>.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .reply(let command):
+            self.outbox.enqueue(command)
+        case .replyAndClose(let command):
+            self.outbox.enqueue(command)
+            self.outbox.drain()
+            context.close(promise: nil)
+        case .connected(let version):
+            var command = Pulsar_Proto_BaseCommand()
+            command.type = .connected
+            command.connected.serverVersion = "Magnetar \(MagnetarVersion.current)"
+            command.connected.protocolVersion = version
+            command.connected.maxMessageSize = Int32(self.broker.maxMessageSize)
+            self.outbox.enqueue(command)
+        case .release(let producers, let consumers):
+            for producer in producers { producer.topic.onLoop { $0.removeProducer(producer) } }
+            for consumer in consumers { consumer.topic?.onLoop { $0.removeConsumer(consumer) } }
+        case .publish(let producer, let request, let payload):
+            self.publish(producer, request, payload)
+        case .closeProducer(let producer, let requestID):
+            producer.topic.onLoop { $0.removeProducer(producer) }
+            self.outbox.enqueue(PulsarErrorAnswer.success(requestID))
+        case .flow(let consumer, let permits):
+            consumer.topic?.flow(consumer, permits: permits)
+        case .ack(let consumer, let request):
+            self.ack(consumer, request)
+        case .redeliver(let consumer, let request):
+            let positions = request.messageIds.map { Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)) }
+            consumer.topic?.redeliver(consumer, positions: positions)
+        case .closeConsumer(let consumer, let requestID):
+            consumer.topic?.onLoop { $0.removeConsumer(consumer) }
+            self.outbox.enqueue(PulsarErrorAnswer.success(requestID))
+        case .createProducer(let request):
+            self.start { await self.createProducer(request) }
+        case .subscribe(let request):
+            self.start { await self.subscribe(request) }
+        case .unsubscribe(let consumer, let requestID):
+            self.start { await self.unsubscribe(consumer, requestID: requestID) }
+        case .seek(let consumer, let request):
+            self.start { await self.seek(consumer, request) }
+        case .lastMessageID(let consumer, let request):
+            self.start { await self.lastMessageID(consumer, request) }
+        case .consumerStats(let consumer, let request):
+            self.start { await self.consumerStats(consumer, request) }
+        case .topicRequest(let command):
+            self.start { await self.topicRequest(command) }
+        }
+    }
+
+    /// Runs `request` in the connection's task group.
+    private func start(_ request: @escaping Request) {
+        self.requestContinuation.yield(request)
+    }
+
+    /// Queues `command` and has it flushed soon; from any thread.
+    func send(_ command: Pulsar_Proto_BaseCommand) {
+        self.outbox.enqueue(command)
+        self.outbox.flush()
+    }
+
+    /// The answer to a refused request, in its own response type.
+    func fail(_ request: Pulsar_Proto_BaseCommand, _ error: any Error) {
+        let message = (error as? BrokerError)?.description ?? "\(error)"
+        if let answer = PulsarErrorAnswer.answer(request, BrokerError.code(for: error).serverError, message) { self.send(answer) }
+    }
+
+    // MARK: Per-message commands
+
+    private func publish(_ producer: Producer, _ request: Pulsar_Proto_CommandSend, _ payload: PulsarPayload) {
+        producer.topic.publish(producer, payload) { result in
+            switch result {
+            case .success(let position):
+                var command = Pulsar_Proto_BaseCommand()
+                command.type = .sendReceipt
+                command.sendReceipt.producerID = request.producerID
+                command.sendReceipt.sequenceID = request.sequenceID
+                if request.hasHighestSequenceID { command.sendReceipt.highestSequenceID = request.highestSequenceID }
+                command.sendReceipt.messageID.ledgerID = UInt64(bitPattern: position.ledgerID)
+                command.sendReceipt.messageID.entryID = UInt64(bitPattern: position.entryID)
+                self.send(command)
+            case .failure(let error):
+                self.send(PulsarErrorAnswer.sendError(request, error.code.serverError, error.message))
+            }
+        }
+    }
+
+    private func ack(_ consumer: Consumer, _ request: Pulsar_Proto_CommandAck) {
+        guard let topic = consumer.topic else { return }
+        let messages = request.messageID.map {
+            AckedMessage(position: Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)), ackSet: $0.ackSet)
+        }
+        let logger = self.broker.logger
+        topic.ack(consumer, messages, cumulative: request.ackType == .cumulative) { refusal in
+            if let answer = Self.ackAnswer(request, refusal, logger: logger) { self.send(answer) }
+        }
+    }
+}

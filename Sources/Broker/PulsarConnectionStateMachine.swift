@@ -1,0 +1,240 @@
+import PulsarProto
+import PulsarWire
+
+/// What one Pulsar client connection is doing, as a value: its state, the producers and
+/// consumers it registered, and the requests for them still in flight.
+///
+/// Each event — a command read, a request finished, the channel gone — returns an
+/// ``Action`` for the channel handler to run; the machine does no I/O. It is generic over
+/// what a producer and a consumer are, so it is tested with plain values.
+///
+/// - Awaiting CONNECT: only CONNECT is taken; anything else is answered with an error in
+///   its own response type and the connection closes, as Pulsar's broker does.
+/// - Active: commands go to their producer or consumer; a command naming an id this
+///   connection does not hold is answered with an error (or ignored when it has no
+///   answer); an unknown command gets an ERROR with its request id and the connection
+///   stays.
+/// - Closing: the machine closed the connection after a protocol error; what still
+///   arrives is dropped.
+/// - Closed: the channel is gone; a producer or consumer whose request finishes now is
+///   released at once instead of kept (nothing would ever remove it).
+struct PulsarConnectionStateMachine<Producer, Consumer> {
+    enum State: Equatable {
+        case awaitingConnect
+        case active
+        case closing
+        case closed
+    }
+
+    /// What the handler does after an event.
+    enum Action {
+        case none
+        /// Writes a command; flushed at the end of the read.
+        case reply(Pulsar_Proto_BaseCommand)
+        /// Writes a command, flushes and closes the connection.
+        case replyAndClose(Pulsar_Proto_BaseCommand)
+        /// Answers CONNECT with CONNECTED at this protocol version.
+        case connected(protocolVersion: Int32)
+        /// Releases what the connection held: its channel is gone.
+        case release(producers: [Producer], consumers: [Consumer])
+        case createProducer(Pulsar_Proto_CommandProducer)
+        case publish(Producer, Pulsar_Proto_CommandSend, PulsarPayload)
+        /// Removes a producer from its topic and answers SUCCESS.
+        case closeProducer(Producer, requestID: UInt64)
+        case subscribe(Pulsar_Proto_CommandSubscribe)
+        case flow(Consumer, permits: Int)
+        case ack(Consumer, Pulsar_Proto_CommandAck)
+        case redeliver(Consumer, Pulsar_Proto_CommandRedeliverUnacknowledgedMessages)
+        /// Removes a consumer from its subscription and answers SUCCESS.
+        case closeConsumer(Consumer, requestID: UInt64)
+        case unsubscribe(Consumer, requestID: UInt64)
+        case seek(Consumer, Pulsar_Proto_CommandSeek)
+        case lastMessageID(Consumer, Pulsar_Proto_CommandGetLastMessageId)
+        case consumerStats(Consumer, Pulsar_Proto_CommandConsumerStats)
+        /// A request about topics that needs no producer or consumer (lookup, partitioned
+        /// metadata, the topics of a namespace).
+        case topicRequest(Pulsar_Proto_BaseCommand)
+    }
+
+    private(set) var state: State = .awaitingConnect
+    /// The protocol version agreed at CONNECT: the client's, at most ``maxProtocolVersion``.
+    private(set) var protocolVersion: Int32 = 0
+    private var producers: [UInt64: Producer] = [:]
+    private var consumers: [UInt64: Consumer] = [:]
+
+    /// The newest protocol version this broker speaks.
+    static var maxProtocolVersion: Int32 { 20 }
+
+    var producerCount: Int { self.producers.count }
+    var consumerCount: Int { self.consumers.count }
+
+    func producer(_ id: UInt64) -> Producer? { self.producers[id] }
+    func consumer(_ id: UInt64) -> Consumer? { self.consumers[id] }
+
+    // MARK: Events
+
+    /// A command was read.
+    mutating func received(_ frame: PulsarFrame) -> Action {
+        let command = frame.command
+        switch self.state {
+        case .closing, .closed:
+            return .none
+        case .awaitingConnect:
+            guard command.type == .connect else {
+                self.state = .closing
+                let message = "\(command.typeDescription) before CONNECT"
+                return PulsarErrorAnswer.answer(command, .notAllowedError, message).map(Action.replyAndClose)
+                    ?? .replyAndClose(PulsarErrorAnswer.error(requestID: 0, .notAllowedError, message))
+            }
+            self.state = .active
+            self.protocolVersion = min(command.connect.protocolVersion, Self.maxProtocolVersion)
+            return .connected(protocolVersion: self.protocolVersion)
+        case .active:
+            return self.activeCommand(frame)
+        }
+    }
+
+    /// A frame could not be decoded: the stream cannot be trusted past it. The request
+    /// is answered when its type and id could be read from what was decoded.
+    mutating func decodingFailed(_ error: PulsarWireError) -> Action {
+        guard self.state == .active || self.state == .awaitingConnect else { return .none }
+        self.state = .closing
+        let message = error.message
+        if let partial = error.partialCommand, let answer = PulsarErrorAnswer.answer(partial, .unknownError, message) {
+            return .replyAndClose(answer)
+        }
+        return .replyAndClose(PulsarErrorAnswer.error(requestID: 0, .unknownError, message))
+    }
+
+    /// The channel closed: what it held is released.
+    mutating func channelClosed() -> Action {
+        guard self.state != .closed else { return .none }
+        self.state = .closed
+        defer {
+            self.producers.removeAll()
+            self.consumers.removeAll()
+        }
+        return .release(producers: Array(self.producers.values), consumers: Array(self.consumers.values))
+    }
+
+    /// A producer's topic admitted it. False when the connection closed meanwhile: the
+    /// caller releases it.
+    mutating func producerCreated(_ id: UInt64, _ producer: Producer) -> Bool {
+        guard self.state == .active else { return false }
+        self.producers[id] = producer
+        return true
+    }
+
+    /// A consumer's subscription admitted it; as ``producerCreated(_:_:)``.
+    mutating func consumerCreated(_ id: UInt64, _ consumer: Consumer) -> Bool {
+        guard self.state == .active else { return false }
+        self.consumers[id] = consumer
+        return true
+    }
+
+    /// The broker closed a producer (fenced out, or its topic closed): it is forgotten,
+    /// and the client is to be told (CLOSE_PRODUCER) when it was still registered.
+    mutating func producerClosedByBroker(_ id: UInt64, where matches: (Producer) -> Bool) -> Bool {
+        guard let producer = self.producers[id], matches(producer) else { return false }
+        self.producers[id] = nil
+        return self.state == .active
+    }
+
+    /// The broker closed a consumer (its topic closed, or a seek); as
+    /// ``producerClosedByBroker(_:where:)``.
+    mutating func consumerClosedByBroker(_ id: UInt64, where matches: (Consumer) -> Bool) -> Bool {
+        guard let consumer = self.consumers[id], matches(consumer) else { return false }
+        self.consumers[id] = nil
+        return self.state == .active
+    }
+
+    // MARK: Commands of an active connection
+
+    private mutating func activeCommand(_ frame: PulsarFrame) -> Action {
+        let command = frame.command
+        switch command.type {
+        case .connect:
+            return .reply(PulsarErrorAnswer.error(requestID: 0, .notAllowedError, "the connection is already connected"))
+        case .ping:
+            var pong = Pulsar_Proto_BaseCommand()
+            pong.type = .pong
+            pong.pong = Pulsar_Proto_CommandPong()
+            return .reply(pong)
+        case .pong:
+            return .none
+        case .lookup, .partitionedMetadata, .getTopicsOfNamespace:
+            return .topicRequest(command)
+        case .producer:
+            return .createProducer(command.producer)
+        case .send:
+            let send = command.send
+            guard let producer = self.producers[send.producerID] else {
+                return .reply(PulsarErrorAnswer.sendError(send, .notAllowedError, "no producer \(send.producerID) on this connection"))
+            }
+            guard let payload = frame.payload else {
+                return .reply(PulsarErrorAnswer.sendError(send, .notAllowedError, "a SEND without a message"))
+            }
+            guard payload.checksumValid else {
+                return .reply(PulsarErrorAnswer.sendError(send, .checksumError, "the message failed its checksum"))
+            }
+            return .publish(producer, send, payload)
+        case .closeProducer:
+            let request = command.closeProducer
+            guard let producer = self.producers.removeValue(forKey: request.producerID) else {
+                return .reply(PulsarErrorAnswer.success(request.requestID))
+            }
+            return .closeProducer(producer, requestID: request.requestID)
+        case .subscribe:
+            return .subscribe(command.subscribe)
+        case .flow:
+            guard let consumer = self.consumers[command.flow.consumerID] else { return .none }
+            return .flow(consumer, permits: Int(command.flow.messagePermits))
+        case .ack:
+            guard let consumer = self.consumers[command.ack.consumerID] else {
+                return PulsarErrorAnswer.answer(command, .consumerNotFound, "no consumer \(command.ack.consumerID) on this connection")
+                    .map(Action.reply) ?? .none
+            }
+            return .ack(consumer, command.ack)
+        case .redeliverUnacknowledgedMessages:
+            guard let consumer = self.consumers[command.redeliverUnacknowledgedMessages.consumerID] else { return .none }
+            return .redeliver(consumer, command.redeliverUnacknowledgedMessages)
+        case .closeConsumer:
+            let request = command.closeConsumer
+            guard let consumer = self.consumers.removeValue(forKey: request.consumerID) else {
+                return .reply(PulsarErrorAnswer.success(request.requestID))
+            }
+            return .closeConsumer(consumer, requestID: request.requestID)
+        case .unsubscribe:
+            let request = command.unsubscribe
+            guard let consumer = self.consumers[request.consumerID] else {
+                return .reply(PulsarErrorAnswer.success(request.requestID))
+            }
+            return .unsubscribe(consumer, requestID: request.requestID)
+        case .seek:
+            guard let consumer = self.consumers[command.seek.consumerID] else { return self.noConsumer(command, command.seek.consumerID) }
+            return .seek(consumer, command.seek)
+        case .getLastMessageID:
+            let request = command.getLastMessageID
+            guard let consumer = self.consumers[request.consumerID] else { return self.noConsumer(command, request.consumerID) }
+            return .lastMessageID(consumer, request)
+        case .consumerStats:
+            let request = command.consumerStats
+            guard let consumer = self.consumers[request.consumerID] else { return self.noConsumer(command, request.consumerID) }
+            return .consumerStats(consumer, request)
+        case .getSchema:
+            return .reply(PulsarErrorAnswer.answer(command, .topicNotFound, "no schema is stored for \(command.getSchema.topic)")!)
+        case .getOrCreateSchema:
+            return .reply(PulsarErrorAnswer.answer(command, .notAllowedError, "this broker does not store schemas")!)
+        case .newTxn, .addPartitionToTxn, .addSubscriptionToTxn, .endTxn, .endTxnOnPartition, .endTxnOnSubscription,
+            .tcClientConnectRequest:
+            return .reply(PulsarErrorAnswer.answer(command, .transactionCoordinatorNotFound, "this broker has no transaction coordinator")!)
+        default:
+            let message = "command \(command.typeDescription) is not supported by this broker"
+            return .reply(PulsarErrorAnswer.answer(command, .notAllowedError, message) ?? PulsarErrorAnswer.error(requestID: 0, .notAllowedError, message))
+        }
+    }
+
+    private func noConsumer(_ command: Pulsar_Proto_BaseCommand, _ id: UInt64) -> Action {
+        PulsarErrorAnswer.answer(command, .consumerNotFound, "no consumer \(id) on this connection").map(Action.reply) ?? .none
+    }
+}

@@ -1,0 +1,83 @@
+import Logging
+import ManagedLedger
+
+extension Topic {
+    /// Why a topic closes.
+    enum CloseReason: Sendable, CustomStringConvertible {
+        /// A write of its managed ledger failed (or another broker took the ledger over).
+        case failed(any Error)
+        /// An operator, or the ownership of its bundle, moved it away.
+        case unloaded
+        /// No producer or consumer for longer than the idle timeout.
+        case idle
+        /// The broker is stopping.
+        case shutdown
+
+        var description: String {
+            switch self {
+            case .failed(let error): "a storage failure: \(error)"
+            case .unloaded: "unload"
+            case .idle: "idleness"
+            case .shutdown: "broker shutdown"
+            }
+        }
+    }
+
+    /// Closes the topic: every producer gets CLOSE_PRODUCER and every consumer
+    /// CLOSE_CONSUMER through their sinks, so that their clients look the topic up again
+    /// and reconnect to it loaded anew (after a failure that recovers its last ledger),
+    /// and producers resend what was not receipted, in order. Then the managed ledger is
+    /// closed, persisting the cursors, and the topic is forgotten by its manager. Closing
+    /// again does nothing.
+    func close(_ reason: CloseReason) {
+        guard self.markClosed() else { return }
+        if case .failed = reason {
+            self.logger.warning("closing topic", metadata: ["topic": "\(self.name)", "reason": "\(reason)"])
+        } else {
+            self.logger.info("closing topic", metadata: ["topic": "\(self.name)", "reason": "\(reason)"])
+        }
+        let producers = Array(self.producers.values) + self.waiting
+        self.producers.removeAll()
+        self.waiting.removeAll()
+        for producer in producers where producer.markClosed() { producer.sink.producerClosed(producer) }
+        for subscription in self.subscriptions.values {
+            for consumer in subscription.removeAll() { consumer.sink.consumerClosed(consumer) }
+        }
+        self.subscriptions.removeAll()
+        let (ledger, logger, name) = (self.ledger, self.logger, self.name)
+        self.closing = Task {
+            do {
+                try await ledger.close()
+            } catch {
+                logger.warning("closing the managed ledger of a topic failed", metadata: ["topic": "\(name)", "error": "\(error)"])
+            }
+            self.onClosed(self)
+        }
+    }
+
+    /// Closes the topic (``close(_:)``) and returns once its managed ledger is closed.
+    func closeAndWait(_ reason: CloseReason) async {
+        self.close(reason)
+        await self.closing?.value
+    }
+
+    /// Returns once a closed topic's managed ledger is closed (at once for an open topic).
+    func waitUntilClosed() async {
+        await self.closing?.value
+    }
+
+    /// Whether anyone uses the topic: a producer (or one waiting), or a consumer.
+    var isInUse: Bool {
+        !self.producers.isEmpty || !self.waiting.isEmpty || self.subscriptions.values.contains { !$0.isEmpty }
+    }
+
+    /// Starts the idle clock when the last producer or consumer has gone.
+    func noteIfIdle(now: ContinuousClock.Instant = .now) {
+        if !self.isInUse { self.idleSince = now }
+    }
+
+    /// Whether the topic has had no producer or consumer for at least `timeout` at `now`.
+    func isIdle(at now: ContinuousClock.Instant, timeout: Duration) -> Bool {
+        !self.isClosed && !self.isInUse && now - self.idleSince >= timeout
+    }
+}
