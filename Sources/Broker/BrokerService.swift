@@ -63,9 +63,10 @@ public final class BrokerService: Sendable {
     }
 
     /// The broker's long-running parts, to run in one `ServiceGroup` in this order:
-    /// storage clients, topic manager, REST server, binary server. The group shuts them
-    /// down in reverse: stop accepting clients, stop the REST API, close every topic's
-    /// ledger (telling its clients), close the ledger clients and the metadata store.
+    /// storage clients, binary server, REST server, topic manager. The group shuts them
+    /// down in reverse: close every topic's ledger, telling its clients to reconnect (and
+    /// load no topic from then on); stop the REST API; stop accepting and close the
+    /// connections left; close the ledger clients and the metadata store.
     public let services: [any Service]
     /// `pulsar://host:port` clients are told to connect to.
     public let serviceURL: String
@@ -113,7 +114,7 @@ public final class BrokerService: Sendable {
                 metadata: ["service": "\(context.serviceURL)", "http": "\(context.httpURL)", "metadata": "\(configuration.metadataURL)"]
             )
             return BrokerService(
-                services: [storage, context.topics, HTTPService(server: http), binary], serviceURL: context.serviceURL, httpURL: context.httpURL
+                services: [storage, binary, HTTPService(server: http), context.topics], serviceURL: context.serviceURL, httpURL: context.httpURL
             )
         } catch {
             await storage.close()
@@ -155,6 +156,11 @@ public final class BrokerService: Sendable {
             } catch let error as MetadataError where error.code == .alreadyExists {
                 throw HTTPError(.conflict, reason: "partitioned topic \(name) already exists")
             }
+            return HTTPResponse(status: .noContent)
+        }
+        router.put("/admin/v2/persistent/{tenant}/{namespace}/{topic}/unload") { request in
+            // Its clients are told to reconnect; its ledger is closed cleanly.
+            try await context().topics.unload(try topic(request))
             return HTTPResponse(status: .noContent)
         }
         router.get("/lookup/v2/topic/persistent/{tenant}/{namespace}/{topic}") { request in

@@ -11,7 +11,8 @@ enum StoredEntry {
     /// The entry for a published message. When `compression` is set and the client sent
     /// the batch uncompressed, the payload is compressed and the metadata (compression,
     /// uncompressed size) and checksum are rewritten; otherwise the received bytes are
-    /// stored as they are. Encrypted and chunked messages are never recompressed: their
+    /// stored as they are — the slice of the received frame when it carried a checksum,
+    /// with no copy. Encrypted and chunked messages are never recompressed: their
     /// clients decompress after decrypting or reassembling.
     static func encode(_ payload: PulsarPayload, compression: CompressionType = .none) -> ByteBuffer {
         let metadata = payload.metadata
@@ -35,6 +36,9 @@ enum StoredEntry {
                 entry.setInteger(checksum, at: checksumIndex)
                 return entry
             }
+        }
+        if let received = payload.checksummed, payload.checksumValid {
+            return received
         }
         var entry = ByteBuffer()
         entry.reserveCapacity(6 + payload.metadataAndPayload.readableBytes)

@@ -24,6 +24,10 @@ public struct PulsarPayload: Hashable, Sendable {
     public var checksum: UInt32?
     /// Whether ``checksum`` matches ``metadataAndPayload``; true when there is no checksum.
     public var checksumValid: Bool
+    /// `[u16 0x0e01][u32 crc32c][u32 metadataSize][metadata][payload]` exactly as
+    /// received, when the frame carried a checksum: the layout a broker stores, as a slice
+    /// of the received bytes, so storing a message copies nothing.
+    public var checksummed: ByteBuffer?
 
     public init(
         brokerEntryMetadata: Pulsar_Proto_BrokerEntryMetadata? = nil,
@@ -31,7 +35,8 @@ public struct PulsarPayload: Hashable, Sendable {
         payload: ByteBuffer,
         metadataAndPayload: ByteBuffer,
         checksum: UInt32?,
-        checksumValid: Bool
+        checksumValid: Bool,
+        checksummed: ByteBuffer? = nil
     ) {
         self.brokerEntryMetadata = brokerEntryMetadata
         self.metadata = metadata
@@ -39,6 +44,7 @@ public struct PulsarPayload: Hashable, Sendable {
         self.metadataAndPayload = metadataAndPayload
         self.checksum = checksum
         self.checksumValid = checksumValid
+        self.checksummed = checksummed
     }
 
     /// Parses the bytes that follow a payload command's `BaseCommand` — or a stored entry
@@ -66,7 +72,9 @@ public struct PulsarPayload: Hashable, Sendable {
         }
 
         var checksum: UInt32?
+        var checksummed: ByteBuffer?
         if bytes.getInteger(at: bytes.readerIndex, as: UInt16.self) == PulsarFrame.checksumMagic {
+            checksummed = bytes
             guard let (_, sent) = bytes.readMultipleIntegers(as: (UInt16, UInt32).self) else {
                 throw PulsarWireError(.malformedFrame, "the checksum block is cut short")
             }
@@ -105,7 +113,8 @@ public struct PulsarPayload: Hashable, Sendable {
             payload: payload,
             metadataAndPayload: metadataAndPayload,
             checksum: checksum,
-            checksumValid: checksumValid
+            checksumValid: checksumValid,
+            checksummed: checksummed
         )
     }
 }

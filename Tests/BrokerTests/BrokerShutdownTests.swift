@@ -18,6 +18,7 @@ struct BrokerShutdownTests {
         cluster.broker.kill(SIGTERM)
         let status = try? await cluster.broker.waitForExit(timeout: .seconds(20))
         let took = ContinuousClock.now - signalled
+        print("broker-sigterm: SIGTERM to exit took \(took) with a producer publishing")
         #expect(status == 0, "the broker exited cleanly on SIGTERM (status \(String(describing: status)), after \(took)); its log ends:\n\(cluster.broker.output().suffix(1500))")
         #expect(took < .seconds(10), "the broker stopped within a few seconds: \(took)")
         let ledger = try await BrokerCrashTests.currentLedger(topic: "public/default/persistent/sigterm", metadataURL: cluster.bookies.metadataURL)
