@@ -84,7 +84,7 @@ final class BrokerContext: Sendable {
     // MARK: Partitioned topics and namespaces
 
     static func partitionsKey(_ name: TopicName) -> String {
-        "/admin/partitioned-topics/\(name.tenant)/\(name.namespace)/persistent/\(name.local)"
+        ClusterLayout.partitionedTopic(tenant: name.tenant, namespace: name.namespace, topic: name.local)
     }
 
     /// The number of partitions (0 for a topic that is not partitioned).
@@ -102,10 +102,10 @@ final class BrokerContext: Sendable {
     /// The topics of a namespace that have data or partitions, as full names.
     func topics(tenant: String, namespace: String) async throws -> [String] {
         var names: Set<String> = []
-        for local in try await self.metadata.children(of: "/managed-ledgers/\(tenant)/\(namespace)/persistent") {
+        for local in try await self.metadata.children(of: ClusterLayout.managedLedgers(tenant: tenant, namespace: namespace)) {
             names.insert("persistent://\(tenant)/\(namespace)/\(local)")
         }
-        for local in try await self.metadata.children(of: "/admin/partitioned-topics/\(tenant)/\(namespace)/persistent") {
+        for local in try await self.metadata.children(of: ClusterLayout.partitionedTopics(tenant: tenant, namespace: namespace)) {
             names.insert("persistent://\(tenant)/\(namespace)/\(local)")
         }
         return names.sorted()
@@ -113,7 +113,7 @@ final class BrokerContext: Sendable {
 
     // MARK: Namespaces and their policies
 
-    static func policiesKey(tenant: String, namespace: String) -> String { "/admin/policies/\(tenant)/\(namespace)" }
+    static func policiesKey(tenant: String, namespace: String) -> String { ClusterLayout.namespacePolicies(tenant: tenant, namespace: namespace) }
 
     /// The policies of a namespace, or nil when the namespace does not exist.
     func policies(tenant: String, namespace: String) async throws -> NamespacePolicies? {
@@ -129,7 +129,7 @@ final class BrokerContext: Sendable {
 
     /// The namespaces of a tenant, as `tenant/namespace`.
     func namespaces(of tenant: String) async throws -> [String] {
-        try await self.metadata.children(of: "/admin/policies/\(tenant)").sorted().map { "\(tenant)/\($0)" }
+        try await self.metadata.children(of: ClusterLayout.namespaces(of: tenant)).sorted().map { "\(tenant)/\($0)" }
     }
 
     /// Changes a namespace's policies by compare-and-set, retrying on a concurrent change.

@@ -53,7 +53,7 @@ extension ManagedLedger {
     public var cursors: [ManagedCursor] { Array(self.state.cursors.values) }
 
     nonisolated func cursorKey(_ name: String) -> String {
-        "\(self.key)/cursors/\(Self.encodeCursorName(name))"
+        ClusterLayout.cursor(Self.encodeCursorName(name), of: self.name)
     }
 
     /// Keeps cursor names one path component: `%` and `/` are percent-encoded.

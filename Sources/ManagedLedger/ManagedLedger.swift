@@ -136,7 +136,7 @@ public actor ManagedLedger {
         self.state = state
     }
 
-    static func key(_ name: String) -> String { "/managed-ledgers/\(name)" }
+    static func key(_ name: String) -> String { ClusterLayout.managedLedger(name) }
 
     // MARK: Opening
 

@@ -22,4 +22,47 @@ public enum ClusterLayout {
     public static func cookie(_ bookieID: String) -> String {
         "/bookies/cookies/\(bookieID)"
     }
+
+    /// Id counters: `/counters/<name>`.
+    public static func counter(_ name: String) -> String {
+        "/counters/\(name)"
+    }
+
+    /// A topic's managed ledger (its ledger list): `/managed-ledgers/<tenant>/<namespace>/persistent/<topic>`,
+    /// `name` being everything after `/managed-ledgers/`.
+    public static func managedLedger(_ name: String) -> String {
+        "/managed-ledgers/\(name)"
+    }
+
+    /// The managed ledgers of a namespace's persistent topics, as children.
+    public static func managedLedgers(tenant: String, namespace: String) -> String {
+        "/managed-ledgers/\(tenant)/\(namespace)/persistent"
+    }
+
+    /// A subscription's cursor: `/managed-ledgers/<name>/cursors/<cursor>`.
+    public static func cursor(_ cursor: String, of managedLedger: String) -> String {
+        "\(Self.managedLedger(managedLedger))/cursors/\(cursor)"
+    }
+
+    /// A namespace's policies (the namespace exists while this key does):
+    /// `/admin/policies/<tenant>/<namespace>`.
+    public static func namespacePolicies(tenant: String, namespace: String) -> String {
+        "\(Self.namespaces(of: tenant))/\(namespace)"
+    }
+
+    /// The namespaces of a tenant, as children.
+    public static func namespaces(of tenant: String) -> String {
+        "/admin/policies/\(tenant)"
+    }
+
+    /// A partitioned topic's partition count:
+    /// `/admin/partitioned-topics/<tenant>/<namespace>/persistent/<topic>`.
+    public static func partitionedTopic(tenant: String, namespace: String, topic: String) -> String {
+        "\(Self.partitionedTopics(tenant: tenant, namespace: namespace))/\(topic)"
+    }
+
+    /// The partitioned topics of a namespace, as children.
+    public static func partitionedTopics(tenant: String, namespace: String) -> String {
+        "/admin/partitioned-topics/\(tenant)/\(namespace)/persistent"
+    }
 }

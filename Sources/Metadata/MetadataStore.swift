@@ -68,7 +68,7 @@ extension MetadataStore {
     /// Ids are unique and increasing across every process sharing the store; the first is 1.
     /// The value is a plain decimal number, so `etcdctl get /counters/ledger-id` shows it.
     public func nextID(_ name: String) async throws -> Int64 {
-        let key = "/counters/\(name)"
+        let key = ClusterLayout.counter(name)
         while true {
             try Task.checkCancellation()
             let current = try await self.get(key)
@@ -89,7 +89,7 @@ extension MetadataStore {
 
     /// The last id allocated from the counter `name` (0 when none was).
     public func currentID(_ name: String) async throws -> Int64 {
-        let key = "/counters/\(name)"
+        let key = ClusterLayout.counter(name)
         return try await self.get(key).map { try Self.decodeCounter($0.value, key: key) } ?? 0
     }
 
