@@ -44,33 +44,3 @@ public struct TopicName: Hashable, Sendable, CustomStringConvertible {
     /// The managed ledger's name: `tenant/namespace/persistent/local`.
     var ledgerName: String { "\(self.tenant)/\(self.namespace)/persistent/\(self.local)" }
 }
-
-/// Why the broker refused something, with the Pulsar error it maps to.
-public struct BrokerError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// A kind of refusal, with the ServerError a Pulsar client is sent for it.
-    public struct Code: Hashable, Sendable {
-        let name: String
-        let serverError: Pulsar_Proto_ServerError
-        public static let invalidTopicName = Code(name: "InvalidTopicName", serverError: .invalidTopicName)
-        public static let notAllowed = Code(name: "NotAllowed", serverError: .notAllowedError)
-        public static let producerBusy = Code(name: "ProducerBusy", serverError: .producerBusy)
-        public static let producerFenced = Code(name: "ProducerFenced", serverError: .producerFenced)
-        public static let consumerBusy = Code(name: "ConsumerBusy", serverError: .consumerBusy)
-        public static let persistence = Code(name: "PersistenceError", serverError: .persistenceError)
-        /// The topic is closing (its ledger failed or was taken over): retry, and it is
-        /// loaded anew.
-        public static let serviceNotReady = Code(name: "ServiceNotReady", serverError: .serviceNotReady)
-        public static let metadata = Code(name: "MetadataError", serverError: .metadataError)
-        public static let unknown = Code(name: "UnknownError", serverError: .unknownError)
-    }
-
-    public var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(self.code.name): \(self.message)" }
-}
