@@ -21,6 +21,8 @@ extension PulsarConnection {
                 return
             }
             self.send(Self.producerSuccess(request.requestID, producer.name, ready: ready))
+            // Closed by its topic before it was registered here: the client hears it now.
+            if producer.isClosed { self.producerClosed(producer) }
         } catch {
             self.send(PulsarErrorAnswer.error(requestID: request.requestID, BrokerError.code(for: error).serverError, "\(error)"))
         }
@@ -46,6 +48,11 @@ extension PulsarConnection {
                 return
             }
             self.send(PulsarErrorAnswer.success(request.requestID))
+            if consumer.isClosed {
+                // Closed by its topic (a seek, an unload) before it was registered here.
+                self.consumerClosed(consumer)
+                return
+            }
             topic.onLoop { _ in consumer.subscription.announceActiveConsumer() }
         } catch {
             self.send(PulsarErrorAnswer.error(requestID: request.requestID, BrokerError.code(for: error).serverError, "\(error)"))
