@@ -185,7 +185,8 @@ public final class LedgerWriter: @unchecked Sendable {
             ledgerID: UInt64(self.ledgerID), entryID: UInt64(self.nextEntryID), lastAddConfirmed: self.confirmed,
             ledgerLength: self.length, payload: payload
         )
-        let add = PendingAdd(entry: entry, digest: 0, completion: completion)
+        self.client.configuration.testingDigestObserver?()
+        let add = PendingAdd(entry: entry, digest: entry.digest, completion: completion)
         self.nextEntryID += 1
         self.pending.append(add)
         let ensembleSize = self.metadata.ensembleSize
@@ -206,8 +207,7 @@ public final class LedgerWriter: @unchecked Sendable {
             return self.bookieFailed(index, bookie)
         }
         self.lacSent = max(self.lacSent, add.entry.lastAddConfirmed)
-        self.client.configuration.testingDigestObserver?()
-        connection.add(add.entry, digest: add.entry.digest, ledgerKey: self.metadata.key, recovery: false, timeout: self.client.bookies.requestTimeout) { result in
+        connection.add(add.entry, digest: add.digest, ledgerKey: self.metadata.key, recovery: false, timeout: self.client.bookies.requestTimeout) { result in
             self.answered(add, index: index, bookie: bookie, result)
         }
     }
