@@ -165,6 +165,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(name: "ClusterTesting", dependencies: ["Metadata"], swiftSettings: strictSettings),
+        .target(
+            name: "LedgerTesting",
+            dependencies: [
+                "BookieStorage", "BookieWire", "ClusterTesting", "Ledger", "Metadata",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
 
         // Executables: configuration parsing only.
         .executableTarget(
@@ -265,7 +273,7 @@ let package = Package(
         .testTarget(
             name: "LedgerTests",
             dependencies: [
-                "Ledger", "Metadata", "ClusterTesting", "BookieWire",
+                "Ledger", "LedgerTesting", "Metadata", "ClusterTesting", "BookieStorage", "BookieWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -290,7 +298,7 @@ let package = Package(
         .testTarget(
             name: "ManagedLedgerTests",
             dependencies: [
-                "ManagedLedger", "Ledger", "Metadata", "ClusterTesting",
+                "ManagedLedger", "Ledger", "LedgerTesting", "Metadata", "ClusterTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

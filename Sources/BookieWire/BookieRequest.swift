@@ -113,6 +113,22 @@ extension BookieRequest {
         buffer.setInteger(UInt32(buffer.writerIndex - start - 4 + entry.payload.readableBytes), at: start)
     }
 
+    /// Like ``writeAddHead(requestID:entry:ledgerKey:recovery:into:)``, with the entry's
+    /// digest computed before (``LedgerEntry/digest``): a writer digests an entry once and
+    /// frames it for each bookie of its write set with this.
+    public static func writeAddHead(
+        requestID: UInt64, entry: LedgerEntry, digest: UInt32, ledgerKey: [UInt8], recovery: Bool, into buffer: inout ByteBuffer
+    ) {
+        let start = buffer.writerIndex
+        BookieFrame.write(
+            type: BookieOperation.add.rawValue, flags: recovery ? RequestFlags.recovery : 0, requestID: requestID, into: &buffer
+        ) { buffer in
+            buffer.writeLedgerKey(ledgerKey)
+            entry.writeHeader(into: &buffer, digest: digest)
+        }
+        buffer.setInteger(UInt32(buffer.writerIndex - start - 4 + entry.payload.readableBytes), at: start)
+    }
+
     public func write(into buffer: inout ByteBuffer) {
         var flags: UInt16 = 0
         switch self.body {

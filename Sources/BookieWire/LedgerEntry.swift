@@ -44,6 +44,25 @@ public struct LedgerEntry: Hashable, Sendable {
         buffer.writeInteger(CRC32C.checksum(self.payload, continuing: fields))
     }
 
+    /// The entry's digest: the CRC32C of its four header fields and its payload. A writer
+    /// computes it once per entry and frames every replica's add with
+    /// ``writeHeader(into:digest:)``.
+    public var digest: UInt32 {
+        withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { fields in
+            fields.storeBytes(of: self.ledgerID.bigEndian, toByteOffset: 0, as: UInt64.self)
+            fields.storeBytes(of: self.entryID.bigEndian, toByteOffset: 8, as: UInt64.self)
+            fields.storeBytes(of: UInt64(bitPattern: self.lastAddConfirmed).bigEndian, toByteOffset: 16, as: UInt64.self)
+            fields.storeBytes(of: self.ledgerLength.bigEndian, toByteOffset: 24, as: UInt64.self)
+            return CRC32C.checksum(self.payload, continuing: CRC32C.checksum(UnsafeRawBufferPointer(fields)))
+        }
+    }
+
+    /// Writes the header with a digest computed before (``digest``), so an entry sent to
+    /// several bookies is digested once.
+    public func writeHeader(into buffer: inout ByteBuffer, digest: UInt32) {
+        buffer.writeMultipleIntegers(self.ledgerID, self.entryID, UInt64(bitPattern: self.lastAddConfirmed), self.ledgerLength, digest)
+    }
+
     /// The entry's encoded size.
     public var encodedSize: Int { Self.headerSize + self.payload.readableBytes }
 

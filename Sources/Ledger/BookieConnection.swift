@@ -7,9 +7,7 @@ import NIOPosix
 /// Requests are written as they come and flushed once per loop turn; each has its own
 /// deadline. Answers are matched to requests by id. When the connection fails, every
 /// outstanding request fails with it and the next request reconnects.
-final class BookieConnection: @unchecked Sendable {
-    typealias Callback = (Result<BookieResponse, LedgerError>) -> Void
-
+final class BookieConnection: BookieTransport, @unchecked Sendable {
     /// Payloads up to this size are copied into the batch; larger ones go to the socket
     /// as buffers of their own.
     static let copyLimit = 4096
@@ -36,11 +34,26 @@ final class BookieConnection: @unchecked Sendable {
         self.eventLoop = eventLoop
     }
 
+    @discardableResult
+    func add(_ entry: LedgerEntry, digest: UInt32, ledgerKey: [UInt8], recovery: Bool, timeout: TimeAmount, callback: @escaping Callback) -> UInt64 {
+        self.sendFrame(
+            timeout: timeout, payload: entry.payload,
+            { id, head in
+                BookieRequest.writeAddHead(requestID: id, entry: entry, digest: digest, ledgerKey: ledgerKey, recovery: recovery, into: &head)
+            },
+            callback: callback
+        )
+    }
+
+    @discardableResult
+    func send(_ request: BookieRequest.Body, timeout: TimeAmount, callback: @escaping Callback) -> UInt64 {
+        self.sendFrame(timeout: timeout, payload: nil, { id, head in BookieRequest(requestID: id, request).write(into: &head) }, callback: callback)
+    }
+
     /// Sends a request built by `writeHead` (given its request id), followed by `payload`
     /// when there is one. Requests made in one turn of the event loop leave in one write.
-    /// Returns the request id (for ``cancel(_:)``). Must be called on the event loop.
-    @discardableResult
-    func send(
+    /// Returns the request id (for ``cancel(_:_:)``). Must be called on the event loop.
+    private func sendFrame(
         timeout: TimeAmount,
         payload: ByteBuffer? = nil,
         _ writeHead: (UInt64, inout ByteBuffer) -> Void,

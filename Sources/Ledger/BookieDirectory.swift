@@ -17,12 +17,13 @@ public struct BookieRegistration: Hashable, Sendable, Codable {
     }
 }
 
-/// The live bookies, their connections, and the ones to stay away from for a while.
-/// Confined to the client's event loop, except ``refresh(from:)``'s metadata reads.
+/// The live bookies, their transports, and the ones to stay away from for a while.
+/// Confined to the client's event loop, except ``read(from:)``'s metadata reads.
 final class BookieDirectory: @unchecked Sendable {
     private let eventLoop: any EventLoop
+    private let transports: BookieTransportFactory
     private var registrations: [String: BookieRegistration] = [:]
-    private var connections: [String: BookieConnection] = [:]
+    private var connections: [String: any BookieTransport] = [:]
     /// Bookies that failed or were slow, until when.
     private var quarantine: [String: NIODeadline] = [:]
     /// Ensembles this client placed on each bookie: its idea of load.
@@ -30,8 +31,9 @@ final class BookieDirectory: @unchecked Sendable {
     let quarantineTime: TimeAmount
     let requestTimeout: TimeAmount
 
-    init(eventLoop: any EventLoop, quarantineTime: TimeAmount, requestTimeout: TimeAmount) {
+    init(eventLoop: any EventLoop, transports: BookieTransportFactory = .nio, quarantineTime: TimeAmount, requestTimeout: TimeAmount) {
         self.eventLoop = eventLoop
+        self.transports = transports
         self.quarantineTime = quarantineTime
         self.requestTimeout = requestTimeout
     }
@@ -77,16 +79,12 @@ final class BookieDirectory: @unchecked Sendable {
         self.quarantine[id] = .now() + self.quarantineTime
     }
 
-    /// The connection to a bookie, or nil when it is not registered (down).
-    func connection(_ id: String) -> BookieConnection? {
+    /// The transport to a bookie, or nil when it is not registered (down) or cannot be
+    /// reached.
+    func connection(_ id: String) -> (any BookieTransport)? {
         self.eventLoop.preconditionInEventLoop()
         if let connection = self.connections[id] { return connection }
-        guard let registration = self.registrations[id], let colon = registration.address.lastIndex(of: ":"),
-            let port = Int(registration.address[registration.address.index(after: colon)...])
-        else { return nil }
-        let connection = BookieConnection(
-            bookieID: id, host: String(registration.address[..<colon]), port: port, eventLoop: self.eventLoop
-        )
+        guard let registration = self.registrations[id], let connection = self.transports.make(registration, self.eventLoop) else { return nil }
         connection.onFailure = { [weak self] error in
             if error.code == .timeout || error.code == .bookieUnavailable { self?.markFailed(id) }
         }

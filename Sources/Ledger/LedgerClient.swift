@@ -36,6 +36,10 @@ public final class LedgerClient: Sendable {
             self.speculativeReadTimeout = speculativeReadTimeout
             self.explicitLACDelay = explicitLACDelay
         }
+
+        /// For tests only: called each time a writer computes an entry's digest (default
+        /// none). A writer digests each entry once, whatever its write quorum.
+        public var testingDigestObserver: (@Sendable () -> Void)? = nil
     }
 
     let metadata: any MetadataStore
@@ -44,15 +48,25 @@ public final class LedgerClient: Sendable {
     public let eventLoop: any EventLoop
     let configuration: Configuration
     let bookies: BookieDirectory
+    let clock: LedgerClock
 
-    /// A client on `eventLoop` (by default one of the process's shared loops).
-    public init(metadata: any MetadataStore, eventLoop: (any EventLoop)? = nil, configuration: Configuration = Configuration()) {
+    /// A client on `eventLoop` (by default one of the process's shared loops), reaching
+    /// bookies through `transport` (by default TCP connections), with its timers on `clock`
+    /// (by default the event loop's and the continuous clock).
+    public init(
+        metadata: any MetadataStore,
+        eventLoop: (any EventLoop)? = nil,
+        configuration: Configuration = Configuration(),
+        transport: BookieTransportFactory = .nio,
+        clock: (any Clock<Duration>)? = nil
+    ) {
         let eventLoop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
         self.metadata = metadata
         self.eventLoop = eventLoop
         self.configuration = configuration
+        self.clock = LedgerClock(clock)
         self.bookies = BookieDirectory(
-            eventLoop: eventLoop, quarantineTime: .nanoseconds(Int64(configuration.quarantineTime.nanoseconds)),
+            eventLoop: eventLoop, transports: transport, quarantineTime: .nanoseconds(Int64(configuration.quarantineTime.nanoseconds)),
             requestTimeout: .nanoseconds(Int64(configuration.requestTimeout.nanoseconds))
         )
     }
@@ -141,12 +155,7 @@ public final class LedgerClient: Sendable {
     /// Sends one request to a bookie and waits for its answer; a bookie that is not
     /// registered answers `bookieUnavailable`. Cancelling the calling task gives up on the
     /// request at once (speculative reads rely on this).
-    func request(
-        _ bookieID: String,
-        payload: ByteBuffer? = nil,
-        timeout: Duration? = nil,
-        _ writeHead: @escaping @Sendable (UInt64, inout ByteBuffer) -> Void
-    ) async -> Result<BookieResponse, LedgerError> {
+    func request(_ bookieID: String, _ request: BookieRequest.Body, timeout: Duration? = nil) async -> Result<BookieResponse, LedgerError> {
         let timeout = TimeAmount.nanoseconds((timeout ?? self.configuration.requestTimeout).nanoseconds)
         let handle = RequestHandle()
         return await withTaskCancellationHandler {
@@ -156,7 +165,7 @@ public final class LedgerClient: Sendable {
                         continuation.resume(returning: .failure(LedgerError(.bookieUnavailable, "bookie \(bookieID) is not registered")))
                         return
                     }
-                    let id = connection.send(timeout: timeout, payload: payload, writeHead) { continuation.resume(returning: $0) }
+                    let id = connection.send(request, timeout: timeout) { continuation.resume(returning: $0) }
                     handle.started(connection, id)
                 }
             }
@@ -168,11 +177,11 @@ public final class LedgerClient: Sendable {
 
 /// A request in flight, for cancelling it. Confined to the client's event loop.
 private final class RequestHandle: @unchecked Sendable {
-    private var connection: BookieConnection?
+    private var connection: (any BookieTransport)?
     private var id: UInt64 = 0
     private var cancelled = false
 
-    func started(_ connection: BookieConnection, _ id: UInt64) {
+    func started(_ connection: any BookieTransport, _ id: UInt64) {
         self.connection = connection
         self.id = id
         if self.cancelled { self.cancel() }

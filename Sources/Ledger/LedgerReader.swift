@@ -36,7 +36,7 @@ public final class LedgerReader: Sendable {
         let answers = await withTaskGroup(of: Result<BookieResponse, LedgerError>.self) { group in
             for bookie in self.metadata.ensembles[self.metadata.ensembles.count - 1].bookies {
                 group.addTask {
-                    await self.client.request(bookie) { id, head in BookieRequest(requestID: id, .readLAC(ledgerID: ledgerID)).write(into: &head) }
+                    await self.client.request(bookie, .readLAC(ledgerID: ledgerID))
                 }
             }
             var answers: [Result<BookieResponse, LedgerError>] = []
@@ -67,9 +67,7 @@ public final class LedgerReader: Sendable {
         var lastError = LedgerError(.bookieUnavailable, "no bookie of ledger \(self.ledgerID) answered")
         for bookie in self.metadata.writeSet(for: next) {
             let read = ReadRequest(ledgerID: UInt64(self.ledgerID), firstEntryID: UInt64(next), longPoll: .init(previousLAC: previous, timeoutMilliseconds: milliseconds))
-            let answer = await self.client.request(bookie, timeout: timeout + self.client.configuration.requestTimeout) { id, head in
-                BookieRequest(requestID: id, .read(read)).write(into: &head)
-            }
+            let answer = await self.client.request(bookie, .read(read), timeout: timeout + self.client.configuration.requestTimeout)
             switch answer {
             case .success(let response):
                 if case .read(_, _, let lac, _) = response.body { return self.raise(lac) }
@@ -134,7 +132,7 @@ public final class LedgerReader: Sendable {
             ledgerID: UInt64(self.ledgerID), firstEntryID: UInt64(first), maxEntries: UInt32(clamping: last - first + 1), maxBytes: 4 << 20
         )
         for bookie in self.metadata.ensemble(for: first) {
-            guard case .success(let response) = await self.client.request(bookie, { id, head in BookieRequest(requestID: id, .read(read)).write(into: &head) }),
+            guard case .success(let response) = await self.client.request(bookie, .read(read)),
                 case .read(_, _, _, let entries) = response.body, !entries.isEmpty
             else { continue }
             var payloads: [ByteBuffer] = []
@@ -153,6 +151,7 @@ public final class LedgerReader: Sendable {
         let replicas = self.metadata.writeSet(for: entryID)
         let ledgerID = self.ledgerID
         let speculative = self.client.configuration.speculativeReadTimeout
+        let clock = self.client.clock
         return try await withThrowingTaskGroup(of: Result<ByteBuffer, LedgerError>?.self) { group in
             var launched = 0
             var failures: [LedgerError] = []
@@ -162,7 +161,7 @@ public final class LedgerReader: Sendable {
                 launched += 1
                 group.addTask { await self.fetch(entryID, from: bookie) }
                 group.addTask {
-                    try? await Task.sleep(for: speculative)
+                    try? await clock.sleep(for: speculative)
                     return nil  // Time to ask another replica as well.
                 }
             }
@@ -190,7 +189,7 @@ public final class LedgerReader: Sendable {
 
     private func fetch(_ entryID: Int64, from bookie: String) async -> Result<ByteBuffer, LedgerError> {
         let read = ReadRequest(ledgerID: UInt64(self.ledgerID), firstEntryID: UInt64(entryID))
-        switch await self.client.request(bookie, { id, head in BookieRequest(requestID: id, .read(read)).write(into: &head) }) {
+        switch await self.client.request(bookie, .read(read)) {
         case .success(let response):
             guard case .read(_, _, _, let entries) = response.body, let bytes = entries.first else {
                 return .failure(response.error(from: bookie))

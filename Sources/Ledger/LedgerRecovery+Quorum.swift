@@ -9,14 +9,13 @@ extension LedgerRecovery {
     /// hung bookie costs no timeout once the outcome is decided.
     func ask<Verdict: Sendable>(
         _ bookies: [String],
-        payload: ByteBuffer? = nil,
         grace: Duration? = nil,
-        _ writeHead: @escaping @Sendable (UInt64, inout ByteBuffer) -> Void,
+        _ request: BookieRequest.Body,
         settle: (String, Result<BookieResponse, LedgerError>) -> Verdict?
     ) async -> Verdict? {
         await withTaskGroup(of: (String, Result<BookieResponse, LedgerError>)?.self) { group in
             for bookie in bookies {
-                group.addTask { (bookie, await self.client.request(bookie, payload: payload, writeHead)) }
+                group.addTask { (bookie, await self.client.request(bookie, request)) }
             }
             var verdict: Verdict?
             var outstanding = bookies.count
@@ -26,8 +25,9 @@ extension LedgerRecovery {
                 guard let decided = settle(bookie, answer), verdict == nil else { continue }
                 verdict = decided
                 guard let grace, outstanding > 0 else { break }
+                let clock = self.client.clock
                 group.addTask {
-                    try? await Task.sleep(for: grace)
+                    try? await clock.sleep(for: grace)
                     return nil
                 }
             }
@@ -49,9 +49,7 @@ extension LedgerRecovery {
         var fenced: Set<String> = []
         var lac: Int64 = -1
         var problems: [String] = []
-        let decided = await self.ask(ensemble, grace: self.client.configuration.speculativeReadTimeout) { id, head in
-            BookieRequest(requestID: id, .read(read)).write(into: &head)
-        } settle: { bookie, answer -> Bool? in
+        let decided = await self.ask(ensemble, grace: self.client.configuration.speculativeReadTimeout, .read(read)) { bookie, answer -> Bool? in
             switch answer {
             case .success(let response):
                 guard case .read(_, _, let reported, _) = response.body else {
@@ -107,9 +105,7 @@ extension LedgerRecovery {
         let read = ReadRequest(ledgerID: UInt64(self.ledgerID), firstEntryID: UInt64(entryID), fence: true, ledgerKey: metadata.key)
         var absent = 0
         var problems: [String] = []
-        let found = await self.ask(replicas) { id, head in
-            BookieRequest(requestID: id, .read(read)).write(into: &head)
-        } settle: { bookie, answer -> Found? in
+        let found = await self.ask(replicas, .read(read)) { bookie, answer -> Found? in
             switch answer {
             case .success(let response):
                 guard case .read(_, _, _, let entries) = response.body else {
@@ -144,9 +140,7 @@ extension LedgerRecovery {
     /// A confirmed entry, for its length field: from whichever replica returns it first.
     func entry(_ entryID: Int64, of metadata: LedgerMetadata) async throws -> LedgerEntry {
         let read = ReadRequest(ledgerID: UInt64(self.ledgerID), firstEntryID: UInt64(entryID))
-        let found = await self.ask(metadata.writeSet(for: entryID)) { id, head in
-            BookieRequest(requestID: id, .read(read)).write(into: &head)
-        } settle: { bookie, answer -> LedgerEntry? in
+        let found = await self.ask(metadata.writeSet(for: entryID), .read(read)) { bookie, answer -> LedgerEntry? in
             guard case .success(let response) = answer, case .read(_, _, _, let entries) = response.body, let bytes = entries.first,
                 case .success(let entry) = LedgerReader.verify(bytes, ledgerID: self.ledgerID, entryID: entryID, bookie: bookie)
             else { return nil }

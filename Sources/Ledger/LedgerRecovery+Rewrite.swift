@@ -61,9 +61,7 @@ extension LedgerRecovery {
                 for (entryID, bytes) in batch {
                     for bookie in self.metadata.writeSet(for: entryID) {
                         group.addTask {
-                            let answer = await client.request(bookie) { id, head in
-                                BookieRequest(requestID: id, .add(entry: bytes, ledgerKey: key, recovery: true)).write(into: &head)
-                            }
+                            let answer = await client.request(bookie, .add(entry: bytes, ledgerKey: key, recovery: true))
                             if case .success(let response) = answer, response.status == .ok { return (entryID, bookie, true) }
                             return (entryID, bookie, false)
                         }

@@ -32,7 +32,7 @@ extension LedgerWriter {
             // None to be had: go on with the bookies left, and try again soon.
             self.changingEnsemble = false
             self.confirmReady()
-            self.eventLoop.scheduleTask(in: .seconds(1)) { self.changeEnsemble() }
+            self.client.clock.schedule(in: .seconds(1), on: self.eventLoop) { self.changeEnsemble() }
             return
         }
         var ensemble = current
@@ -78,7 +78,7 @@ extension LedgerWriter {
                 self.adopt(current, version: version)
                 self.confirmReady()
             }
-            self.eventLoop.scheduleTask(in: .milliseconds(100)) { self.changeEnsemble() }
+            self.client.clock.schedule(in: .milliseconds(100), on: self.eventLoop) { self.changeEnsemble() }
         }
     }
 

@@ -9,7 +9,7 @@ extension LedgerWriter {
     func scheduleLACUpdate() {
         guard !self.lacUpdateScheduled, self.terminal == nil, self.confirmed > self.lacSent else { return }
         self.lacUpdateScheduled = true
-        self.eventLoop.scheduleTask(in: .nanoseconds(self.client.configuration.explicitLACDelay.nanoseconds)) {
+        self.client.clock.schedule(in: self.client.configuration.explicitLACDelay, on: self.eventLoop) {
             self.lacUpdateScheduled = false
             self.sendLAC()
         }
@@ -24,9 +24,7 @@ extension LedgerWriter {
         self.lacSent = lac
         let request = BookieRequest.Body.writeLAC(ledgerID: UInt64(self.ledgerID), lastAddConfirmed: lac, ledgerKey: self.metadata.key)
         for bookie in self.metadata.ensembles[self.metadata.ensembles.count - 1].bookies {
-            self.client.bookies.connection(bookie)?.send(timeout: self.client.bookies.requestTimeout) { id, head in
-                BookieRequest(requestID: id, request).write(into: &head)
-            } callback: { _ in }
+            self.client.bookies.connection(bookie)?.send(request, timeout: self.client.bookies.requestTimeout) { _ in }
         }
     }
 }

@@ -23,21 +23,25 @@ public import NIOCore
 public final class LedgerWriter: @unchecked Sendable {
     public typealias Completion = @Sendable (Result<Int64, LedgerError>) -> Void
 
+    /// An add until it is confirmed. Its entry (ids, the LAC of its first send, the
+    /// ledger's length, the payload) and the entry's digest are made once, when the add is
+    /// queued: every bookie of its write set, including a replacement after an ensemble
+    /// change, gets the same entry with the same payload buffer.
     final class PendingAdd {
-        let entryID: Int64
-        let payload: ByteBuffer
-        /// The ledger's length including this entry.
-        let length: UInt64
+        let entry: LedgerEntry
+        let digest: UInt32
         let completion: Completion
         /// Ensemble indices that stored it, as bits.
         var acknowledged: UInt64 = 0
 
+        var entryID: Int64 { Int64(self.entry.entryID) }
+        /// The ledger's length including this entry.
+        var length: UInt64 { self.entry.ledgerLength }
         var acknowledgements: Int { self.acknowledged.nonzeroBitCount }
 
-        init(entryID: Int64, payload: ByteBuffer, length: UInt64, completion: @escaping Completion) {
-            self.entryID = entryID
-            self.payload = payload
-            self.length = length
+        init(entry: LedgerEntry, digest: UInt32, completion: @escaping Completion) {
+            self.entry = entry
+            self.digest = digest
             self.completion = completion
         }
     }
@@ -177,7 +181,12 @@ public final class LedgerWriter: @unchecked Sendable {
     private func enqueue(_ payload: ByteBuffer, _ completion: @escaping Completion) {
         if let terminal = self.terminal { return completion(.failure(terminal)) }
         self.length += UInt64(payload.readableBytes)
-        let add = PendingAdd(entryID: self.nextEntryID, payload: payload, length: self.length, completion: completion)
+        let entry = LedgerEntry(
+            ledgerID: UInt64(self.ledgerID), entryID: UInt64(self.nextEntryID), lastAddConfirmed: self.confirmed,
+            ledgerLength: self.length, payload: payload
+        )
+        self.client.configuration.testingDigestObserver?()
+        let add = PendingAdd(entry: entry, digest: entry.digest, completion: completion)
         self.nextEntryID += 1
         self.pending.append(add)
         let ensembleSize = self.metadata.ensembleSize
@@ -197,15 +206,8 @@ public final class LedgerWriter: @unchecked Sendable {
         guard let connection = self.client.bookies.connection(bookie) else {
             return self.bookieFailed(index, bookie)
         }
-        let entry = LedgerEntry(
-            ledgerID: UInt64(self.ledgerID), entryID: UInt64(add.entryID), lastAddConfirmed: self.confirmed,
-            ledgerLength: add.length, payload: add.payload
-        )
-        self.lacSent = max(self.lacSent, self.confirmed)
-        let key = self.metadata.key
-        connection.send(timeout: self.client.bookies.requestTimeout, payload: add.payload) { id, head in
-            BookieRequest.writeAddHead(requestID: id, entry: entry, ledgerKey: key, recovery: false, into: &head)
-        } callback: { result in
+        self.lacSent = max(self.lacSent, add.entry.lastAddConfirmed)
+        connection.add(add.entry, digest: add.digest, ledgerKey: self.metadata.key, recovery: false, timeout: self.client.bookies.requestTimeout) { result in
             self.answered(add, index: index, bookie: bookie, result)
         }
     }

@@ -21,7 +21,7 @@ struct MetadataFaultTests {
     /// Whether `bookie` returns entry `entryID` of the ledger, intact.
     static func holds(_ bookie: String, _ ledgerID: Int64, _ entryID: Int64, client: LedgerClient) async -> Bool {
         let read = ReadRequest(ledgerID: UInt64(ledgerID), firstEntryID: UInt64(entryID))
-        guard case .success(let response) = await client.request(bookie, { id, head in BookieRequest(requestID: id, .read(read)).write(into: &head) }),
+        guard case .success(let response) = await client.request(bookie, .read(read)),
             case .read(_, _, _, let entries) = response.body, let bytes = entries.first
         else { return false }
         guard case .success = LedgerReader.verify(bytes, ledgerID: ledgerID, entryID: entryID, bookie: bookie) else { return false }
