@@ -284,7 +284,7 @@ let package = Package(
         .testTarget(
             name: "BrokerTests",
             dependencies: [
-                "Broker", "ClusterTesting", "Codec", "Ledger", "ManagedLedger", "Metadata", "PulsarProto", "PulsarWire", "bookie", "broker",
+                "Broker", "BookieWire", "ClusterTesting", "Codec", "Ledger", "LedgerTesting", "ManagedLedger", "Metadata", "PulsarProto", "PulsarWire", "bookie", "broker",
                 "magnetar",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -33,6 +33,9 @@ final class Subscription: @unchecked Sendable {
     private(set) weak var topic: Topic?
     private var consumers: ConsumerSet<Consumer>
     private var dispatching = false
+    /// Counts resets (seeks): a read started before one brings back entries from before
+    /// it, which are dropped.
+    private var epoch = 0
     /// Positions to send again before reading on, with their redelivery counts.
     private var redeliveries: [Position] = []
     private var redeliveryCounts: [Position: UInt32] = [:]
@@ -103,6 +106,7 @@ final class Subscription: @unchecked Sendable {
     /// Removes every consumer (a seek does, so that clients subscribe again from the new
     /// position) and returns them; nothing is redelivered.
     func removeAll() -> [Consumer] {
+        self.epoch += 1
         self.redeliveries.removeAll()
         self.redeliveryCounts.removeAll()
         let removed = self.consumers.removeAll()
@@ -205,7 +209,8 @@ final class Subscription: @unchecked Sendable {
                 if !self.redeliveries.isEmpty {
                     let position = self.redeliveries.removeFirst()
                     let count = self.redeliveryCounts[position] ?? 1
-                    guard let (_, entry) = try await self.ledger.read(from: position, count: 1).first else { continue }
+                    let epoch = self.epoch
+                    guard let (_, entry) = try await self.ledger.read(from: position, count: 1).first, epoch == self.epoch else { continue }
                     let facts = EntryFacts(entry)
                     let target = keyShared ? self.consumers.owner(ofKey: facts.key) ?? consumer : consumer
                     if self.deliver(position, entry, facts, to: target, redeliveryCount: count) {
@@ -215,7 +220,9 @@ final class Subscription: @unchecked Sendable {
                     }
                     continue
                 }
+                let epoch = self.epoch
                 let entries = try await self.readBatch(count: max(1, min(100, consumer.permits)))
+                guard epoch == self.epoch else { continue }
                 if entries.isEmpty {
                     // Caught up: wait for the entry at the read position, then go on. (Not
                     // "after the last confirmed": entries may have been confirmed since the

@@ -1,0 +1,183 @@
+@testable import Broker
+import BookieWire
+import Codec
+import Ledger
+import LedgerTesting
+import Logging
+import ManagedLedger
+import NIOCore
+import PulsarProto
+import PulsarWire
+import Synchronization
+import Testing
+
+/// Topics over in-process bookies: publish, dispatch, redelivery and seek in
+/// milliseconds, with bookie reads held where a test needs a race.
+@Suite(.timeLimit(.minutes(1)))
+struct TopicDispatchTests {
+    /// Records what a topic sends a consumer's client.
+    final class RecordingSink: ConsumerSink, ProducerSink {
+        struct Delivery: Equatable {
+            var consumerID: UInt64
+            var position: Position
+            var redeliveryCount: UInt32
+        }
+
+        private let state = Mutex<(deliveries: [Delivery], closed: [UInt64])>(([], []))
+
+        var deliveries: [Delivery] { self.state.withLock { $0.deliveries } }
+        var closed: [UInt64] { self.state.withLock { $0.closed } }
+
+        func deliver(_ consumer: Consumer, _ position: Position, entry: ByteBuffer, redeliveryCount: UInt32, ackSet: [Int64]?) {
+            self.state.withLock { $0.deliveries.append(Delivery(consumerID: consumer.consumerID, position: position, redeliveryCount: redeliveryCount)) }
+        }
+
+        func flush() {}
+        func activeChanged(_ consumer: Consumer, active: Bool) {}
+        func consumerClosed(_ consumer: Consumer) { self.state.withLock { $0.closed.append(consumer.consumerID) } }
+        func producerReady(_ producer: Producer) {}
+        func producerClosed(_ producer: Producer) {}
+    }
+
+    struct Harness {
+        let cluster: InProcessCluster
+        let topic: Topic
+        let producer: Producer
+
+        /// A topic on three in-process bookies at 3/2/2, with no entry cache: every
+        /// dispatch read goes to the bookies.
+        static func make() async throws -> Harness {
+            let cluster = try await InProcessCluster.start(bookies: 3)
+            var configuration = ManagedLedgerConfiguration()
+            configuration.ensembleSize = 3
+            configuration.writeQuorum = 2
+            configuration.ackQuorum = 2
+            configuration.cacheSize = 0
+            let ledger = try await ManagedLedger.open(
+                name: "t/ns/persistent/dispatch", client: cluster.client(), metadata: cluster.metadata, configuration: configuration
+            )
+            let topic = Topic(name: try TopicName("persistent://t/ns/dispatch"), ledger: ledger, compression: .none, logger: Logger(label: "test"))
+            let (producer, _) = try await topic.addProducer(
+                name: "p", accessMode: .shared, connection: ObjectIdentifier(cluster), producerID: 1, requestID: 1, brokerName: "b",
+                sink: RecordingSink()
+            )
+            return Harness(cluster: cluster, topic: topic, producer: producer)
+        }
+
+        /// Publishes `count` messages; returns their positions.
+        func publish(_ count: Int) async throws -> [Position] {
+            var positions: [Position] = []
+            for index in 0..<count {
+                var metadata = Pulsar_Proto_MessageMetadata()
+                metadata.producerName = "p"
+                metadata.sequenceID = UInt64(index)
+                metadata.publishTime = UInt64(index + 1)
+                var command = Pulsar_Proto_BaseCommand()
+                command.type = .send
+                command.send.producerID = 1
+                command.send.sequenceID = UInt64(index)
+                var frame = ByteBuffer()
+                try PulsarFrame.write(command: command, metadata: metadata, payload: ByteBuffer(string: "m\(index)"), into: &frame)
+                var decoder = PulsarFrameDecoder()
+                let payload = try #require(try decoder.decode(buffer: &frame)?.payload)
+                let position = try await withCheckedThrowingContinuation { continuation in
+                    self.topic.publish(self.producer, payload) { continuation.resume(with: $0) }
+                }
+                positions.append(position)
+            }
+            return positions
+        }
+
+        func subscribe(_ consumerID: UInt64, _ sink: RecordingSink, type: Pulsar_Proto_CommandSubscribe.SubType = .shared) async throws -> Consumer {
+            var request = Pulsar_Proto_CommandSubscribe()
+            request.topic = "persistent://t/ns/dispatch"
+            request.subscription = "s"
+            request.subType = type
+            request.consumerID = consumerID
+            request.consumerName = "c\(consumerID)"
+            request.initialPosition = .earliest
+            return try await self.topic.subscribe(SubscribeRequest(request), sink: sink)
+        }
+
+        /// Every bookie holds reads until released.
+        func holdReads() {
+            for bookie in self.cluster.bookies {
+                bookie.setFault { request in
+                    if case .read = request { return .hold }
+                    return nil
+                }
+            }
+        }
+
+        func releaseReads() {
+            for bookie in self.cluster.bookies {
+                bookie.setFault(nil)
+                bookie.releaseHeld()
+            }
+        }
+
+        func shutdown() async {
+            await self.topic.closeAndWait(.shutdown)
+            await self.cluster.shutdown()
+        }
+    }
+
+    static func waitFor(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw TestHarnessFailure(what) }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    struct TestHarnessFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ what: String) { self.description = "timed out waiting for \(what)" }
+    }
+
+    @Test func aConsumerGetsWhatWasPublishedInOrderAsItsPermitsAllow() async throws {
+        let harness = try await Harness.make()
+        let positions = try await harness.publish(5)
+        let sink = RecordingSink()
+        let consumer = try await harness.subscribe(1, sink)
+        harness.topic.flow(consumer, permits: 3)
+        try await Self.waitFor("three messages") { sink.deliveries.count == 3 }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(sink.deliveries.map(\.position) == Array(positions.prefix(3)), "no more than the permits")
+        harness.topic.flow(consumer, permits: 10)
+        try await Self.waitFor("five messages") { sink.deliveries.count == 5 }
+        #expect(sink.deliveries.map(\.position) == positions)
+        await harness.shutdown()
+    }
+
+    /// A seek while dispatch waits on a redelivery's read: what that read brings back is
+    /// from before the seek and must not be queued again (it would be delivered out of
+    /// order, and twice).
+    @Test func aRedeliveryReadAcrossASeekIsDropped() async throws {
+        let harness = try await Harness.make()
+        let positions = try await harness.publish(5)
+        let first = RecordingSink()
+        let consumer = try await harness.subscribe(1, first)
+        harness.topic.flow(consumer, permits: 10)
+        try await Self.waitFor("five messages") { first.deliveries.count == 5 }
+
+        // The redelivery of m3 and m4 is held at the bookies while the subscription seeks
+        // back to m1.
+        func reads() -> Int { harness.cluster.bookies.map { $0.received(.read) }.reduce(0, +) }
+        let readsBefore = reads()
+        harness.holdReads()
+        harness.topic.redeliver(consumer, positions: [positions[3], positions[4]])
+        try await Self.waitFor("a held read") { reads() > readsBefore }
+        await harness.topic.reset(consumer.subscription, to: positions[1])
+        #expect(first.closed == [1])
+        harness.releaseReads()
+
+        let second = RecordingSink()
+        let again = try await harness.subscribe(2, second)
+        harness.topic.flow(again, permits: 10)
+        try await Self.waitFor("four messages after the seek") { second.deliveries.count >= 4 }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(second.deliveries.map(\.position) == Array(positions[1...]), "what follows the seek, in order, once")
+        await harness.shutdown()
+    }
+}
