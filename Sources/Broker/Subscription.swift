@@ -224,6 +224,8 @@ final class Subscription: @unchecked Sendable {
                 let entries = try await self.readBatch(count: max(1, min(100, consumer.permits)))
                 guard epoch == self.epoch else { continue }
                 if entries.isEmpty {
+                    // Redeliveries queued while the read was out (a consumer left) go now.
+                    if !self.redeliveries.isEmpty { continue }
                     // Caught up: wait for the entry at the read position, then go on. (Not
                     // "after the last confirmed": entries may have been confirmed since the
                     // read looked.)

@@ -122,8 +122,8 @@ struct TopicDispatchTests {
         }
     }
 
-    static func waitFor(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+    static func waitFor(_ what: String, within timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
         while !condition() {
             guard ContinuousClock.now < deadline else { throw TestHarnessFailure(what) }
             try await Task.sleep(for: .milliseconds(2))
@@ -178,6 +178,36 @@ struct TopicDispatchTests {
         try await Self.waitFor("four messages after the seek") { second.deliveries.count >= 4 }
         try await Task.sleep(for: .milliseconds(100))
         #expect(second.deliveries.map(\.position) == Array(positions[1...]), "what follows the seek, in order, once")
+        await harness.shutdown()
+    }
+
+    /// A consumer of a Shared or Key_Shared subscription holds four messages and asks for
+    /// one of them again (a negative ack): that one comes again, with its redelivery count.
+    /// The other three are still its own, unacknowledged: when it leaves, all four go to
+    /// the other consumer of the subscription.
+    @Test(arguments: [Pulsar_Proto_CommandSubscribe.SubType.shared, .keyShared])
+    func namedRedeliveryKeepsTheConsumersOtherMessages(_ type: Pulsar_Proto_CommandSubscribe.SubType) async throws {
+        let harness = try await Harness.make()
+        let positions = try await harness.publish(4)
+        let first = RecordingSink()
+        let consumer = try await harness.subscribe(1, first, type: type)
+        harness.topic.flow(consumer, permits: 100)
+        try await Self.waitFor("four messages") { first.deliveries.count == 4 }
+
+        harness.topic.redeliver(consumer, positions: [positions[0]])
+        try await Self.waitFor("the named message again") { first.deliveries.count == 5 }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(first.deliveries.count == 5, "only the named message comes again")
+        #expect(first.deliveries.last == RecordingSink.Delivery(consumerID: 1, position: positions[0], redeliveryCount: 1))
+
+        let second = RecordingSink()
+        let other = try await harness.subscribe(2, second, type: type)
+        harness.topic.flow(other, permits: 100)
+        await harness.topic.removeConsumer(consumer)
+        // At once: not when dispatch next wakes for a new entry (it waits up to 5 s).
+        try await Self.waitFor("the four messages handed over", within: .seconds(2)) { second.deliveries.count >= 4 }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(second.deliveries.map(\.position).sorted() == positions, "what the consumer that left had not acknowledged, once each")
         await harness.shutdown()
     }
 }
