@@ -216,7 +216,7 @@ public final class Journal: @unchecked Sendable {
         var batch = ByteBuffer()
         batch.reserveCapacity(self.configuration.maxGroupBytes + (1 << 20))
         var waiting: [(Completion, JournalPosition)] = []
-        var oldest: ContinuousClock.Instant?
+        var group = GroupCommit<ContinuousClock.Instant>(maxWait: self.configuration.maxGroupWait, maxBytes: self.configuration.maxGroupBytes)
         while true {
             self.condition.lock()
             while self.queue.isEmpty && waiting.isEmpty && !self.closing {
@@ -251,13 +251,12 @@ public final class Journal: @unchecked Sendable {
                 item.record.write(into: &batch)
                 let end = JournalPosition(fileID: self.fileID, offset: UInt64(self.fileOffset + batch.readableBytes))
                 waiting.append((item.completion, end))
-                oldest = oldest.map { min($0, item.enqueued) } ?? item.enqueued
+                group.added(queuedAt: item.enqueued)
             }
             let drained = self.condition.withLock { self.queue.isEmpty }
-            let overdue = oldest.map { ContinuousClock.now - $0 >= self.configuration.maxGroupWait } ?? false
-            if drained || overdue || closing || batch.readableBytes >= self.configuration.maxGroupBytes {
+            if group.shouldCommit(now: .now, bytes: batch.readableBytes, queueDrained: drained, closing: closing) {
                 self.commit(&batch, &waiting)
-                oldest = nil
+                group.committed()
             }
         }
         self.stopSyncs()
