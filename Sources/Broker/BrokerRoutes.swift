@@ -1,0 +1,77 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MagnetarHTTP
+import Metadata
+import NIOCore
+import Prometheus
+
+/// The broker's REST API on Hummingbird: the endpoints Pulsar's clients call themselves
+/// (partitioned-topic metadata, HTTP lookup, a namespace's topics), the namespace admin
+/// API (see ``addNamespaceRoutes(to:_:)``), health checks and Prometheus metrics. Errors
+/// are `{"reason": …}` with Pulsar's statuses; a route that needs the broker answers 503
+/// while it is starting.
+enum BrokerRoutes {
+    /// Every route; `/metrics` serves `registry` (and is absent without one).
+    static func router(_ shared: ContextBox, registry: PrometheusCollectorRegistry?) -> Router<BasicRequestContext> {
+        let router = Router.rest()
+        @Sendable func context() throws -> BrokerContext {
+            guard let context = shared.context else { throw RESTError(.serviceUnavailable, reason: "the broker is starting") }
+            return context
+        }
+        @Sendable func topic(_ route: BasicRequestContext) throws -> TopicName {
+            let path = "\(route.pathParameter("tenant"))/\(route.pathParameter("namespace"))/\(route.pathParameter("topic"))"
+            do {
+                return try TopicName("persistent://\(path)")
+            } catch {
+                throw RESTError(.preconditionFailed, reason: error.message)
+            }
+        }
+        router.get("/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions") { _, route in
+            let name = try topic(route)
+            return try Response.json(["partitions": try await context().partitions(of: name)])
+        }
+        router.put("/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions") { request, route in
+            let name = try topic(route)
+            let text = String(buffer: try await request.collectBody()).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let count = Int(text), count > 0 else {
+                throw RESTError(.preconditionFailed, reason: "the body must be a number of partitions above 0")
+            }
+            do {
+                try await context().createPartitionedTopic(name, partitions: count)
+            } catch let error as MetadataError where error.code == .alreadyExists {
+                throw RESTError(.conflict, reason: "partitioned topic \(name) already exists")
+            }
+            return Response(status: .noContent)
+        }
+        router.get("/lookup/v2/topic/persistent/{tenant}/{namespace}/{topic}") { _, route in
+            _ = try topic(route)
+            let broker = try context()
+            // Pulsar's LookupData; the client insists on the TLS fields even when empty.
+            return try Response.json([
+                "brokerUrl": broker.serviceURL, "brokerUrlTls": "", "httpUrl": broker.httpURL, "httpUrlTls": "", "nativeUrl": broker.serviceURL,
+            ])
+        }
+        router.get("/admin/v2/namespaces/{tenant}/{namespace}/topics") { _, route in
+            let topics = try await context().topics(tenant: route.pathParameter("tenant"), namespace: route.pathParameter("namespace"))
+            return try Response.json(topics)
+        }
+        Self.addNamespaceRoutes(to: router, context)
+        Self.addHealthRoutes(to: router, shared: shared, registry: registry)
+        return router
+    }
+
+    /// `GET /admin/v2/brokers/health` and `GET /health` ("ok" once the broker serves, 503
+    /// while it starts) and `GET /metrics` (Prometheus text of `registry`).
+    private static func addHealthRoutes(to router: Router<BasicRequestContext>, shared: ContextBox, registry: PrometheusCollectorRegistry?) {
+        @Sendable func health(_: Request, _: BasicRequestContext) throws -> Response {
+            guard shared.context != nil else { throw RESTError(.serviceUnavailable, reason: "the broker is starting") }
+            return .text("ok")
+        }
+        router.get("/admin/v2/brokers/health", use: health)
+        router.get("/health", use: health)
+        if let registry {
+            router.get("/metrics") { _, _ in Response.prometheus(registry) }
+        }
+    }
+}
