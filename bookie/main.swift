@@ -2,6 +2,8 @@ import ArgumentParser
 import BookieServer
 import Logging
 import MagnetarVersion
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import Settings
 import UnixSignals
@@ -98,7 +100,14 @@ struct Bookie: AsyncParsableCommand {
         _ = mallopt(mallocTrimThreshold, 256 << 20)
         var logger = Logger(label: "bookie")
         logger.logLevel = .info
-        let service = BookieService(configuration: configuration, logger: logger)
+        // Every metric of the process, from here on, lands in one registry that /metrics serves.
+        let registry = PrometheusCollectorRegistry()
+        var metricsFactory = PrometheusMetricsFactory(registry: registry)
+        metricsFactory.durationHistogramBuckets = BookieMetrics.durationBuckets
+        MetricsSystem.bootstrap(metricsFactory)
+        let service = BookieService(
+            configuration: configuration, logger: logger, metricsFactory: metricsFactory, metricsRegistry: registry
+        )
         let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }

@@ -4,6 +4,8 @@ import Broker
 import Codec
 import Logging
 import MagnetarVersion
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import Settings
 import UnixSignals
@@ -82,7 +84,11 @@ struct BrokerCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "broker")
         logger.logLevel = .info
-        let broker = try await BrokerService.start(configuration: configuration, logger: logger)
+        // Every metric of the process (the HTTP server's among them) lands in one registry
+        // that /metrics serves.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let broker = try await BrokerService.start(configuration: configuration, logger: logger, metricsRegistry: registry)
         let group = ServiceGroup(services: broker.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }

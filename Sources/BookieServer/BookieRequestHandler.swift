@@ -1,7 +1,7 @@
 public import BookieStorage
 public import BookieWire
 import Foundation
-import Prometheus
+import Metrics
 import Synchronization
 public import NIOCore
 public import NIOPosix
@@ -63,7 +63,7 @@ public final class BookieRequestHandler: ChannelInboundHandler {
             self.store.addEntry(entry, ledgerKey: key, recovery: recovery) { result in
                 switch result {
                 case .success(let (ledgerID, entryID)):
-                    metrics.addLatency.record(ContinuousClock.now - start)
+                    metrics.addLatency.record(duration: ContinuousClock.now - start)
                     metrics.bytesWritten.increment(by: Int64(entry.readableBytes))
                     respond(BookieResponse(requestID: id, .add(ledgerID: ledgerID, entryID: entryID)))
                 case .failure(let refusal):
@@ -76,7 +76,7 @@ public final class BookieRequestHandler: ChannelInboundHandler {
             let start = ContinuousClock.now
             let respondMeasured: @Sendable (BookieResponse) -> Void = { response in
                 if case .read(_, _, _, let entries) = response.body {
-                    metrics.readLatency.record(ContinuousClock.now - start)
+                    metrics.readLatency.record(duration: ContinuousClock.now - start)
                     metrics.bytesRead.increment(by: Int64(entries.reduce(0) { $0 + $1.readableBytes }))
                 } else {
                     metrics.readFailures.increment()

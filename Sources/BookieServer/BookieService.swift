@@ -1,13 +1,14 @@
 import BookieStorage
 import BookieWire
 import Foundation
-import HTTPServing
-import Prometheus
+public import CoreMetrics
 public import Logging
+import MagnetarHTTP
 import Metadata
+import Metrics
 import NIOCore
-import NIOHTTP1
 import NIOPosix
+public import Prometheus
 public import ServiceLifecycle
 import Synchronization
 
@@ -92,10 +93,21 @@ public final class BookieService: Service {
 
     private let configuration: Configuration
     private let logger: Logger
+    private let metricsFactory: any MetricsFactory
+    private let metricsRegistry: PrometheusCollectorRegistry?
 
-    public init(configuration: Configuration, logger: Logger) {
+    /// The bookie's metrics are made from `metricsFactory`; `/metrics` serves
+    /// `metricsRegistry` (no `/metrics` without one).
+    public init(
+        configuration: Configuration,
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        metricsRegistry: PrometheusCollectorRegistry? = nil
+    ) {
         self.configuration = configuration
         self.logger = logger
+        self.metricsFactory = metricsFactory
+        self.metricsRegistry = metricsRegistry
     }
 
     /// Runs the bookie until graceful shutdown (SIGTERM in a service group) or
@@ -107,22 +119,24 @@ public final class BookieService: Service {
             throw StorageError(.io, "a bookie needs at least one ledger directory")
         }
         let metadata = try await MetadataStoreURL.open(configuration.metadataURL, logger: self.logger)
-        let metrics = BookieMetrics()
+        let metrics = BookieMetrics(factory: self.metricsFactory)
         // The ports first: a bookie that cannot serve must not touch its data directories
         // (a supervisor restarting it would otherwise write files at every attempt).
         let server: BookieServer
         let opened = StoreSlot()
         let pool = NIOThreadPool(numberOfThreads: 2)
-        let http: HTTPServer?
+        let http = configuration.httpPort.map { port in
+            HTTPServer(
+                host: configuration.host, port: port,
+                router: Self.router(store: opened, metrics: metrics, registry: self.metricsRegistry, pool: pool), logger: self.logger
+            )
+        }
+        async let serving: Void? = http?.run()
+        let httpPort: Int?
         do {
             server = try await BookieServer.bind(.init(host: configuration.host, port: configuration.port), group: MultiThreadedEventLoopGroup.singleton)
             do {
-                http = try await configuration.httpPort.asyncMap { port in
-                    try await HTTPServer.start(
-                        host: configuration.host, port: port, router: Self.router(store: opened, metrics: metrics, pool: pool),
-                        group: MultiThreadedEventLoopGroup.singleton
-                    )
-                }
+                httpPort = try await http?.boundPort()
             } catch {
                 try? await server.close()
                 throw error
@@ -135,14 +149,14 @@ public final class BookieService: Service {
         do {
             let horizon = try await self.checkCookies(metadata: metadata)
             var journal = Journal.Configuration(directory: configuration.journalDirectory, syncEachGroup: configuration.journalSync)
-            journal.syncObserver = { [histogram = metrics.journalSyncLatency] in histogram.record($0) }
+            journal.syncObserver = { [timer = metrics.journalSyncLatency] in timer.record(duration: $0) }
             journal.testingSyncDelay = configuration.testingJournalSyncDelay
             store = try BookieStore.open(
                 .init(journal: journal, ledgerDirectories: configuration.ledgerDirectories, unknownStateHorizon: horizon)
             )
         } catch {
             try? await server.close()
-            try? await http?.close()
+            http?.stop()
             await metadata.close()
             throw error
         }
@@ -162,13 +176,13 @@ public final class BookieService: Service {
         let registration = try await Registrar(
             metadata: metadata, key: ClusterLayout.availableBookie(configuration.id), ttl: configuration.sessionTTL,
             readOnly: store.isReadOnly, logger: self.logger
-        ) { [httpPort = http?.localPort] readOnly in
+        ) { readOnly in
             Registrar.Value(address: address, httpPort: httpPort, rack: configuration.rack, state: readOnly ? "read-only" : "writable")
         }
         let startingMonitor = monitor
         self.logger.info(
             "bookie serving",
-            metadata: ["id": "\(configuration.id)", "address": "\(address)", "http": "\(http.map { "\(configuration.host):\($0.localPort)" } ?? "off")"]
+            metadata: ["id": "\(configuration.id)", "address": "\(address)", "http": "\(httpPort.map { "\(configuration.host):\($0)" } ?? "off")"]
         )
 
         await cancelWhenGracefulShutdown {
@@ -180,7 +194,12 @@ public final class BookieService: Service {
 
         self.logger.info("bookie stopping", metadata: ["id": "\(configuration.id)"])
         try? await server.close()
-        try? await http?.close()
+        http?.stop()
+        do {
+            try await serving
+        } catch {
+            self.logger.warning("the HTTP server failed", metadata: ["error": "\(error)"])
+        }
         try? await pool.shutdownGracefully()
         try store.flush()
         store.close()
@@ -320,12 +339,5 @@ public enum DiskSpace {
         let info = Self.info(of: [directory], readOnly: false)
         guard info.totalBytes > 0 else { return 0 }
         return 1 - Double(info.freeBytes) / Double(info.totalBytes)
-    }
-}
-
-extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
     }
 }

@@ -11,7 +11,12 @@ import Synchronization
 final class BrokerContext: Sendable {
     let name: String
     let serviceURL: String
-    let httpURL: String
+    /// `http://host:port` of the REST API; its port is known once the server is bound.
+    var httpURL: String {
+        get { self.httpAddress.withLock { $0 } }
+        set { self.httpAddress.withLock { $0 = newValue } }
+    }
+    private let httpAddress: Mutex<String>
     let maxMessageSize: Int
     let metadata: any MetadataStore
     /// One ledger client per event loop. A topic stays on the loop of the client its name
@@ -32,7 +37,7 @@ final class BrokerContext: Sendable {
     ) {
         self.name = name
         self.serviceURL = serviceURL
-        self.httpURL = httpURL
+        self.httpAddress = Mutex(httpURL)
         self.maxMessageSize = maxMessageSize
         self.metadata = metadata
         precondition(!clients.isEmpty, "a broker needs a ledger client")

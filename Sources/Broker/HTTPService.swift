@@ -1,13 +1,17 @@
-import HTTPServing
+import MagnetarHTTP
 import ServiceLifecycle
 
-/// The REST server as a `Service`: it serves from the moment it is bound and stops
-/// accepting on graceful shutdown.
+/// The broker's REST server as a `Service` of its group: it serves until graceful
+/// shutdown, and tells `bound` its port once it listens (port 0 picks one).
 struct HTTPService: Service {
     let server: HTTPServer
+    let bound: @Sendable (Int) -> Void
 
     func run() async throws {
-        try? await gracefulShutdown()
-        try? await self.server.close()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.server.run() }
+            self.bound(try await self.server.boundPort())
+            try await group.waitForAll()
+        }
     }
 }

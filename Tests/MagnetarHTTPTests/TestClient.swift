@@ -1,4 +1,6 @@
-import HTTPServing
+import Hummingbird
+import Logging
+import MagnetarHTTP
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -13,21 +15,21 @@ struct ReceivedResponse: Sendable {
     func header(_ name: String) -> String? { self.head.headers.first(name: name) }
 }
 
-/// Starts a server on a free loopback port, runs `body` with the port, and closes the server.
+/// Starts a server on a free loopback port, runs `body` with the port, and stops the server.
 func withServer<Result: Sendable>(
-    _ router: HTTPRouter,
-    maxBodySize: Int = HTTPServer.defaultMaxBodySize,
+    _ router: Router<BasicRequestContext>,
     _ body: (Int) async throws -> Result
 ) async throws -> Result {
-    let server = try await HTTPServer.start(
-        host: "127.0.0.1", port: 0, router: router, group: MultiThreadedEventLoopGroup.singleton, maxBodySize: maxBodySize
-    )
+    let server = HTTPServer(host: "127.0.0.1", port: 0, router: router, logger: Logger(label: "test-http"))
+    async let serving: Void = server.run()
     do {
-        let result = try await body(server.localPort)
-        try await server.close()
+        let result = try await body(try await server.boundPort())
+        server.stop()
+        try await serving
         return result
     } catch {
-        try? await server.close()
+        server.stop()
+        try? await serving
         throw error
     }
 }

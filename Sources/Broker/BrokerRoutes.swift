@@ -1,0 +1,173 @@
+import Codec
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MagnetarHTTP
+import ManagedLedger
+import Metadata
+import NIOCore
+import Prometheus
+
+/// The broker's REST API on Hummingbird: the endpoints Pulsar's clients call themselves
+/// (partitioned-topic metadata, HTTP lookup, a namespace's topics), the namespace admin
+/// API (see ``addNamespaceRoutes(to:_:)``), health checks and Prometheus metrics. Errors
+/// are `{"reason": …}` with Pulsar's statuses; a route that needs the broker answers 503
+/// while it is starting.
+enum BrokerRoutes {
+    /// Every route; `/metrics` serves `registry` (and is absent without one).
+    static func router(_ shared: ContextBox, registry: PrometheusCollectorRegistry?) -> Router<BasicRequestContext> {
+        let router = Router.rest()
+        @Sendable func context() throws -> BrokerContext {
+            guard let context = shared.context else { throw RESTError(.serviceUnavailable, reason: "the broker is starting") }
+            return context
+        }
+        @Sendable func topic(_ route: BasicRequestContext) throws -> TopicName {
+            let path = "\(route.pathParameter("tenant"))/\(route.pathParameter("namespace"))/\(route.pathParameter("topic"))"
+            do {
+                return try TopicName("persistent://\(path)")
+            } catch {
+                throw RESTError(.preconditionFailed, reason: error.message)
+            }
+        }
+        router.get("/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions") { _, route in
+            let name = try topic(route)
+            return try Response.json(["partitions": try await context().partitions(of: name)])
+        }
+        router.put("/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions") { request, route in
+            let name = try topic(route)
+            let text = String(buffer: try await request.collectBody()).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let count = Int(text), count > 0 else {
+                throw RESTError(.preconditionFailed, reason: "the body must be a number of partitions above 0")
+            }
+            do {
+                try await context().createPartitionedTopic(name, partitions: count)
+            } catch let error as MetadataError where error.code == .alreadyExists {
+                throw RESTError(.conflict, reason: "partitioned topic \(name) already exists")
+            }
+            return Response(status: .noContent)
+        }
+        router.put("/admin/v2/persistent/{tenant}/{namespace}/{topic}/unload") { _, route in
+            // Its clients are told to reconnect; its ledger is closed cleanly.
+            try await context().topics.unload(try topic(route))
+            return Response(status: .noContent)
+        }
+        router.get("/lookup/v2/topic/persistent/{tenant}/{namespace}/{topic}") { _, route in
+            _ = try topic(route)
+            let broker = try context()
+            // Pulsar's LookupData; the client insists on the TLS fields even when empty.
+            return try Response.json([
+                "brokerUrl": broker.serviceURL, "brokerUrlTls": "", "httpUrl": broker.httpURL, "httpUrlTls": "", "nativeUrl": broker.serviceURL,
+            ])
+        }
+        router.get("/admin/v2/namespaces/{tenant}/{namespace}/topics") { _, route in
+            let topics = try await context().topics(tenant: route.pathParameter("tenant"), namespace: route.pathParameter("namespace"))
+            return try Response.json(topics)
+        }
+        Self.addNamespaceRoutes(to: router, context)
+        Self.addHealthRoutes(to: router, shared: shared, registry: registry)
+        return router
+    }
+
+    /// `GET /admin/v2/brokers/health` and `GET /health` ("ok" once the broker serves, 503
+    /// while it starts) and `GET /metrics` (Prometheus text of `registry`).
+    private static func addHealthRoutes(to router: Router<BasicRequestContext>, shared: ContextBox, registry: PrometheusCollectorRegistry?) {
+        @Sendable func health(_: Request, _: BasicRequestContext) throws -> Response {
+            guard shared.context != nil else { throw RESTError(.serviceUnavailable, reason: "the broker is starting") }
+            return .text("ok")
+        }
+        router.get("/admin/v2/brokers/health", use: health)
+        router.get("/health", use: health)
+        if let registry {
+            router.get("/metrics") { _, _ in Response.prometheus(registry) }
+        }
+    }
+}
+
+extension BrokerRoutes {
+    /// `GET /admin/v2/namespaces/{tenant}`, `PUT|GET /admin/v2/namespaces/{tenant}/{namespace}`,
+    /// `POST|GET …/persistence` (Pulsar's PersistencePolicies JSON) and `POST|GET
+    /// …/storageCompression` (`"none"`, `"lz4"` or `"zstd"`). Policy changes apply to topics
+    /// loaded afterwards.
+    static func addNamespaceRoutes(to router: Router<BasicRequestContext>, _ context: @escaping @Sendable () throws -> BrokerContext) {
+        @Sendable func namespace(_ route: BasicRequestContext) throws -> (tenant: String, namespace: String) {
+            let tenant = route.pathParameter("tenant")
+            let namespace = route.pathParameter("namespace")
+            for part in [tenant, namespace] where part.isEmpty || !part.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=:".contains($0) }) {
+                throw RESTError(.preconditionFailed, reason: "'\(part)' is not a valid tenant or namespace name")
+            }
+            return (tenant, namespace)
+        }
+        @Sendable func policies(_ route: BasicRequestContext) async throws -> NamespacePolicies {
+            let (tenant, name) = try namespace(route)
+            guard let policies = try await context().policies(tenant: tenant, namespace: name) else {
+                throw RESTError(.notFound, reason: "namespace \(tenant)/\(name) does not exist")
+            }
+            return policies
+        }
+        @Sendable func update(
+            _ route: BasicRequestContext,
+            _ change: @escaping (inout NamespacePolicies) throws -> Void
+        ) async throws -> Response {
+            let (tenant, name) = try namespace(route)
+            do {
+                try await context().updatePolicies(tenant: tenant, namespace: name, change)
+            } catch let error as MetadataError where error.code == .notFound {
+                throw RESTError(.notFound, reason: "namespace \(tenant)/\(name) does not exist")
+            }
+            return Response(status: .noContent)
+        }
+        router.get("/admin/v2/namespaces/{tenant}") { _, route in
+            try Response.json(try await context().namespaces(of: route.pathParameter("tenant")))
+        }
+        router.put("/admin/v2/namespaces/{tenant}/{namespace}") { _, route in
+            let (tenant, name) = try namespace(route)
+            do {
+                try await context().createNamespace(tenant: tenant, namespace: name)
+            } catch let error as MetadataError where error.code == .alreadyExists {
+                throw RESTError(.conflict, reason: "namespace \(tenant)/\(name) already exists")
+            }
+            return Response(status: .noContent)
+        }
+        router.get("/admin/v2/namespaces/{tenant}/{namespace}") { _, route in
+            try Response.json(try await policies(route))
+        }
+        router.get("/admin/v2/namespaces/{tenant}/{namespace}/persistence") { _, route in
+            let stored = try await policies(route).persistence
+            let broker = try context()
+            let persistence = stored ?? PersistencePolicies(
+                ensemble: broker.ledgerConfiguration.ensembleSize, writeQuorum: broker.ledgerConfiguration.writeQuorum,
+                ackQuorum: broker.ledgerConfiguration.ackQuorum
+            )
+            return try Response.json(persistence)
+        }
+        router.post("/admin/v2/namespaces/{tenant}/{namespace}/persistence") { request, route in
+            let bytes = try await request.collectBody()
+            guard let persistence = try? JSONDecoder().decode(PersistencePolicies.self, from: Data(bytes.readableBytesView)) else {
+                throw RESTError(
+                    .badRequest, reason: "the body is not persistence policies (bookkeeperEnsemble, bookkeeperWriteQuorum, bookkeeperAckQuorum)"
+                )
+            }
+            do throws(BrokerError) {
+                try persistence.validate()
+            } catch {
+                throw RESTError(.preconditionFailed, reason: error.message)
+            }
+            return try await update(route) { $0.persistence = persistence }
+        }
+        router.get("/admin/v2/namespaces/{tenant}/{namespace}/storageCompression") { _, route in
+            let stored = try await policies(route).storageCompression
+            return try Response.json(stored ?? context().defaultCompression.policyName)
+        }
+        router.post("/admin/v2/namespaces/{tenant}/{namespace}/storageCompression") { request, route in
+            let text = String(buffer: try await request.collectBody()).trimmingCharacters(in: .whitespacesAndNewlines)
+            let name = (try? JSONDecoder().decode(String.self, from: Data(text.utf8))) ?? text
+            let compression: CompressionType
+            do throws(BrokerError) {
+                compression = try CompressionType(policy: name)
+            } catch {
+                throw RESTError(.preconditionFailed, reason: error.message)
+            }
+            return try await update(route) { $0.storageCompression = compression.policyName }
+        }
+    }
+}
