@@ -8,8 +8,18 @@ extension InProcessBookie {
     /// Serves a request from the store as the bookie server does: adds and LAC writes
     /// answer once journaled; a fencing read fences first and answers a missing entry
     /// with no entries (a fenced ledger gains none); a long poll waits, on the bookie's
-    /// clock, for the LAC to pass the reader's. Blocking reads run on the read queue.
+    /// clock, for the LAC to pass the reader's. Every store call runs on the read queue,
+    /// and none once the bookie is shut down.
     func serve(_ request: BookieRequest.Body, respond: @escaping @Sendable (BookieResponse) -> Void) {
+        self.readQueue.async {
+            guard !self.isClosed else {
+                return respond(.failure(0, BookieRequest(requestID: 0, request).operation, .ioError, "bookie \(self.id) is shut down"))
+            }
+            self.serveOnQueue(request, respond: respond)
+        }
+    }
+
+    private func serveOnQueue(_ request: BookieRequest.Body, respond: @escaping @Sendable (BookieResponse) -> Void) {
         switch request {
         case .add(let entry, let key, let recovery):
             self.store.addEntry(entry, ledgerKey: key, recovery: recovery) { result in
@@ -86,8 +96,11 @@ extension InProcessBookie {
         let clock = self.clock
         Task {
             try? await clock.sleep(for: .milliseconds(Int64(poll.timeoutMilliseconds)))
-            store.cancelLACWait(ledgerID: read.ledgerID, token: token)
-            answer((try? store.ledgerState(read.ledgerID)?.lastAddConfirmed) ?? -1, true)
+            self.readQueue.async {
+                guard !self.isClosed else { return answer(-1, true) }
+                store.cancelLACWait(ledgerID: read.ledgerID, token: token)
+                answer((try? store.ledgerState(read.ledgerID)?.lastAddConfirmed) ?? -1, true)
+            }
         }
     }
 
@@ -99,6 +112,7 @@ extension InProcessBookie {
     ) {
         let store = self.store
         self.readQueue.async {
+            guard !self.isClosed else { return respond(.failure(0, operation, .ioError, "bookie \(self.id) is shut down")) }
             do throws(BookieStore.Refusal) {
                 respond(BookieResponse(requestID: 0, try work(store)))
             } catch {

@@ -17,6 +17,7 @@ public final class InProcessBookie: Sendable {
     public typealias FaultRule = @Sendable (BookieRequest.Body) -> BookieFault?
 
     private struct State {
+        var closed = false
         var down = false
         var rule: FaultRule?
         var held: [@Sendable () -> Void] = []
@@ -47,12 +48,22 @@ public final class InProcessBookie: Sendable {
         self.readQueue = DispatchQueue(label: "in-process-bookie-\(id)")
     }
 
-    /// Closes the store and removes its directory.
+    /// Closes the store and removes its directory. Requests still held are dropped; ones
+    /// arriving from now on, or whose work had not reached the store yet, fail with
+    /// `ioError`. Every store call runs on the read queue, so draining it first means none
+    /// runs on a closed store.
     public func shutdown() {
-        self.releaseHeld()
+        self.state.withLock { state in
+            state.closed = true
+            state.held.removeAll()
+        }
+        self.readQueue.sync {}
         self.store.close()
         self.directory.remove()
     }
+
+    /// Whether ``shutdown()`` has begun.
+    var isClosed: Bool { self.state.withLock { $0.closed } }
 
     /// Whether the bookie is unreachable: every request fails at once with
     /// `bookieUnavailable`, as on a refused connection (its registration stays).
