@@ -98,9 +98,13 @@ struct Bookie: AsyncParsableCommand {
         _ = mallopt(mallocTrimThreshold, 256 << 20)
         var logger = Logger(label: "bookie")
         logger.logLevel = .info
-        let service = BookieService(configuration: configuration, logger: logger)
-        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        // One service group holds every part of the bookie; SIGTERM and SIGINT shut it down
+        // in order. A stop that hangs past the limits below ends the process.
+        try await BookieService(configuration: configuration, logger: logger).run { group in
+            group.gracefulShutdownSignals = [.sigterm, .sigint]
+            group.maximumGracefulShutdownDuration = .seconds(10)
+            group.maximumCancellationDuration = .seconds(5)
+        }
     }
 }
 
