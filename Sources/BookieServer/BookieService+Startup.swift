@@ -81,13 +81,6 @@ extension BookieService {
             ) { [httpPort = http?.localPort] readOnly in
                 Registrar.Value(address: address, httpPort: httpPort, rack: configuration.rack, state: readOnly ? "read-only" : "writable")
             }
-            self.logger.info(
-                "bookie serving",
-                metadata: [
-                    "id": "\(configuration.id)", "address": "\(address)",
-                    "http": "\(http.map { "\(configuration.host):\($0.localPort)" } ?? "off")",
-                ]
-            )
         } catch {
             try? await server.close()
             await http?.close()
@@ -119,8 +112,13 @@ extension BookieService {
             (usingStore(server), "bookie server"),
         ]
         if let http { services.append((usingStore(http), "HTTP server")) }
-        let registration: any Service = registrar
-        services.append((registration, "registration"))
+        let logger = self.logger
+        let address = "\(self.configuration.host):\(server.localPort)"
+        let httpAddress = http.map { "\(self.configuration.host):\($0.localPort)" } ?? "off"
+        let registration = AnnouncedService(service: registrar) { [id = self.configuration.id] in
+            logger.info("bookie serving", metadata: ["id": "\(id)", "address": "\(address)", "http": "\(httpAddress)"])
+        }
+        services.append((registration as any Service, "registration"))
         return services.map { service, name in
             ServiceGroupConfiguration.ServiceConfiguration(
                 service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup,
