@@ -24,6 +24,8 @@ public final class BookieRequestHandler: ChannelInboundHandler {
     private let metrics: BookieMetrics
     private var responses: ResponseOutbox?
     private var frames: BookieFrameReader
+    /// Where the server counts requests read and not answered (nil: not counted).
+    var inFlight: InFlightRequests?
 
     public init(
         store: BookieStore, blockingPool: NIOThreadPool, metrics: BookieMetrics, maximumFrameSize: Int = BookieFrame.defaultMaximumSize,
@@ -55,7 +57,13 @@ public final class BookieRequestHandler: ChannelInboundHandler {
         }
         let id = request.requestID
         let outbox = self.outbox(context)
-        let respond: @Sendable (BookieResponse) -> Void = { response in outbox.send(response) }
+        let inFlight = self.inFlight
+        inFlight?.begin()
+        // Called once per request, whichever thread answers it.
+        let respond: @Sendable (BookieResponse) -> Void = { response in
+            outbox.send(response)
+            inFlight?.end()
+        }
         switch request.body {
         case .add(let entry, let key, let recovery):
             let metrics = self.metrics
@@ -179,7 +187,9 @@ public final class BookieRequestHandler: ChannelInboundHandler {
         guard let token else { return }
         loop.scheduleTask(in: .milliseconds(Int64(poll.timeoutMilliseconds))) {
             store.cancelLACWait(ledgerID: read.ledgerID, token: token)
-            Self.offload(id, .read, to: pool, store: store, respond: respond) { store in
+            // A pool that stopped answers here, unless the LAC answered first.
+            let respondOnce: @Sendable (BookieResponse) -> Void = { response in if answered.claim() { respond(response) } }
+            Self.offload(id, .read, to: pool, store: store, respond: respondOnce) { store in
                 answerOnce((try? store.ledgerState(read.ledgerID)?.lastAddConfirmed) ?? -1, true)
             }
         }

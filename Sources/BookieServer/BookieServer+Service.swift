@@ -4,7 +4,8 @@ import Synchronization
 public import ServiceLifecycle
 
 extension BookieServer: Service {
-    /// Serves until graceful shutdown or cancellation, then stops accepting, closes every
+    /// Serves until graceful shutdown or cancellation, then stops accepting, stops reading
+    /// requests and (at graceful shutdown) answers those read, for up to 2 s, closes every
     /// connection, and shuts down the blocking pool given to
     /// ``serve(store:blockingPool:metrics:info:)`` once the work queued on it is done, so
     /// that nothing touches the store after this returns. Throws when the listening socket
@@ -24,6 +25,14 @@ extension BookieServer: Service {
             channel.close(promise: nil)
         }
         let connections = self.slot.closeConnections()
+        if !Task.isCancelled {
+            // Read no more requests, and answer those read (adds the journal is writing,
+            // reads on the pool) before the connections close: for up to 2 s.
+            for connection in connections {
+                try? await connection.setOption(.autoRead, value: false)
+            }
+            await self.slot.inFlight.waitUntilNone(timeout: .seconds(2))
+        }
         for connection in connections {
             try? await connection.close()
         }

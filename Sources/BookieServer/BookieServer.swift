@@ -36,6 +36,7 @@ public final class BookieServer: Sendable {
     final class Slot: Sendable {
         let serving = Mutex<Serving?>(nil)
         let connections = Mutex(Connections())
+        let inFlight = InFlightRequests()
     }
 
     /// The connections open now, by id; after `closed`, new ones are closed at once.
@@ -82,12 +83,12 @@ public final class BookieServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let serving = slot.serving.withLock({ $0 }), slot.track(channel) else { throw ChannelError.ioOnClosedChannel }
-                    try channel.pipeline.syncOperations.addHandler(
-                        BookieRequestHandler(
-                            store: serving.store, blockingPool: serving.blockingPool, metrics: serving.metrics,
-                            maximumFrameSize: configuration.maximumFrameSize, info: serving.info
-                        )
+                    let handler = BookieRequestHandler(
+                        store: serving.store, blockingPool: serving.blockingPool, metrics: serving.metrics,
+                        maximumFrameSize: configuration.maximumFrameSize, info: serving.info
                     )
+                    handler.inFlight = slot.inFlight
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
