@@ -102,8 +102,11 @@ extension BookieService {
         monitor: DiskMonitor,
         metadata: any MetadataStore
     ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
-        let users = StoreUsers(count: http == nil ? 4 : 5)
-        let usingStore: (any Service) -> any Service = { StoreUser(service: $0, users: users) }
+        let users = StoreUsers()
+        let usingStore: (any Service) -> any Service = { service in
+            users.enter()
+            return StoreUser(service: service, users: users)
+        }
         var services: [(any Service, String)] = [
             (JournalService(store: store, users: users, logger: self.logger), "journal"),
             (usingStore(FlushService(store: store, interval: self.configuration.flushInterval, logger: self.logger)), "flusher"),

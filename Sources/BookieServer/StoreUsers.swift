@@ -10,10 +10,14 @@ final class StoreUsers: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state: Mutex<State>
+    /// One lock, taken alone; continuations are resumed after it is released.
+    private let state = Mutex(State(remaining: 0))
 
-    init(count: Int) {
-        self.state = Mutex(State(remaining: count))
+    init() {}
+
+    /// Counts one more user; called for each before the group runs.
+    func enter() {
+        self.state.withLock { $0.remaining += 1 }
     }
 
     /// Called once by each user when it stopped touching the store.
