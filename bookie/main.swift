@@ -105,11 +105,14 @@ struct Bookie: AsyncParsableCommand {
         var metricsFactory = PrometheusMetricsFactory(registry: registry)
         metricsFactory.durationHistogramBuckets = BookieMetrics.durationBuckets
         MetricsSystem.bootstrap(metricsFactory)
-        let service = BookieService(
-            configuration: configuration, logger: logger, metricsFactory: metricsFactory, metricsRegistry: registry
-        )
-        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        // One service group holds every part of the bookie; SIGTERM and SIGINT shut it down
+        // in order. A stop that hangs past the limits below ends the process.
+        let service = BookieService(configuration: configuration, logger: logger, metricsFactory: metricsFactory, metricsRegistry: registry)
+        try await service.run { group in
+            group.gracefulShutdownSignals = [.sigterm, .sigint]
+            group.maximumGracefulShutdownDuration = .seconds(10)
+            group.maximumCancellationDuration = .seconds(5)
+        }
     }
 }
 

@@ -24,6 +24,8 @@ public final class BookieRequestHandler: ChannelInboundHandler {
     private let metrics: BookieMetrics
     private var responses: ResponseOutbox?
     private var frames: BookieFrameReader
+    /// Where the server counts requests read and not answered (nil: not counted).
+    var inFlight: InFlightRequests?
 
     public init(
         store: BookieStore, blockingPool: NIOThreadPool, metrics: BookieMetrics, maximumFrameSize: Int = BookieFrame.defaultMaximumSize,
@@ -55,12 +57,18 @@ public final class BookieRequestHandler: ChannelInboundHandler {
         }
         let id = request.requestID
         let outbox = self.outbox(context)
-        let respond: @Sendable (BookieResponse) -> Void = { response in outbox.send(response) }
+        let inFlight = self.inFlight
+        inFlight?.begin()
+        // Called once per request, whichever thread answers it.
+        let respond: @Sendable (BookieResponse) -> Void = { response in
+            outbox.send(response)
+            inFlight?.end()
+        }
         switch request.body {
         case .add(let entry, let key, let recovery):
             let metrics = self.metrics
             let start = ContinuousClock.now
-            self.store.addEntry(entry, ledgerKey: key, recovery: recovery) { result in
+            let completion: @Sendable (Result<(ledgerID: UInt64, entryID: UInt64), BookieStore.Refusal>) -> Void = { result in
                 switch result {
                 case .success(let (ledgerID, entryID)):
                     metrics.addLatency.record(duration: ContinuousClock.now - start)
@@ -70,6 +78,12 @@ public final class BookieRequestHandler: ChannelInboundHandler {
                     metrics.addFailures.increment()
                     respond(.failure(id, .add, refusal.status, refusal.message))
                 }
+            }
+            // On the loop only while memory holds the ledger; its state is read from the
+            // index (RocksDB) on the blocking pool.
+            guard !self.store.addEntryIfLedgerInMemory(entry, ledgerKey: key, recovery: recovery, completion: completion) else { return }
+            Self.offload(id, .add, to: self.blockingPool, store: self.store, respond: respond) { store in
+                store.addEntry(entry, ledgerKey: key, recovery: recovery, completion: completion)
             }
         case .read(let read):
             let metrics = self.metrics
@@ -102,13 +116,19 @@ public final class BookieRequestHandler: ChannelInboundHandler {
                 }
             }
             if let poll = read.longPoll {
-                return self.longPoll(read, poll, id: id, context: context, respond: respond)
+                let loop = context.eventLoop
+                return Self.offload(id, .read, to: self.blockingPool, store: self.store, respond: respond) { [pool = self.blockingPool] store in
+                    Self.longPoll(read, poll, id: id, store: store, pool: pool, loop: loop, respond: respond)
+                }
             }
             guard read.fence else { return readEntries(nil) }
-            self.store.fence(ledgerID: read.ledgerID, ledgerKey: read.ledgerKey) { result in
-                switch result {
-                case .success(let lac): readEntries(lac)
-                case .failure(let refusal): respondMeasured(.failure(id, .read, refusal.status, refusal.message))
+            // A fence reads the ledger's state from the index when memory holds none.
+            Self.offload(id, .read, to: self.blockingPool, store: self.store, respond: respond) { store in
+                store.fence(ledgerID: read.ledgerID, ledgerKey: read.ledgerKey) { result in
+                    switch result {
+                    case .success(let lac): readEntries(lac)
+                    case .failure(let refusal): respondMeasured(.failure(id, .read, refusal.status, refusal.message))
+                    }
                 }
             }
         case .readLAC(let ledgerID):
@@ -116,10 +136,13 @@ public final class BookieRequestHandler: ChannelInboundHandler {
                 .readLAC(ledgerID: ledgerID, lastAddConfirmed: try store.lastAddConfirmed(ledgerID: ledgerID))
             }
         case .writeLAC(let ledgerID, let lac, let key):
-            self.store.writeLastAddConfirmed(ledgerID: ledgerID, lac: lac, ledgerKey: key) { result in
-                switch result {
-                case .success: respond(BookieResponse(requestID: id, .writeLAC(ledgerID: ledgerID)))
-                case .failure(let refusal): respond(.failure(id, .writeLAC, refusal.status, refusal.message))
+            // The key check reads the ledger's state, from the index when memory holds none.
+            Self.offload(id, .writeLAC, to: self.blockingPool, store: self.store, respond: respond) { store in
+                store.writeLastAddConfirmed(ledgerID: ledgerID, lac: lac, ledgerKey: key) { result in
+                    switch result {
+                    case .success: respond(BookieResponse(requestID: id, .writeLAC(ledgerID: ledgerID)))
+                    case .failure(let refusal): respond(.failure(id, .writeLAC, refusal.status, refusal.message))
+                    }
                 }
             }
         case .getInfo:
@@ -130,16 +153,17 @@ public final class BookieRequestHandler: ChannelInboundHandler {
 
     /// Answers once the ledger's LAC passes `poll.previousLAC` (with the entries from
     /// `firstEntryID` that the LAC covers) or, at the timeout, with no entries and the
-    /// LAC as it stands.
-    private func longPoll(
+    /// LAC as it stands. Runs on the blocking pool (it reads the ledger's state); the
+    /// timeout is kept by `loop` and answered on the pool.
+    private static func longPoll(
         _ read: ReadRequest,
         _ poll: ReadRequest.LongPoll,
         id: UInt64,
-        context: ChannelHandlerContext,
+        store: BookieStore,
+        pool: NIOThreadPool,
+        loop: any EventLoop,
         respond: @escaping @Sendable (BookieResponse) -> Void
     ) {
-        let store = self.store
-        let pool = self.blockingPool
         let answered = Once()
         let answerOnce: @Sendable (Int64, Bool) -> Void = { lac, timedOut in
             guard answered.claim() else { return }
@@ -161,9 +185,13 @@ public final class BookieRequestHandler: ChannelInboundHandler {
             return respond(.failure(id, .read, error.status, error.message))
         }
         guard let token else { return }
-        context.eventLoop.scheduleTask(in: .milliseconds(Int64(poll.timeoutMilliseconds))) {
+        loop.scheduleTask(in: .milliseconds(Int64(poll.timeoutMilliseconds))) {
             store.cancelLACWait(ledgerID: read.ledgerID, token: token)
-            answerOnce((try? store.ledgerState(read.ledgerID)?.lastAddConfirmed) ?? -1, true)
+            // A pool that stopped answers here, unless the LAC answered first.
+            let respondOnce: @Sendable (BookieResponse) -> Void = { response in if answered.claim() { respond(response) } }
+            Self.offload(id, .read, to: pool, store: store, respond: respondOnce) { store in
+                answerOnce((try? store.ledgerState(read.ledgerID)?.lastAddConfirmed) ?? -1, true)
+            }
         }
     }
 
@@ -200,6 +228,24 @@ public final class BookieRequestHandler: ChannelInboundHandler {
             } catch {
                 respond(.failure(id, operation, error.status, error.message))
             }
+        }
+    }
+
+    /// Runs `work` on the pool, which it answers itself; answers that the bookie is
+    /// shutting down when the pool no longer runs work.
+    private static func offload(
+        _ id: UInt64,
+        _ operation: BookieOperation,
+        to pool: NIOThreadPool,
+        store: BookieStore,
+        respond: @escaping @Sendable (BookieResponse) -> Void,
+        _ work: @escaping @Sendable (BookieStore) -> Void
+    ) {
+        pool.submit { state in
+            guard case .active = state else {
+                return respond(.failure(id, operation, .ioError, "the bookie is shutting down"))
+            }
+            work(store)
         }
     }
 

@@ -23,20 +23,30 @@ public final class BookieServer: Sendable {
     }
 
     /// What connections are served with, once the store is open.
-    private struct Serving: Sendable {
+    struct Serving: Sendable {
         var store: BookieStore
         var blockingPool: NIOThreadPool
         var metrics: BookieMetrics
         var info: @Sendable () -> BookieInfo
     }
 
-    /// Where the connection initializer finds what to serve with.
-    private final class Slot: Sendable {
+    /// Where the connection initializer finds what to serve with, and the connections
+    /// open now (closed when the server stops). Each lock is taken alone, never inside the
+    /// other.
+    final class Slot: Sendable {
         let serving = Mutex<Serving?>(nil)
+        let connections = Mutex(Connections())
+        let inFlight = InFlightRequests()
     }
 
-    private let channel: any Channel
-    private let slot: Slot
+    /// The connections open now, by id; after `closed`, new ones are closed at once.
+    struct Connections {
+        var open: [ObjectIdentifier: any Channel] = [:]
+        var closed = false
+    }
+
+    let channel: any Channel
+    let slot: Slot
 
     /// The port the server listens on.
     public var localPort: Int { self.channel.localAddress?.port ?? 0 }
@@ -72,13 +82,13 @@ public final class BookieServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    guard let serving = slot.serving.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
-                    try channel.pipeline.syncOperations.addHandler(
-                        BookieRequestHandler(
-                            store: serving.store, blockingPool: serving.blockingPool, metrics: serving.metrics,
-                            maximumFrameSize: configuration.maximumFrameSize, info: serving.info
-                        )
+                    guard let serving = slot.serving.withLock({ $0 }), slot.track(channel) else { throw ChannelError.ioOnClosedChannel }
+                    let handler = BookieRequestHandler(
+                        store: serving.store, blockingPool: serving.blockingPool, metrics: serving.metrics,
+                        maximumFrameSize: configuration.maximumFrameSize, info: serving.info
                     )
+                    handler.inFlight = slot.inFlight
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
@@ -97,7 +107,7 @@ public final class BookieServer: Sendable {
         try await self.channel.setOption(.autoRead, value: true)
     }
 
-    /// Stops accepting connections.
+    /// Stops accepting connections (those open stay open; ``run()`` closes them too).
     public func close() async throws {
         try await self.channel.close()
     }

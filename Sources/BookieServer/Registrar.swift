@@ -1,13 +1,17 @@
 import Foundation
 import Logging
 import Metadata
+import ServiceLifecycle
 import Synchronization
 
 /// The bookie's ephemeral key `/bookies/available/<id>`, kept for as long as the bookie
 /// runs: when its session ends (the bookie was paused, or cut off from the metadata store
 /// for longer than the TTL) it opens a new session and registers again, so that brokers
 /// find it once more.
-final class Registrar: Sendable {
+///
+/// As a service it keeps the registration until graceful shutdown or cancellation, then
+/// ends the session, so that brokers stop choosing this bookie before it stops serving.
+final class Registrar: Service, Sendable {
     /// The value of `/bookies/available/<id>`.
     struct Value: Codable {
         var address: String
@@ -21,18 +25,21 @@ final class Registrar: Sendable {
     private let ttl: Duration
     private let value: @Sendable (_ readOnly: Bool) -> Value
     private let logger: Logger
+    /// The state to register again with after a session ended.
+    private let isReadOnly: @Sendable () -> Bool
     /// The session the key lives in now; replaced when one ends.
     private let session: Mutex<MetadataSession>
 
-    /// Opens a session and registers with `readOnly` as the state.
+    /// Opens a session and registers with the state `isReadOnly` gives.
     init(
         metadata: any MetadataStore,
         key: String,
         ttl: Duration,
-        readOnly: Bool,
         logger: Logger,
+        isReadOnly: @escaping @Sendable () -> Bool,
         value: @escaping @Sendable (_ readOnly: Bool) -> Value
     ) async throws {
+        self.isReadOnly = isReadOnly
         self.metadata = metadata
         self.key = key
         self.ttl = ttl
@@ -40,7 +47,7 @@ final class Registrar: Sendable {
         self.logger = logger
         let session = try await metadata.createSession(ttl: ttl)
         self.session = Mutex(session)
-        try await self.register(readOnly: readOnly)
+        try await self.register(readOnly: isReadOnly())
     }
 
     /// Writes the key with the state given, in the current session.
@@ -59,6 +66,7 @@ final class Registrar: Sendable {
                 try await self.metadata.keepSessionAlive(session)
                 return  // Cancelled.
             } catch {
+                if Task.isCancelled { return }
                 self.logger.warning("the metadata session ended; registering again", metadata: ["error": "\(error)"])
             }
             var delay = Duration.milliseconds(100)
@@ -76,6 +84,11 @@ final class Registrar: Sendable {
                 }
             }
         }
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await self.maintain(readOnly: self.isReadOnly) }
+        await self.close()
     }
 
     /// Ends the session, removing the key.

@@ -16,18 +16,46 @@ extension BookieStore {
     }
 
     /// Like ``addEntry(_:ledgerKey:recovery:)``, calling `completion` once the entry is
-    /// durable (on the journal thread) or refused (on the caller's).
+    /// durable (on the journal thread) or refused (on the caller's). May read the index (a
+    /// RocksDB read) when memory holds nothing of the ledger: call it where blocking is
+    /// allowed, or try ``addEntryIfLedgerInMemory(_:ledgerKey:recovery:completion:)`` first.
     public func addEntry(
         _ bytes: ByteBuffer,
         ledgerKey: [UInt8],
         recovery: Bool,
         completion: @escaping @Sendable (Result<(ledgerID: UInt64, entryID: UInt64), Refusal>) -> Void
     ) {
+        _ = self.addEntry(bytes, ledgerKey: ledgerKey, recovery: recovery, mayReadIndex: true, completion: completion)
+    }
+
+    /// Like ``addEntry(_:ledgerKey:recovery:completion:)`` without blocking: returns false,
+    /// having done nothing and without calling `completion`, when the add would have to
+    /// read the ledger's state from the index (memory holds nothing of the ledger). An
+    /// event loop calls this, and hands the add to a thread that may block when it returns
+    /// false.
+    public func addEntryIfLedgerInMemory(
+        _ bytes: ByteBuffer,
+        ledgerKey: [UInt8],
+        recovery: Bool,
+        completion: @escaping @Sendable (Result<(ledgerID: UInt64, entryID: UInt64), Refusal>) -> Void
+    ) -> Bool {
+        self.addEntry(bytes, ledgerKey: ledgerKey, recovery: recovery, mayReadIndex: false, completion: completion)
+    }
+
+    /// Returns false only when `mayReadIndex` is false and the index would have to be read.
+    private func addEntry(
+        _ bytes: ByteBuffer,
+        ledgerKey: [UInt8],
+        recovery: Bool,
+        mayReadIndex: Bool,
+        completion: @escaping @Sendable (Result<(ledgerID: UInt64, entryID: UInt64), Refusal>) -> Void
+    ) -> Bool {
         let entry: LedgerEntry
         do {
             entry = try LedgerEntry(decoding: bytes)
         } catch {
-            return completion(.failure(Refusal(.corruptEntry, error.message)))
+            completion(.failure(Refusal(.corruptEntry, error.message)))
+            return true
         }
         let ledgerID = entry.ledgerID
         let entryID = entry.entryID
@@ -40,6 +68,11 @@ extension BookieStore {
         while true {
             let outcome: AddOutcome = self.state.withLock { state in
                 guard let known = state.ledgers[ledgerID].map(Optional.some) ?? indexed else { return .needsIndex }
+                if state.ledgers[ledgerID] == nil, let known {
+                    // Kept, as the index has it, so that applying the record on the journal
+                    // thread does not read the index again under this lock.
+                    state.ledgers[ledgerID] = known
+                }
                 if let known, !known.key.isEmpty, known.key != ledgerKey {
                     return .refused(Refusal(.unauthorized, "ledger \(ledgerID) was created with another key"))
                 }
@@ -65,17 +98,27 @@ extension BookieStore {
             }
             switch outcome {
             case .queued:
-                return
+                return true
             case .refused(let refusal):
-                return completion(.failure(refusal))
+                completion(.failure(refusal))
+                return true
             case .needsIndex:
+                guard mayReadIndex else { return false }
                 do {
                     indexed = .some(try self.index.state(ledgerID: ledgerID))
                 } catch {
-                    return completion(.failure(Refusal(.ioError, error.message)))
+                    completion(.failure(Refusal(.ioError, error.message)))
+                    return true
                 }
             }
         }
+    }
+
+    /// For tests only: `hook` runs, with the ledger's id, before every index read of a
+    /// ledger's state or an entry's location (nil removes it). A test blocks in it to see
+    /// which threads wait on RocksDB.
+    public func setTestingBeforeIndexRead(_ hook: (@Sendable (UInt64) -> Void)?) {
+        self.index.testingBeforeRead.withLock { $0 = hook }
     }
 
     /// What an add found under the state lock.

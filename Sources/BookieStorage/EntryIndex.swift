@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where an entry lives in the entry logs.
 public struct EntryLocation: Hashable, Sendable {
     public var logID: UInt64
@@ -35,6 +37,9 @@ public struct LedgerState: Hashable, Sendable {
 /// order is (ledger, entry) order.
 final class EntryIndex: Sendable {
     private let database: RocksDB
+    /// For tests: runs before every read of a ledger's state or an entry's location, with
+    /// the ledger's id (a test blocks it to show who waits on RocksDB).
+    let testingBeforeRead = Mutex<(@Sendable (UInt64) -> Void)?>(nil)
 
     init(path: String) throws(StorageError) {
         self.database = try RocksDB(path: path)
@@ -99,6 +104,7 @@ final class EntryIndex: Sendable {
     }
 
     func location(ledgerID: UInt64, entryID: UInt64) throws(StorageError) -> EntryLocation? {
+        self.testingBeforeRead.withLock { $0 }?(ledgerID)
         guard let value = try self.database.get(Self.entryKey(ledgerID, entryID)) else { return nil }
         var reader = BytesReader(value)
         guard let logID = reader.read(UInt64.self), let offset = reader.read(UInt64.self), let length = reader.read(UInt32.self),
@@ -108,6 +114,7 @@ final class EntryIndex: Sendable {
     }
 
     func state(ledgerID: UInt64) throws(StorageError) -> LedgerState? {
+        self.testingBeforeRead.withLock { $0 }?(ledgerID)
         guard let value = try self.database.get(Self.ledgerKey(ledgerID)) else { return nil }
         var reader = BytesReader(value)
         guard let fenced = reader.read(UInt8.self), let lac = reader.read(UInt64.self), let count = reader.read(UInt16.self),
