@@ -12,6 +12,10 @@ import Testing
 /// end the recoverer closed the ledger at.
 @Suite("Fencing races", .serialized, .timeLimit(.minutes(5)))
 struct FenceRaceTests {
+    /// Rounds of the race with real processes; the in-process fence-race tests run it
+    /// deterministically.
+    static let rounds = 40
+
     @Test func noEntryConfirmedByTheOldWriterLiesPastTheClosedEnd() async throws {
         let directory = try TemporaryDirectory(label: "fence-race")
         defer { directory.remove() }
@@ -27,7 +31,7 @@ struct FenceRaceTests {
         let recoveryClient = LedgerClient(metadata: metadata, configuration: configuration)
         var violations = 0
         var confirmedInAll = 0
-        for round in 0..<100 {
+        for round in 0..<Self.rounds {
             let writer = try await writerClient.createLedger(ensembleSize: 3, writeQuorum: 3, ackQuorum: 2)
             let writing = Task { await Self.appendUntilRefused(writer, inFlight: 256) }
             try await Task.sleep(for: .milliseconds(Int.random(in: 10...40)))
@@ -40,7 +44,7 @@ struct FenceRaceTests {
                 Issue.record("round \(round): ledger \(writer.ledgerID) was closed at \(recovered.lastAddConfirmed), but the old writer confirmed up to \(highest)")
             }
         }
-        #expect(violations == 0, "\(violations) of 100 rounds confirmed entries past the closed end")
+        #expect(violations == 0, "\(violations) of \(Self.rounds) rounds confirmed entries past the closed end")
         #expect(confirmedInAll > 0, "the writers got entries confirmed before they were fenced")
         await writerClient.close()
         await recoveryClient.close()

@@ -251,25 +251,25 @@ struct LedgerClusterTests {
             let victim = first[1]
             let killed = Flag()
             let victimIndex = cluster.index(of: victim)
-            let results = await appendMany(writer, count: 50_000, inFlight: 256) { id in
-                if id == 15_000, killed.set() {
+            let results = await appendMany(writer, count: 20_000, inFlight: 256) { id in
+                if id == 6_000, killed.set() {
                     cluster.bookies.kill(victimIndex)
                 }
             }
             #expect(killed.isSet)
             let failures = results.filter { if case .failure = $0 { true } else { false } }
             #expect(failures.isEmpty, "the writer saw \(failures.count) errors, first \(String(describing: failures.first))")
-            #expect(results.count == 50_000)
+            #expect(results.count == 20_000)
             let metadata = try await writer.close()
-            #expect(metadata.lastEntryID == 49_999)
+            #expect(metadata.lastEntryID == 19_999)
             #expect(metadata.ensembles.count >= 2, "\(metadata.ensembles)")
             #expect(!metadata.ensembles.last!.bookies.contains(victim), "\(metadata.ensembles)")
             #expect(metadata.ensembles.last!.bookies.contains { !first.contains($0) }, "the fourth bookie joined")
 
             let reader = try await cluster.otherClient().openLedger(writer.ledgerID)
             var next: Int64 = 0
-            while next <= 49_999 {
-                let last = min(next + 999, 49_999)
+            while next <= 19_999 {
+                let last = min(next + 999, 19_999)
                 let entries = try await reader.read(from: next, through: last)
                 #expect(entries == (next...last).map { LedgerCluster.payload($0) })
                 next = last + 1

@@ -1,5 +1,6 @@
 import ClusterTesting
 import Ledger
+import LedgerTesting
 import NIOCore
 import Testing
 
@@ -21,10 +22,51 @@ struct RandomizedLedgerTests {
     /// quorum shapes. At each recovery: the writer is fenced, the ledger closes at or after
     /// every entry the writer saw confirmed, and a second recovery agrees. At the end, with
     /// every bookie back, every confirmed entry of every ledger reads back intact.
-    @Test(arguments: [UInt64(20261121), 6, 8])
+    ///
+    /// With real bookie processes killed by SIGKILL: one seed (the in-process suite runs
+    /// the same steps over more seeds in milliseconds).
+    @Test(arguments: [UInt64(20261121)])
     func invariantsHoldAtEveryStep(seed: UInt64) async throws {
-        var random = SplitMix64(state: seed)
         let cluster = try await LedgerCluster.start(bookies: 5, label: "ledger-random-\(seed)")
+        await Self.exercise(seed: seed, ProcessTarget(cluster: cluster))
+        await cluster.stop()
+    }
+
+    /// The same steps over in-process bookies: a killed bookie is one that cannot be
+    /// reached until it comes back.
+    @Test(arguments: [UInt64(20261121), 6, 8, 11, 12, 13])
+    func invariantsHoldAtEveryStepInProcess(seed: UInt64) async throws {
+        let cluster = try await InProcessCluster.start(bookies: 5)
+        await Self.exercise(seed: seed, InProcessTarget(cluster: cluster, client: cluster.client(configuration: .init(requestTimeout: .seconds(2)))))
+        await cluster.shutdown()
+    }
+
+    /// What the steps do to a cluster.
+    protocol Target: Sendable {
+        var client: LedgerClient { get }
+        func otherClient() -> LedgerClient
+        func kill(_ index: Int)
+        func restart(_ index: Int) async throws
+    }
+
+    struct ProcessTarget: Target {
+        let cluster: LedgerCluster
+        var client: LedgerClient { self.cluster.client }
+        func otherClient() -> LedgerClient { self.cluster.otherClient() }
+        func kill(_ index: Int) { self.cluster.bookies.kill(index) }
+        func restart(_ index: Int) async throws { try await self.cluster.bookies.restart(index) }
+    }
+
+    struct InProcessTarget: Target {
+        let cluster: InProcessCluster
+        let client: LedgerClient
+        func otherClient() -> LedgerClient { self.cluster.client(configuration: .init(requestTimeout: .seconds(2))) }
+        func kill(_ index: Int) { self.cluster.bookies[index].isDown = true }
+        func restart(_ index: Int) async throws { self.cluster.bookies[index].isDown = false }
+    }
+
+    static func exercise(seed: UInt64, _ cluster: some Target) async {
+        var random = SplitMix64(state: seed)
         let shapes = [(3, 3, 1), (3, 3, 2), (3, 3, 3), (3, 2, 1), (3, 2, 2)]
         var closed: [(id: Int64, last: Int64)] = []
         var writer: LedgerWriter?
@@ -53,13 +95,13 @@ struct RandomizedLedgerTests {
                     let up = (0..<5).filter { !down.contains($0) }
                     if up.count > 3 {
                         let victim = up.randomElement(using: &random)!
-                        cluster.bookies.kill(victim)
+                        cluster.kill(victim)
                         down.insert(victim)
                         kills += 1
                     }
                 case 7..<8:  // Bring one back.
                     if let back = down.sorted().randomElement(using: &random) {
-                        try await cluster.bookies.restart(back)
+                        try await cluster.restart(back)
                         down.remove(back)
                     }
                 default:  // Another client recovers the open ledger.
@@ -70,7 +112,7 @@ struct RandomizedLedgerTests {
                     } catch let error as LedgerError where error.code == .recoveryFailed {
                         // Legitimate when too few bookies of the last ensemble are up (with
                         // Qa = 1 every one of them is needed); it must work once they are.
-                        for index in down.sorted() { try await cluster.bookies.restart(index) }
+                        for index in down.sorted() { try await cluster.restart(index) }
                         down.removeAll()
                         recovered = try await cluster.otherClient().recoverLedger(open.ledgerID)
                     }
@@ -95,7 +137,7 @@ struct RandomizedLedgerTests {
                 #expect(metadata.lastEntryID == confirmed)
                 closed.append((open.ledgerID, metadata.lastEntryID))
             }
-            for index in down.sorted() { try await cluster.bookies.restart(index) }
+            for index in down.sorted() { try await cluster.restart(index) }
             for (id, last) in closed where last >= 0 {
                 let reader = try await cluster.otherClient().openLedger(id)
                 #expect(reader.lastAddConfirmed == last)
@@ -105,6 +147,5 @@ struct RandomizedLedgerTests {
         } catch {
             Issue.record("seed \(seed): \(error)")
         }
-        await cluster.stop()
     }
 }

@@ -28,7 +28,7 @@ struct SessionTests {
         try await backend.withStore { store, root in
             // Long enough that a test runner busy with other tests still gets a keep-alive
             // through in each third of it.
-            let session = try await store.createSession(ttl: .seconds(5))
+            let session = try await store.createSession(ttl: .seconds(3))
             try await store.put("\(root)/kept", value: [], session: session)
             let keeper = Task { try await store.keepSessionAlive(session) }
             try await Task.sleep(for: session.ttl * 2)
