@@ -31,6 +31,9 @@ public struct MetadataError: Error, Hashable, Sendable, CustomStringConvertible 
 
     public var code: Code
     public var message: String
+    /// For a SQLite store: the database was locked by another process, and asking again
+    /// later may succeed (unlike a file that is not a database).
+    var locked = false
 
     public init(_ code: Code, _ message: String) {
         self.code = code

@@ -149,7 +149,9 @@ final class SQLiteDatabase {
     private func error(_ status: Int32, _ message: String) -> MetadataError {
         let primary = status & 0xFF
         if primary == SQLITE_BUSY || primary == SQLITE_LOCKED {
-            return MetadataError(.unavailable, "SQLite database \(self.path) stayed locked: \(message)")
+            var locked = MetadataError(.unavailable, "SQLite database \(self.path) stayed locked: \(message)")
+            locked.locked = true
+            return locked
         }
         return MetadataError(.unavailable, "SQLite error \(status) on \(self.path): \(message)")
     }

@@ -106,7 +106,7 @@ public final class SQLiteMetadataStore: MetadataStore {
         while true {
             do {
                 return try self.prepareSchemaOnce(database)
-            } catch where error.code == .unavailable && ContinuousClock.now < deadline {
+            } catch where error.locked && ContinuousClock.now < deadline {
                 Thread.sleep(forTimeInterval: 0.02)
             }
         }

@@ -47,7 +47,7 @@ struct BrokerTopicLifecycleTests {
         let producer = try cluster.keepProducing(topic)
         defer { producer.stop() }
         func receipted() -> [Int] { BrokerCluster.numbers(in: producer.output(), prefix: "R ") }
-        try await Self.waitFor("200 receipts") { receipted().count >= 200 }
+        try await Self.waitFor("100 receipts") { receipted().count >= 100 }
         let before = try await Self.ledgers(path, metadataURL: cluster.bookies.metadataURL)
         let first = try #require(before.last)
 
@@ -59,7 +59,7 @@ struct BrokerTopicLifecycleTests {
 
         // Closed by the unload itself, not recovered by the next load: CLOSED at once.
         #expect(try await Self.ledgerState(first, metadataURL: cluster.bookies.metadataURL) == "CLOSED")
-        try await Self.waitFor("the producer to go on after the unload") { receipted().count >= atUnload + 200 }
+        try await Self.waitFor("the producer to go on after the unload") { receipted().count >= atUnload + 100 }
         let after = try await Self.ledgers(path, metadataURL: cluster.bookies.metadataURL)
         #expect(after.count > before.count, "the topic loaded anew wrote a new ledger: \(before) → \(after)")
         #expect(cluster.broker.output().contains("reason=unload") || cluster.broker.output().contains("unload"), "the broker logged the unload")
