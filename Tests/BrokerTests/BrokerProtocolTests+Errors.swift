@@ -2,7 +2,6 @@ import ClusterTesting
 import NIOCore
 import PulsarProto
 import PulsarWire
-import SwiftProtobuf
 import Testing
 
 extension BrokerProtocolTests {
@@ -25,15 +24,7 @@ extension BrokerProtocolTests {
         await #expect(throws: TestHarnessError.self) { _ = try await early.next(timeout: .seconds(10)) }
 
         let client = try await RawPulsarClient.connect(port: cluster.port)
-        var subscribe = Pulsar_Proto_BaseCommand()
-        subscribe.type = .subscribe
-        subscribe.subscribe.requestID = 42
-        subscribe.subscribe.consumerID = 1
-        let bytes: [UInt8] = try subscribe.serializedBytes(partial: true)
-        var frame = ByteBuffer()
-        frame.writeMultipleIntegers(UInt32(4 + bytes.count), UInt32(bytes.count))
-        frame.writeBytes(bytes)
-        try await client.sendRaw(frame)
+        try await client.sendRaw(try PulsarConnectionHandlerTests.subscribeLackingRequiredFields(requestID: 42))
         let answer = try await client.next(timeout: .seconds(10))
         #expect(answer.command.type == .error)
         #expect(answer.command.error.requestID == 42)

@@ -110,19 +110,24 @@ import Testing
         try await harness.channel.closeFuture.get()
     }
 
-    @Test func aCommandMissingARequiredFieldIsAnsweredByItsRequestIDBeforeTheClose() async throws {
-        let harness = try await Harness.make()
-        try await harness.connect()
+    /// A SUBSCRIBE frame with a request id but no topic, subscription or type (required
+    /// fields).
+    static func subscribeLackingRequiredFields(requestID: UInt64) throws -> ByteBuffer {
         var command = Pulsar_Proto_BaseCommand()
         command.type = .subscribe
-        command.subscribe.requestID = 42
+        command.subscribe.requestID = requestID
         command.subscribe.consumerID = 1
-        // No topic, subscription or type: required fields.
         let bytes: [UInt8] = try command.serializedBytes(partial: true)
         var buffer = ByteBuffer()
         buffer.writeMultipleIntegers(UInt32(4 + bytes.count), UInt32(bytes.count))
         buffer.writeBytes(bytes)
-        try? await harness.read(buffer)
+        return buffer
+    }
+
+    @Test func aCommandMissingARequiredFieldIsAnsweredByItsRequestIDBeforeTheClose() async throws {
+        let harness = try await Harness.make()
+        try await harness.connect()
+        try? await harness.read(try Self.subscribeLackingRequiredFields(requestID: 42))
         let answer = try await harness.written()
         #expect(answer.map(\.type) == [.error])
         #expect(answer.first?.error.requestID == 42)
