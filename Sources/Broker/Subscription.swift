@@ -33,6 +33,8 @@ final class Subscription: @unchecked Sendable {
     private(set) weak var topic: Topic?
     private var consumers: ConsumerSet<Consumer>
     private var dispatching = false
+    /// How long dispatch waits, on its topic's clock, before reading again after a read failed.
+    static var retryDelay: Duration { .milliseconds(200) }
     /// Counts resets (seeks): a read started before one brings back entries from before
     /// it, which are dropped.
     private var epoch = 0
@@ -252,7 +254,8 @@ final class Subscription: @unchecked Sendable {
                 guard let lastSent else { break }
                 await self.cursor.moveReadPosition(to: await self.ledger.next(after: lastSent))
             } catch {
-                try? await Task.sleep(for: .milliseconds(200))
+                // A failed read (bookies unreachable) is tried again after a pause.
+                try? await topic.clock.sleep(for: Self.retryDelay)
             }
         }
         self.dispatching = false

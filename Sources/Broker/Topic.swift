@@ -39,17 +39,23 @@ actor Topic {
     nonisolated let onClosed: @Sendable (Topic) -> Void
     /// When the last producer or consumer left (or the topic was loaded).
     var idleSince: ContinuousClock.Instant = .now
+    /// The clock dispatch waits on (retries after a failed read).
+    nonisolated let clock: any Clock<Duration>
     /// Messages and bytes received, for stats.
     nonisolated let messagesIn = Atomic<Int>(0)
     nonisolated let bytesIn = Atomic<Int>(0)
 
-    init(name: TopicName, ledger: ManagedLedger, compression: CompressionType, logger: Logger, onClosed: @escaping @Sendable (Topic) -> Void = { _ in }) {
+    init(
+        name: TopicName, ledger: ManagedLedger, compression: CompressionType, logger: Logger, clock: any Clock<Duration> = ContinuousClock(),
+        onClosed: @escaping @Sendable (Topic) -> Void = { _ in }
+    ) {
         self.name = name
         self.ledger = ledger
         self.eventLoop = ledger.eventLoop
         self.compression = compression
         self.logger = logger
         self.onClosed = onClosed
+        self.clock = clock
     }
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { self.eventLoop.executor.asUnownedSerialExecutor() }

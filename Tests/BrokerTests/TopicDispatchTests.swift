@@ -46,7 +46,7 @@ struct TopicDispatchTests {
 
         /// A topic on three in-process bookies at 3/2/2, with no entry cache: every
         /// dispatch read goes to the bookies.
-        static func make() async throws -> Harness {
+        static func make(clock: any Clock<Duration> = ContinuousClock()) async throws -> Harness {
             let cluster = try await InProcessCluster.start(bookies: 3)
             var configuration = ManagedLedgerConfiguration()
             configuration.ensembleSize = 3
@@ -56,7 +56,9 @@ struct TopicDispatchTests {
             let ledger = try await ManagedLedger.open(
                 name: "t/ns/persistent/dispatch", client: cluster.client(), metadata: cluster.metadata, configuration: configuration
             )
-            let topic = Topic(name: try TopicName("persistent://t/ns/dispatch"), ledger: ledger, compression: .none, logger: Logger(label: "test"))
+            let topic = Topic(
+                name: try TopicName("persistent://t/ns/dispatch"), ledger: ledger, compression: .none, logger: Logger(label: "test"), clock: clock
+            )
             let (producer, _) = try await topic.addProducer(
                 name: "p", accessMode: .shared, connection: ObjectIdentifier(cluster), producerID: 1, requestID: 1, brokerName: "b",
                 sink: RecordingSink()
@@ -208,6 +210,31 @@ struct TopicDispatchTests {
         try await Self.waitFor("the four messages handed over", within: .seconds(2)) { second.deliveries.count >= 4 }
         try await Task.sleep(for: .milliseconds(100))
         #expect(second.deliveries.map(\.position).sorted() == positions, "what the consumer that left had not acknowledged, once each")
+        await harness.shutdown()
+    }
+
+    /// A read that fails (every bookie refuses it) is tried again after the retry delay on
+    /// the topic's clock, not before.
+    @Test func aFailedDispatchReadIsRetriedAfterItsDelayOnTheTopicsClock() async throws {
+        let clock = ManualClock()
+        let harness = try await Harness.make(clock: clock)
+        let positions = try await harness.publish(2)
+        for bookie in harness.cluster.bookies {
+            bookie.setFault { request in
+                if case .read = request { return .fail(.ioError) }
+                return nil
+            }
+        }
+        let sink = RecordingSink()
+        let consumer = try await harness.subscribe(1, sink)
+        harness.topic.flow(consumer, permits: 10)
+        #expect(await clock.waitForSleepers(1), "dispatch waits on the topic's clock after the failed read")
+        for bookie in harness.cluster.bookies { bookie.setFault(nil) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(sink.deliveries.isEmpty, "nothing is read again before the delay")
+        clock.advance(by: Subscription.retryDelay)
+        try await Self.waitFor("the messages after the retry") { sink.deliveries.count == 2 }
+        #expect(sink.deliveries.map(\.position) == positions)
         await harness.shutdown()
     }
 }
