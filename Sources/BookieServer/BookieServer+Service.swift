@@ -29,7 +29,7 @@ extension BookieServer: Service {
             // Read no more requests, and answer those read (adds the journal is writing,
             // reads on the pool) before the connections close: for up to 2 s.
             for connection in connections {
-                try? await connection.setOption(.autoRead, value: false)
+                try? await connection.setOption(.autoRead, value: false).get()
             }
             await self.slot.inFlight.waitUntilNone(timeout: .seconds(2))
         }

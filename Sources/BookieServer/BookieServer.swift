@@ -104,7 +104,7 @@ public final class BookieServer: Sendable {
         info: @escaping @Sendable () -> BookieInfo
     ) async throws {
         self.slot.serving.withLock { $0 = Serving(store: store, blockingPool: blockingPool, metrics: metrics, info: info) }
-        try await self.channel.setOption(.autoRead, value: true)
+        try await self.channel.setOption(.autoRead, value: true).get()
     }
 
     /// Stops accepting connections (those open stay open; ``run()`` closes them too).

@@ -41,9 +41,11 @@ import Testing
             let channel = NIOAsyncTestingChannel()
             let connection = PulsarConnection(broker: broker, channel: channel)
             let flushes = FlushCounter()
-            try await channel.pipeline.addHandler(flushes)
-            try await channel.pipeline.addHandler(ByteToMessageHandler(PulsarFrameDecoder()))
-            try await channel.pipeline.addHandler(connection)
+            try await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.addHandler(flushes)
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PulsarFrameDecoder()))
+                try channel.pipeline.syncOperations.addHandler(connection)
+            }.get()
             try await channel.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 6650))
             return Harness(channel: channel, connection: connection, flushes: flushes, broker: broker)
         }
