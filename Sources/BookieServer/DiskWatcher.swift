@@ -25,17 +25,12 @@ final class DiskWatcher: Service, Sendable {
     }
 
     func run() async throws {
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        await cancelWhenGracefulShutdown {
-            var monitor = self.monitor
-            while !Task.isCancelled {
-                try? await Task.sleep(for: self.configuration.flushInterval)
-                if Task.isCancelled { break }
-                await self.check(&monitor, on: pool)
-            }
+        let state = MonitorState(self.monitor)
+        await PeriodicWork.run(every: self.configuration.flushInterval) { pool in
+            var monitor = state.monitor
+            await self.check(&monitor, on: pool)
+            state.monitor = monitor
         }
-        try? await pool.shutdownGracefully()
     }
 
     private func check(_ monitor: inout DiskMonitor, on pool: NIOThreadPool) async {
@@ -63,5 +58,15 @@ final class DiskWatcher: Service, Sendable {
         } catch {
             self.logger.error("could not update the registration", metadata: ["error": "\(error)"])
         }
+    }
+}
+
+/// The disk watcher's latest reading, carried from one check to the next.
+private final class MonitorState: @unchecked Sendable {
+    /// Touched by one check at a time: the checks of a watcher run one after another.
+    var monitor: DiskMonitor
+
+    init(_ monitor: DiskMonitor) {
+        self.monitor = monitor
     }
 }

@@ -19,27 +19,17 @@ final class FlushService: Service, Sendable {
     }
 
     func run() async throws {
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        let store = self.store
-        let logger = self.logger
-        let interval = self.interval
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                if Task.isCancelled { break }
-                await Self.flush(store, on: pool, logger: logger)
-            }
-        }
-        if !Task.isCancelled {
-            // Graceful shutdown: what the servers acknowledged goes to the entry logs now.
+        let (store, logger) = (self.store, self.logger)
+        await PeriodicWork.run(every: self.interval) { pool in
+            await Self.flush(store, on: pool, logger: logger)
+        } atGracefulShutdown: { pool in
+            // What the servers acknowledged goes to the entry logs now.
             do {
                 try await pool.runToCompletion { try store.flush() }
             } catch {
                 logger.error("flush failed", metadata: ["error": "\(error)"])
             }
         }
-        try? await pool.shutdownGracefully()
     }
 
     private static func flush(_ store: BookieStore, on pool: NIOThreadPool, logger: Logger) async {

@@ -22,20 +22,13 @@ final class GarbageCollector: Service, Sendable {
     /// Collects until graceful shutdown or cancellation; a collection under way finishes
     /// its current step first.
     func run() async throws {
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: self.configuration.garbageCollectionInterval)
-                if Task.isCancelled { break }
-                do {
-                    try await self.collect(on: pool)
-                } catch {
-                    self.logger.error("garbage collection failed", metadata: ["error": "\(error)"])
-                }
+        await PeriodicWork.run(every: self.configuration.garbageCollectionInterval) { pool in
+            do {
+                try await self.collect(on: pool)
+            } catch {
+                self.logger.error("garbage collection failed", metadata: ["error": "\(error)"])
             }
         }
-        try? await pool.shutdownGracefully()
     }
 
     /// Deletes the ledgers whose metadata is gone and compacts entry logs that are mostly
