@@ -24,7 +24,7 @@ extension PulsarConnection {
             // Closed by its topic before it was registered here: the client hears it now.
             if producer.isClosed { self.producerClosed(producer) }
         } catch {
-            self.send(PulsarErrorAnswer.error(requestID: request.requestID, BrokerError.code(for: error).serverError, "\(error)"))
+            self.fail(requestID: request.requestID, error)
         }
     }
 
@@ -55,7 +55,7 @@ extension PulsarConnection {
             }
             topic.onLoop { _ in consumer.subscription.announceActiveConsumer() }
         } catch {
-            self.send(PulsarErrorAnswer.error(requestID: request.requestID, BrokerError.code(for: error).serverError, "\(error)"))
+            self.fail(requestID: request.requestID, error)
         }
     }
 
@@ -65,7 +65,7 @@ extension PulsarConnection {
             _ = try? await self.eventLoop.submit { self.machine.consumerClosedByBroker(consumer.consumerID) { $0 === consumer } }.get()
             self.send(PulsarErrorAnswer.success(requestID))
         } catch {
-            self.send(PulsarErrorAnswer.error(requestID: requestID, BrokerError.code(for: error).serverError, "\(error)"))
+            self.fail(requestID: requestID, error)
         }
     }
 
@@ -77,7 +77,7 @@ extension PulsarConnection {
             try await topic.seek(consumer, request)
             self.send(PulsarErrorAnswer.success(request.requestID))
         } catch {
-            self.send(PulsarErrorAnswer.error(requestID: request.requestID, BrokerError.code(for: error).serverError, "\(error)"))
+            self.fail(requestID: request.requestID, error)
         }
     }
 

@@ -149,6 +149,11 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
         self.outbox.flush()
     }
 
+    /// ERROR for the request `requestID`, with the ServerError for `error`.
+    func fail(requestID: UInt64, _ error: any Error) {
+        self.send(PulsarErrorAnswer.error(requestID: requestID, BrokerError.code(for: error).serverError, "\(error)"))
+    }
+
     /// The answer to a refused request, in its own response type.
     func fail(_ request: Pulsar_Proto_BaseCommand, _ error: any Error) {
         let message = (error as? BrokerError)?.description ?? "\(error)"

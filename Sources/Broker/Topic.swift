@@ -41,9 +41,6 @@ actor Topic {
     var idleSince: ContinuousClock.Instant = .now
     /// The clock dispatch waits on (retries after a failed read).
     nonisolated let clock: any Clock<Duration>
-    /// Messages and bytes received, for stats.
-    nonisolated let messagesIn = Atomic<Int>(0)
-    nonisolated let bytesIn = Atomic<Int>(0)
 
     init(
         name: TopicName, ledger: ManagedLedger, compression: CompressionType, logger: Logger, clock: any Clock<Duration> = ContinuousClock(),
@@ -94,9 +91,6 @@ actor Topic {
         guard !producer.isClosed, !self.isClosed else {
             return completion(.failure(BrokerError(.serviceNotReady, "producer \(producer.name) of \(self.name) was closed; reconnect")))
         }
-        let messages = payload.metadata.hasNumMessagesInBatch ? Int(payload.metadata.numMessagesInBatch) : 1
-        self.messagesIn.add(messages, ordering: .relaxed)
-        self.bytesIn.add(payload.metadataAndPayload.readableBytes, ordering: .relaxed)
         self.ledger.append(StoredEntry.encode(payload, compression: self.compression)) { result in
             switch result {
             case .success(let position):

@@ -92,12 +92,6 @@ final class TopicManager: Service, Sendable {
         return topics
     }
 
-    /// Whether `name` is loaded here.
-    func isLoaded(_ name: TopicName) async -> Bool {
-        guard let task = self.topics.withLock({ $0.loads[name]?.task }), let topic = try? await task.value else { return false }
-        return !topic.isClosed
-    }
-
     /// Unloads a topic: its clients are told to reconnect and its ledger is closed
     /// cleanly. False when it was not loaded.
     @discardableResult
