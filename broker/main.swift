@@ -39,10 +39,17 @@ struct BrokerCommand: AsyncParsableCommand {
     var maxEntriesPerLedger: String?
     @Option(help: "Seconds a topic with no producer or consumer stays loaded (default 1800; 0 keeps it).")
     var topicIdleTimeoutSeconds: String?
+    @Option(help: "Seconds the broker's metadata session outlives its last keep-alive; its bundles move this long after it stops (default 5).")
+    var sessionTtlSeconds: String?
+    @Option(help: "Bundles of a namespace created without a bundle count (default 4).") var defaultNamespaceBundles: String?
+    @Option(help: "Seconds between load reports (default 5).") var loadReportIntervalSeconds: String?
+    @Option(help: "Seconds between the leader's load shedding rounds (default 15; 0 turns shedding off).")
+    var loadSheddingIntervalSeconds: String?
 
     static let settingNames: Set<String> = [
         "metadata-url", "listen", "http-port", "advertised-address", "cluster-name", "ensemble-size", "write-quorum", "ack-quorum",
-        "storage-compression", "max-entries-per-ledger", "topic-idle-timeout-seconds",
+        "storage-compression", "max-entries-per-ledger", "topic-idle-timeout-seconds", "session-ttl-seconds", "default-namespace-bundles",
+        "load-report-interval-seconds", "load-shedding-interval-seconds",
     ]
 
     func run() async throws {
@@ -60,6 +67,13 @@ struct BrokerCommand: AsyncParsableCommand {
             let idleSeconds = try settings.value("topic-idle-timeout-seconds", flag: self.topicIdleTimeoutSeconds, default: 1800.0) {
                 Double($0).flatMap { $0 >= 0 ? $0 : nil }
             }
+            let seconds: (String) -> Double? = { Double($0).flatMap { $0 >= 0 && $0 <= 86_400 ? $0 : nil } }
+            let duration: (Double) -> Duration = { .milliseconds(Int64($0 * 1000)) }
+            let ttl = try settings.value("session-ttl-seconds", flag: self.sessionTtlSeconds, default: 5.0) { seconds($0).flatMap { $0 >= 1 ? $0 : nil } }
+            let reportEvery = try settings.value("load-report-interval-seconds", flag: self.loadReportIntervalSeconds, default: 5.0) {
+                seconds($0).flatMap { $0 >= 0.1 ? $0 : nil }
+            }
+            let shedEvery = try settings.value("load-shedding-interval-seconds", flag: self.loadSheddingIntervalSeconds, default: 15.0, seconds)
             configuration = .init(
                 host: String(listen[..<colon]),
                 port: port,
@@ -74,7 +88,13 @@ struct BrokerCommand: AsyncParsableCommand {
                     try? CompressionType(policy: text)
                 },
                 maxEntriesPerLedger: try settings.value("max-entries-per-ledger", flag: self.maxEntriesPerLedger, default: 50_000, count),
-                topicIdleTimeout: idleSeconds == 0 ? nil : .milliseconds(Int64(idleSeconds * 1000))
+                topicIdleTimeout: idleSeconds == 0 ? nil : .milliseconds(Int64(idleSeconds * 1000)),
+                sessionTTL: duration(ttl),
+                defaultBundles: try settings.value("default-namespace-bundles", flag: self.defaultNamespaceBundles, default: 4) {
+                    Int($0).flatMap { (1...1024).contains($0) ? $0 : nil }
+                },
+                loadReportInterval: duration(reportEvery),
+                loadSheddingInterval: shedEvery == 0 ? nil : duration(shedEvery)
             )
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)

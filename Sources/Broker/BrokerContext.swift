@@ -10,6 +10,7 @@ import Synchronization
 /// clients and the topics it has loaded.
 final class BrokerContext: Sendable {
     let name: String
+    let clusterName: String
     let serviceURL: String
     /// `http://host:port` of the REST API; its port is known once the server is bound.
     var httpURL: String {
@@ -29,13 +30,16 @@ final class BrokerContext: Sendable {
     let logger: Logger
     /// The topics loaded here.
     let topics: TopicManager
+    /// The broker's session, the bundles it owns, the leader.
+    let membership: BrokerMembership
 
     init(
-        name: String, serviceURL: String, httpURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],
+        name: String, clusterName: String = "standalone", serviceURL: String, httpURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],
         ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType, topicIdleTimeout: Duration? = nil,
-        logger: Logger
+        sessionTTL: Duration = .seconds(5), defaultBundles: Int = 4, logger: Logger
     ) {
         self.name = name
+        self.clusterName = clusterName
         self.serviceURL = serviceURL
         self.httpAddress = Mutex(httpURL)
         self.maxMessageSize = maxMessageSize
@@ -45,12 +49,19 @@ final class BrokerContext: Sendable {
         self.ledgerConfiguration = ledgerConfiguration
         self.defaultCompression = defaultCompression
         self.logger = logger
+        let membership = BrokerMembership(session: BrokerSession(metadata: metadata, ttl: sessionTTL), defaultBundles: defaultBundles)
+        self.membership = membership
+        let weak = WeakContext()
         self.topics = TopicManager(idleTimeout: topicIdleTimeout, logger: logger) { name, onClosed in
-            try await Self.loadTopic(
+            guard let context = weak.context else { throw BrokerError(.serviceNotReady, "the broker is stopping") }
+            // Only the owner of a topic's bundle loads it, and serves it while it owns it.
+            let bundle = try await context.ensureServed(name)
+            return try await Self.loadTopic(
                 name, metadata: metadata, client: Self.client(for: name, among: clients), configuration: ledgerConfiguration,
-                defaultCompression: defaultCompression, logger: logger, onClosed: onClosed
+                defaultCompression: defaultCompression, logger: logger, bundle: bundle, mayServe: { membership.serves(bundle) }, onClosed: onClosed
             )
         }
+        weak.context = self
     }
 
     /// The topic, loaded on first use (see ``TopicManager``).
@@ -62,7 +73,8 @@ final class BrokerContext: Sendable {
     /// policies (the broker's where it sets none).
     static func loadTopic(
         _ name: TopicName, metadata: any MetadataStore, client: LedgerClient, configuration: ManagedLedgerConfiguration,
-        defaultCompression: CompressionType, logger: Logger, onClosed: @escaping @Sendable (Topic) -> Void
+        defaultCompression: CompressionType, logger: Logger, bundle: Bundle? = nil, mayServe: @escaping @Sendable () -> Bool = { true },
+        onClosed: @escaping @Sendable (Topic) -> Void
     ) async throws -> Topic {
         let key = Self.policiesKey(tenant: name.tenant, namespace: name.namespace)
         let policies = try await metadata.get(key).map { stored throws(BrokerError) in try NamespacePolicies.decoded(stored.value, key: key) }
@@ -77,7 +89,10 @@ final class BrokerContext: Sendable {
         let ledger = try await ManagedLedger.open(
             name: name.ledgerName, client: client, metadata: metadata, configuration: configuration, logger: logger
         )
-        return Topic(name: name, ledger: ledger, compression: compression ?? defaultCompression, logger: logger, onClosed: onClosed)
+        return Topic(
+            name: name, ledger: ledger, compression: compression ?? defaultCompression, logger: logger, bundle: bundle, mayServe: mayServe,
+            onClosed: onClosed
+        )
     }
 
     /// The ledger client, and so the event loop, of a topic: by a hash of its name that
@@ -127,8 +142,11 @@ final class BrokerContext: Sendable {
         return try NamespacePolicies.decoded(stored.value, key: key)
     }
 
-    /// Creates a namespace with the given policies; throws `alreadyExists` when it exists.
+    /// Creates a namespace with the given policies (and the default bundle layout when
+    /// they name none); throws `alreadyExists` when it exists.
     func createNamespace(tenant: String, namespace: String, policies: NamespacePolicies = NamespacePolicies()) async throws {
+        var policies = policies
+        if policies.bundles == nil { policies.bundles = NamespaceBundles(count: self.membership.defaultBundles) }
         _ = try await self.metadata.put(Self.policiesKey(tenant: tenant, namespace: namespace), value: try policies.encoded(), expecting: .absent)
     }
 

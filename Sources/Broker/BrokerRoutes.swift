@@ -10,7 +10,8 @@ import Prometheus
 
 /// The broker's REST API on Hummingbird: the endpoints Pulsar's clients call themselves
 /// (partitioned-topic metadata, HTTP lookup, a namespace's topics), the namespace admin
-/// API (see ``addNamespaceRoutes(to:_:)``), health checks and Prometheus metrics. Errors
+/// API (see ``addNamespaceRoutes(to:_:)``), the cluster's routes (bundles, unload,
+/// brokers: ``addClusterRoutes(to:_:)``), health checks and Prometheus metrics. Errors
 /// are `{"reason": …}` with Pulsar's statuses; a route that needs the broker answers 503
 /// while it is starting.
 enum BrokerRoutes {
@@ -46,24 +47,12 @@ enum BrokerRoutes {
             }
             return Response(status: .noContent)
         }
-        router.put("/admin/v2/persistent/{tenant}/{namespace}/{topic}/unload") { _, route in
-            // Its clients are told to reconnect; its ledger is closed cleanly.
-            try await context().topics.unload(try topic(route))
-            return Response(status: .noContent)
-        }
-        router.get("/lookup/v2/topic/persistent/{tenant}/{namespace}/{topic}") { _, route in
-            _ = try topic(route)
-            let broker = try context()
-            // Pulsar's LookupData; the client insists on the TLS fields even when empty.
-            return try Response.json([
-                "brokerUrl": broker.serviceURL, "brokerUrlTls": "", "httpUrl": broker.httpURL, "httpUrlTls": "", "nativeUrl": broker.serviceURL,
-            ])
-        }
         router.get("/admin/v2/namespaces/{tenant}/{namespace}/topics") { _, route in
             let topics = try await context().topics(tenant: route.pathParameter("tenant"), namespace: route.pathParameter("namespace"))
             return try Response.json(topics)
         }
         Self.addNamespaceRoutes(to: router, context)
+        Self.addClusterRoutes(to: router, context)
         Self.addHealthRoutes(to: router, shared: shared, registry: registry)
         return router
     }
@@ -90,12 +79,7 @@ extension BrokerRoutes {
     /// loaded afterwards.
     static func addNamespaceRoutes(to router: Router<BasicRequestContext>, _ context: @escaping @Sendable () throws -> BrokerContext) {
         @Sendable func namespace(_ route: BasicRequestContext) throws -> (tenant: String, namespace: String) {
-            let tenant = route.pathParameter("tenant")
-            let namespace = route.pathParameter("namespace")
-            for part in [tenant, namespace] where part.isEmpty || !part.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=:".contains($0) }) {
-                throw RESTError(.preconditionFailed, reason: "'\(part)' is not a valid tenant or namespace name")
-            }
-            return (tenant, namespace)
+            try Self.namespace(route)
         }
         @Sendable func policies(_ route: BasicRequestContext) async throws -> NamespacePolicies {
             let (tenant, name) = try namespace(route)

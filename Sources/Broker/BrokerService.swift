@@ -39,13 +39,27 @@ public final class BrokerService: Sendable {
         /// How long a topic with no producer or consumer stays loaded (default 30 minutes;
         /// nil keeps it until the broker stops).
         public var topicIdleTimeout: Duration?
+        /// TTL of the broker's metadata session (default 5 s): a broker that stops is
+        /// replaced as the owner of its bundles this long after its last keep-alive.
+        public var sessionTTL: Duration
+        /// Bundles of a namespace created without a bundle count (default 4, as Pulsar).
+        public var defaultBundles: Int
+        /// How often the broker reports its load (default 5 s).
+        public var loadReportInterval: Duration
+        /// How often the leader sheds load (default 15 s; nil turns shedding off).
+        public var loadSheddingInterval: Duration?
 
         public init(
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
             clusterName: String = "standalone", ensembleSize: Int = 2, writeQuorum: Int = 2, ackQuorum: Int = 2,
             maxMessageSize: Int = 5 << 20, storageCompression: CompressionType = .lz4, maxEntriesPerLedger: Int = 50_000,
-            topicIdleTimeout: Duration? = .seconds(30 * 60)
+            topicIdleTimeout: Duration? = .seconds(30 * 60), sessionTTL: Duration = .seconds(5), defaultBundles: Int = 4,
+            loadReportInterval: Duration = .seconds(5), loadSheddingInterval: Duration? = .seconds(15)
         ) {
+            self.sessionTTL = sessionTTL
+            self.defaultBundles = defaultBundles
+            self.loadReportInterval = loadReportInterval
+            self.loadSheddingInterval = loadSheddingInterval
             self.host = host
             self.port = port
             self.httpPort = httpPort
@@ -63,9 +77,10 @@ public final class BrokerService: Sendable {
     }
 
     /// The broker's long-running parts, to run in one `ServiceGroup` in this order:
-    /// storage clients, binary server, REST server, topic manager. The group shuts them
-    /// down in reverse: close every topic's ledger, telling its clients to reconnect (and
-    /// load no topic from then on); stop the REST API; stop accepting and close the
+    /// storage clients, binary server, REST server, cluster membership, topic manager. The
+    /// group shuts them down in reverse: close every topic's ledger, telling its clients to
+    /// reconnect (and load no topic from then on); close the metadata session, which
+    /// releases the broker's bundles; stop the REST API; stop accepting and close the
     /// connections left; close the ledger clients and the metadata store.
     public let services: [any Service]
     /// `pulsar://host:port` clients are told to connect to.
@@ -77,7 +92,8 @@ public final class BrokerService: Sendable {
 
     /// Connects to the metadata store, binds the binary port and makes the broker's
     /// parts; nothing is served until the services run. The REST server binds when its
-    /// service runs; the broker logs "broker serving" with both addresses then.
+    /// service runs; the broker logs "broker serving" with both addresses once it has joined
+    /// the cluster (registered in a metadata session).
     /// `metricsRegistry` is what `/metrics` serves (no `/metrics` without one).
     public static func start(
         configuration: Configuration, logger: Logger, metricsRegistry: PrometheusCollectorRegistry? = nil
@@ -100,27 +116,25 @@ public final class BrokerService: Sendable {
             )
             let advertised = configuration.advertisedHost ?? configuration.host
             let context = BrokerContext(
-                name: "\(configuration.clusterName)-\(advertised)-\(binary.port)",
+                name: "\(configuration.clusterName)-\(advertised)-\(binary.port)", clusterName: configuration.clusterName,
                 serviceURL: "pulsar://\(advertised):\(binary.port)",
                 httpURL: "http://\(advertised):\(configuration.httpPort)",
                 maxMessageSize: configuration.maxMessageSize, metadata: metadata, clients: clients, ledgerConfiguration: ledgerConfiguration,
-                defaultCompression: configuration.storageCompression, topicIdleTimeout: configuration.topicIdleTimeout, logger: logger
+                defaultCompression: configuration.storageCompression, topicIdleTimeout: configuration.topicIdleTimeout,
+                sessionTTL: configuration.sessionTTL, defaultBundles: configuration.defaultBundles, logger: logger
             )
             try await context.createDefaultNamespace()
             shared.context = context
-            let http = HTTPService(
-                server: HTTPServer(
-                    host: configuration.host, port: configuration.httpPort, router: BrokerRoutes.router(shared, registry: metricsRegistry),
-                    logger: logger
-                )
-            ) { port in
-                context.httpURL = "http://\(advertised):\(port)"
-                logger.info(
-                    "broker serving",
-                    metadata: ["service": "\(context.serviceURL)", "http": "\(context.httpURL)", "metadata": "\(configuration.metadataURL)"]
-                )
-            }
-            return BrokerService(services: [storage, binary, http, context.topics], serviceURL: context.serviceURL)
+            let server = HTTPServer(
+                host: configuration.host, port: configuration.httpPort, router: BrokerRoutes.router(shared, registry: metricsRegistry), logger: logger
+            )
+            let membership = MembershipService(
+                context: context,
+                configuration: .init(reportInterval: configuration.loadReportInterval, sheddingInterval: configuration.loadSheddingInterval),
+                advertisedHost: advertised, cluster: configuration.clusterName, httpPort: { try await server.boundPort() }
+            )
+            let http = HTTPService(server: server) { port in context.httpURL = "http://\(advertised):\(port)" }
+            return BrokerService(services: [storage, binary, http, membership, context.topics], serviceURL: context.serviceURL)
         } catch {
             await storage.close()
             throw error

@@ -7,6 +7,9 @@ struct NamespacePolicies: Codable, Equatable, Sendable {
     var persistence: PersistencePolicies?
     /// How bookies store batches: `none`, `lz4` or `zstd`.
     var storageCompression: String?
+    /// How the namespace's topic-name hashes are split into bundles (Pulsar's
+    /// BundlesData); written on creation, or by the first broker to need it.
+    var bundles: NamespaceBundles?
 
     func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()

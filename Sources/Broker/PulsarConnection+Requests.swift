@@ -122,13 +122,20 @@ extension PulsarConnection {
         do {
             switch request.type {
             case .lookup:
-                _ = try TopicName(request.lookupTopic.topic)
+                let name = try TopicName(request.lookupTopic.topic)
                 command.type = .lookupResponse
                 command.lookupTopicResponse.requestID = request.lookupTopic.requestID
-                command.lookupTopicResponse.response = .connect
-                command.lookupTopicResponse.brokerServiceURL = self.broker.serviceURL
-                command.lookupTopicResponse.authoritative = true
                 command.lookupTopicResponse.proxyThroughServiceURL = false
+                switch try await self.broker.lookup(name, authoritative: request.lookupTopic.authoritative) {
+                case .connect(let broker):
+                    command.lookupTopicResponse.response = .connect
+                    command.lookupTopicResponse.brokerServiceURL = broker.pulsarURL
+                    command.lookupTopicResponse.authoritative = true
+                case .redirect(let broker, let authoritative):
+                    command.lookupTopicResponse.response = .redirect
+                    command.lookupTopicResponse.brokerServiceURL = broker.pulsarURL
+                    command.lookupTopicResponse.authoritative = authoritative
+                }
             case .partitionedMetadata:
                 let name = try TopicName(request.partitionMetadata.topic)
                 command.type = .partitionedMetadataResponse

@@ -206,6 +206,11 @@ final class Subscription: @unchecked Sendable {
     /// the topic, so every step after an `await` is back on the topic's loop.
     private func dispatchPass(_ topic: isolated Topic) async {
         while let consumer = self.consumers.nextConsumer() {
+            guard topic.mayServe() else {
+                // The broker's ownership lapsed: no further dispatch.
+                topic.close(.ownershipLost)
+                break
+            }
             let keyShared = self.consumers.type == .keyShared
             do {
                 if !self.redeliveries.isEmpty {
@@ -247,6 +252,7 @@ final class Subscription: @unchecked Sendable {
                         target = position == entries[0].0 ? consumer : self.consumers.nextConsumer()
                     }
                     guard let target, self.deliver(position, entry, facts, to: target, redeliveryCount: 0) else { break }
+                    topic.counters.recordOut(bytes: entry.readableBytes)
                     lastSent = position
                 }
                 self.flushDeliveries()

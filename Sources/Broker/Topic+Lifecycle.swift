@@ -12,6 +12,9 @@ extension Topic {
         case idle
         /// The broker is stopping.
         case shutdown
+        /// The broker lost the ownership of the topic's bundle (its metadata session
+        /// ended, or the bundle's key is gone): another broker may own it already.
+        case ownershipLost
 
         var description: String {
             switch self {
@@ -19,6 +22,7 @@ extension Topic {
             case .unloaded: "unload"
             case .idle: "idleness"
             case .shutdown: "broker shutdown"
+            case .ownershipLost: "lost ownership"
             }
         }
     }
@@ -31,9 +35,10 @@ extension Topic {
     /// again does nothing.
     func close(_ reason: CloseReason) {
         guard self.markClosed() else { return }
-        if case .failed = reason {
+        switch reason {
+        case .failed, .ownershipLost:
             self.logger.warning("closing topic", metadata: ["topic": "\(self.name)", "reason": "\(reason)"])
-        } else {
+        default:
             self.logger.info("closing topic", metadata: ["topic": "\(self.name)", "reason": "\(reason)"])
         }
         let producers = Array(self.producers.values) + self.waiting

@@ -41,11 +41,20 @@ actor Topic {
     var idleSince: ContinuousClock.Instant = .now
     /// The clock dispatch waits on (retries after a failed read).
     nonisolated let clock: any Clock<Duration>
+    /// What was published and delivered, for the load reports.
+    nonisolated let counters = TopicCounters()
+    /// Whether this broker may still acknowledge writes of the topic: false once its
+    /// ownership lapsed (a paused broker woke up past its session's TTL).
+    nonisolated let mayServe: @Sendable () -> Bool
+    /// The namespace bundle the topic was loaded in, owned by this broker.
+    nonisolated let bundle: Bundle?
 
     init(
         name: TopicName, ledger: ManagedLedger, compression: CompressionType, logger: Logger, clock: any Clock<Duration> = ContinuousClock(),
-        onClosed: @escaping @Sendable (Topic) -> Void = { _ in }
+        bundle: Bundle? = nil, mayServe: @escaping @Sendable () -> Bool = { true }, onClosed: @escaping @Sendable (Topic) -> Void = { _ in }
     ) {
+        self.mayServe = mayServe
+        self.bundle = bundle
         self.name = name
         self.ledger = ledger
         self.eventLoop = ledger.eventLoop
@@ -91,9 +100,18 @@ actor Topic {
         guard !producer.isClosed, !self.isClosed else {
             return completion(.failure(BrokerError(.serviceNotReady, "producer \(producer.name) of \(self.name) was closed; reconnect")))
         }
+        guard self.mayServe() else {
+            self.onLoop { $0.close(.ownershipLost) }
+            return completion(.failure(BrokerError(.serviceNotReady, "\(self.name) is no longer served by this broker; look it up again")))
+        }
+        self.counters.recordIn(messages: Int(max(1, payload.metadata.numMessagesInBatch)), bytes: payload.metadataAndPayload.readableBytes)
         self.ledger.append(StoredEntry.encode(payload, compression: self.compression)) { result in
             switch result {
             case .success(let position):
+                // Stored, but a broker whose ownership lapsed meanwhile (it was paused
+                // past its session) acknowledges nothing more: the producer is closed and
+                // resends to the new owner.
+                guard self.mayServe() else { return self.onLoop { $0.close(.ownershipLost) } }
                 completion(.success(position))
             case .failure(let error):
                 self.onLoop { $0.close(.failed(error)) }

@@ -65,4 +65,29 @@ public enum ClusterLayout {
     public static func partitionedTopics(tenant: String, namespace: String) -> String {
         "/admin/partitioned-topics/\(tenant)/\(namespace)/persistent"
     }
+
+    /// Live brokers register here as ephemeral keys with their addresses and load:
+    /// `/brokers/available/<id>`, the id being the broker's `host:http-port`.
+    public static let availableBrokers = "/brokers/available"
+
+    public static func availableBroker(_ id: String) -> String {
+        "\(Self.availableBrokers)/\(id)"
+    }
+
+    /// The leader broker's ephemeral key, won by compare-and-set: `/brokers/leader`.
+    public static let leaderBroker = "/brokers/leader"
+
+    /// Bundle ownership, every namespace's below it: `/namespace/`.
+    public static let bundleOwners = "/namespace/"
+
+    /// The ephemeral key of the broker owning a namespace bundle:
+    /// `/namespace/<tenant>/<namespace>/<range>`, `range` as `0x00000000_0x40000000`.
+    public static func bundleOwner(tenant: String, namespace: String, range: String) -> String {
+        "\(Self.bundleOwners(tenant: tenant, namespace: namespace))/\(range)"
+    }
+
+    /// The owned bundles of a namespace, as children.
+    public static func bundleOwners(tenant: String, namespace: String) -> String {
+        "/namespace/\(tenant)/\(namespace)"
+    }
 }

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import Metadata
+
+extension BrokerContext {
+    /// The answer to a lookup: the broker to connect to, or one to ask again.
+    enum LookupAnswer: Hashable, Sendable {
+        case connect(BrokerAddress)
+        case redirect(BrokerAddress, authoritative: Bool)
+    }
+
+    /// Finds the broker serving `name`, placing its bundle when it has no owner (see
+    /// ``LookupDecision``). Throws `serviceNotReady` when the client should retry.
+    func lookup(_ name: TopicName, authoritative: Bool) async throws -> LookupAnswer {
+        guard let me = self.membership.identity else { throw BrokerError(.serviceNotReady, "the broker is starting; retry") }
+        let (bundle, layout) = try await self.bundle(of: name)
+        // A lost race for the key is decided again with the winner known.
+        for _ in 0..<3 {
+            let servedHere = self.membership.serves(bundle)
+            let owner = servedHere ? nil : try await self.owner(of: bundle)
+            var candidate: BrokerAddress?
+            if LookupDecision.needsCandidate(owner: owner, servedHere: servedHere, authoritative: authoritative, isLeader: self.membership.isLeader) {
+                candidate = try await self.place(bundle)
+            }
+            let decision = LookupDecision.decide(
+                owner: owner, servedHere: servedHere, me: me.brokerId, authoritative: authoritative, leader: self.membership.leader?.address,
+                candidate: candidate
+            )
+            switch decision {
+            case .connectHere:
+                return .connect(me)
+            case .connect(let owner):
+                return .connect(owner)
+            case .redirect(let broker, let authoritative):
+                return .redirect(broker, authoritative: authoritative)
+            case .retry(let reason):
+                throw BrokerError(.serviceNotReady, "\(bundle): \(reason); retry")
+            case .acquire:
+                if try await self.acquire(bundle, layout: layout, as: me) { return .connect(me) }
+            }
+        }
+        throw BrokerError(.serviceNotReady, "\(bundle) changed hands while it was looked up; retry")
+    }
+
+    /// Makes sure this broker serves `name` before loading it: a topic whose bundle has
+    /// no owner is placed as a lookup would (so a client that connects without a lookup
+    /// is served where the bundle lands); one owned elsewhere is refused, so that its
+    /// client looks it up.
+    func ensureServed(_ name: TopicName) async throws -> Bundle {
+        if let bundle = self.membership.ownership.bundle(of: name), self.membership.serves(bundle) { return bundle }
+        switch try await self.lookup(name, authoritative: false) {
+        case .connect(let broker) where broker.brokerId == self.membership.identity?.brokerId:
+            if let bundle = self.membership.ownership.bundle(of: name), self.membership.serves(bundle) { return bundle }
+            throw BrokerError(.serviceNotReady, "\(name) is not served by this broker now; look it up again")
+        case .connect(let broker), .redirect(let broker, _):
+            throw BrokerError(.serviceNotReady, "\(name) is served by \(broker.pulsarURL); look it up again")
+        }
+    }
+
+    /// The bundle of `name`, under its namespace's current layout.
+    func bundle(of name: TopicName) async throws -> (Bundle, NamespaceBundles) {
+        let layout = try await self.bundleLayout(tenant: name.tenant, namespace: name.namespace)
+        return (Bundle(tenant: name.tenant, namespace: name.namespace, range: layout.bundle(forTopic: name.description)), layout)
+    }
+
+    /// The bundle layout of a namespace: from its policies, where the first broker to need
+    /// it writes the default one; a namespace that does not exist has the default layout.
+    func bundleLayout(tenant: String, namespace: String) async throws -> NamespaceBundles {
+        let key = Self.policiesKey(tenant: tenant, namespace: namespace)
+        while true {
+            guard let stored = try await self.metadata.get(key) else { return NamespaceBundles(count: self.membership.defaultBundles) }
+            var policies = try NamespacePolicies.decoded(stored.value, key: key)
+            if let bundles = policies.bundles { return bundles }
+            let bundles = NamespaceBundles(count: self.membership.defaultBundles)
+            policies.bundles = bundles
+            do {
+                _ = try await self.metadata.put(key, value: try policies.encoded(), expecting: .version(stored.version))
+                return bundles
+            } catch let error as MetadataError where error.code == .badVersion {
+                continue
+            }
+        }
+    }
+
+    /// The bundle's ownership key, decoded (nil when it has no owner).
+    func owner(of bundle: Bundle) async throws -> BundleOwnerValue? {
+        guard let stored = try await self.metadata.get(bundle.key) else { return nil }
+        do {
+            return try BundleOwnerValue.decoded(stored.value)
+        } catch {
+            throw BrokerError(.metadata, "\(bundle.key) does not hold a bundle owner: \(error)")
+        }
+    }
+
+    /// Takes `bundle` by creating its ephemeral key in this broker's session; false when
+    /// another broker holds the key.
+    func acquire(_ bundle: Bundle, layout: NamespaceBundles, as me: BrokerAddress) async throws -> Bool {
+        guard let (session, generation) = self.membership.session.current() else {
+            throw BrokerError(.serviceNotReady, "the broker has no metadata session now; retry")
+        }
+        let value = BundleOwnerValue(nativeUrl: me.pulsarURL, httpUrl: me.httpURL, disabled: false, brokerId: me.brokerId)
+        let version: Int64
+        do {
+            version = try await self.metadata.put(bundle.key, value: try value.encoded(), expecting: .absent, session: session)
+        } catch let error as MetadataError where error.code == .alreadyExists {
+            return false
+        }
+        // The session may have ended while the key was written: then it goes with it.
+        guard self.membership.session.current()?.generation == generation else { return false }
+        self.membership.ownership.add(bundle, layout: layout, version: version)
+        self.logger.info("owning bundle", metadata: ["bundle": "\(bundle)"])
+        return true
+    }
+}

@@ -1,0 +1,112 @@
+import Metadata
+import Synchronization
+
+/// A namespace bundle: a range of a namespace's topic-name hashes, the unit of ownership.
+struct Bundle: Hashable, Sendable, CustomStringConvertible {
+    var tenant: String
+    var namespace: String
+    var range: BundleRange
+
+    /// `tenant/namespace/0x…_0x…`, Pulsar's name of a bundle.
+    var description: String { "\(self.tenant)/\(self.namespace)/\(self.range.name)" }
+
+    /// The ownership key of the bundle.
+    var key: String { ClusterLayout.bundleOwner(tenant: self.tenant, namespace: self.namespace, range: self.range.name) }
+}
+
+/// The bundles this broker owns, with the bundle layout of their namespaces (so that a
+/// topic's bundle can be found without the store).
+///
+/// An entry is added once the bundle's ephemeral key is won and removed when the broker
+/// releases the bundle, loses its session, or sees the key deleted. A bundle being
+/// released is still listed, as `releasing`, and counts as not owned.
+final class BundleOwnership: Sendable {
+    private struct Namespace {
+        var bundles: NamespaceBundles
+        /// The version of each owned bundle's key.
+        var owned: [BundleRange: Int64] = [:]
+        var releasing: Set<BundleRange> = []
+    }
+
+    private let table = Mutex<[String: Namespace]>([:])
+
+    private static func name(_ tenant: String, _ namespace: String) -> String { "\(tenant)/\(namespace)" }
+
+    /// The bundle of `topic` under the layout known for its namespace, if any is known.
+    func bundle(of topic: TopicName) -> Bundle? {
+        self.table.withLock { table in
+            table[Self.name(topic.tenant, topic.namespace)].map {
+                Bundle(tenant: topic.tenant, namespace: topic.namespace, range: $0.bundles.bundle(forTopic: topic.description))
+            }
+        }
+    }
+
+    /// Whether the broker owns `bundle` and is not releasing it.
+    func holds(_ bundle: Bundle) -> Bool {
+        self.table.withLock { table in
+            guard let entry = table[Self.name(bundle.tenant, bundle.namespace)] else { return false }
+            return entry.owned[bundle.range] != nil && !entry.releasing.contains(bundle.range)
+        }
+    }
+
+    /// Records a bundle won at `version`, its namespace laid out as `bundles`.
+    func add(_ bundle: Bundle, layout bundles: NamespaceBundles, version: Int64) {
+        self.table.withLock { table in
+            let name = Self.name(bundle.tenant, bundle.namespace)
+            var entry = table[name] ?? Namespace(bundles: bundles)
+            entry.bundles = bundles
+            entry.owned[bundle.range] = version
+            table[name] = entry
+        }
+    }
+
+    /// Marks an owned bundle as being released; returns its key's version (nil when the
+    /// bundle is not owned or already being released).
+    func beginRelease(_ bundle: Bundle) -> Int64? {
+        self.table.withLock { table in
+            let name = Self.name(bundle.tenant, bundle.namespace)
+            guard var entry = table[name], let version = entry.owned[bundle.range], !entry.releasing.contains(bundle.range) else { return nil }
+            entry.releasing.insert(bundle.range)
+            table[name] = entry
+            return version
+        }
+    }
+
+    /// Forgets a bundle; true when it was listed.
+    @discardableResult
+    func remove(_ bundle: Bundle) -> Bool {
+        self.table.withLock { table in
+            let name = Self.name(bundle.tenant, bundle.namespace)
+            guard var entry = table[name], entry.owned.removeValue(forKey: bundle.range) != nil else { return false }
+            entry.releasing.remove(bundle.range)
+            table[name] = entry.owned.isEmpty ? nil : entry
+            return true
+        }
+    }
+
+    /// Forgets every bundle (the session ended) and returns them.
+    func removeAll() -> [Bundle] {
+        self.table.withLock { table in
+            defer { table.removeAll() }
+            return Self.list(table)
+        }
+    }
+
+    /// The bundles owned (releasing ones included), by name.
+    func owned() -> [Bundle] {
+        self.table.withLock { Self.list($0) }
+    }
+
+    /// The listed bundle whose ownership key is `key`.
+    func bundle(withKey key: String) -> Bundle? {
+        self.owned().first { $0.key == key }
+    }
+
+    private static func list(_ table: [String: Namespace]) -> [Bundle] {
+        table.flatMap { name, entry in
+            let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
+            return entry.owned.keys.map { Bundle(tenant: parts[0], namespace: parts[1], range: $0) }
+        }
+        .sorted { $0.description < $1.description }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import Glibc
+import MagnetarHTTP
+import Metadata
+
+extension MembershipService {
+    /// While this broker leads, moves bundles off brokers well above the average load,
+    /// every `interval` (see ``LoadPlacement/sheddingPlan(now:lastMoved:coolDown:)``): the
+    /// owner unloads the bundle and the leader places it where the plan said.
+    func shedLoad(every interval: Duration) async throws {
+        var lastMoved: [String: ContinuousClock.Instant] = [:]
+        while true {
+            try await Task.sleep(for: interval)
+            guard self.context.membership.isLeader else { continue }
+            let registrations: [BrokerRegistration]
+            do {
+                registrations = try await self.context.registrations()
+            } catch {
+                continue
+            }
+            let now = ContinuousClock.now
+            lastMoved = lastMoved.filter { now - $0.value < self.configuration.coolDown }
+            let placement = LoadPlacement(
+                brokers: registrations.map { BrokerLoad(broker: $0.brokerId, bundles: $0.load.bundles) }, threshold: self.configuration.threshold
+            )
+            for move in placement.sheddingPlan(now: now, lastMoved: lastMoved, coolDown: self.configuration.coolDown) {
+                guard let owner = registrations.first(where: { $0.brokerId == move.from }) else { continue }
+                lastMoved[move.bundle] = now
+                self.context.membership.setDestination(move.bundle, move.to)
+                self.context.logger.info("shedding a bundle", metadata: ["bundle": "\(move.bundle)", "from": "\(move.from)", "to": "\(move.to)"])
+                await self.context.requestUnload(bundleNamed: move.bundle, at: owner.address)
+            }
+        }
+    }
+}
+
+extension BrokerContext {
+    /// Has the broker at `owner` unload the bundle `name` (`tenant/namespace/range`): here
+    /// when it is this broker, else through its REST API.
+    func requestUnload(bundleNamed name: String, at owner: BrokerAddress) async {
+        let parts = name.split(separator: "/").map(String.init)
+        guard parts.count == 3, let range = BundleRange(name: parts[2]) else { return }
+        if owner.brokerId == self.membership.identity?.brokerId {
+            await self.unloadBundle(Bundle(tenant: parts[0], namespace: parts[1], range: range))
+            return
+        }
+        let url = "\(owner.httpURL)/admin/v2/namespaces/\(parts[0])/\(parts[1])/\(parts[2])/unload"
+        do {
+            let response = try await HTTPClient.request("PUT", url)
+            if response.status >= 300 {
+                self.logger.warning("a bundle unload was refused", metadata: ["url": "\(url)", "status": "\(response.status)"])
+            }
+        } catch {
+            self.logger.warning("a bundle unload failed", metadata: ["url": "\(url)", "error": "\(error)"])
+        }
+    }
+}
+
+/// Measures a broker's load between two reports: message and byte rates per bundle from
+/// the topics' counters, and the CPU the process used.
+actor LoadMeter {
+    private var readings: [TopicName: TopicCounters.Reading] = [:]
+    private var last = ContinuousClock.now
+    private var lastCPU = LoadMeter.cpuSeconds()
+
+    /// The report for `topics` since the last one.
+    func report(_ topics: [Topic], owned: [Bundle]) -> BrokerLoadReport {
+        let now = ContinuousClock.now
+        let elapsed = max((now - self.last) / .seconds(1), 0.001)
+        var report = BrokerLoadReport(topics: topics.count, timestamp: Date().timeIntervalSince1970)
+        for bundle in owned { report.bundles[bundle.description] = BundleLoad() }
+        var readings: [TopicName: TopicCounters.Reading] = [:]
+        for topic in topics {
+            let reading = topic.counters.reading
+            readings[topic.name] = reading
+            let before = self.readings[topic.name] ?? TopicCounters.Reading()
+            var load = BundleLoad()
+            load.msgRateIn = Double(reading.messagesIn - before.messagesIn) / elapsed
+            load.msgRateOut = Double(reading.entriesOut - before.entriesOut) / elapsed
+            load.msgThroughputIn = Double(reading.bytesIn - before.bytesIn) / elapsed
+            load.msgThroughputOut = Double(reading.bytesOut - before.bytesOut) / elapsed
+            load.topics = 1
+            report.msgRateIn += load.msgRateIn
+            report.msgRateOut += load.msgRateOut
+            report.msgThroughputIn += load.msgThroughputIn
+            report.msgThroughputOut += load.msgThroughputOut
+            if let bundle = topic.bundle {
+                var total = report.bundles[bundle.description] ?? BundleLoad()
+                total.msgRateIn += load.msgRateIn
+                total.msgRateOut += load.msgRateOut
+                total.msgThroughputIn += load.msgThroughputIn
+                total.msgThroughputOut += load.msgThroughputOut
+                total.topics += 1
+                report.bundles[bundle.description] = total
+            }
+        }
+        let cpu = Self.cpuSeconds()
+        report.cpu = min(1, max(0, (cpu - self.lastCPU) / elapsed / Double(ProcessInfo.processInfo.activeProcessorCount)))
+        self.readings = readings
+        self.last = now
+        self.lastCPU = cpu
+        return report
+    }
+
+    /// CPU seconds the process has used (user and system), from `/proc/self/stat`.
+    static func cpuSeconds() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8), let end = text.lastIndex(of: ")") else { return 0 }
+        // After the command's closing parenthesis: state is field 3, utime 14, stime 15.
+        let fields = text[text.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}
