@@ -11,6 +11,7 @@ struct BundleRange: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The whole hash space, `0x00000000_0xffffffff`: the one bundle of an unsplit namespace.
     static let full = BundleRange(lower: 0, upper: .max)
 
+    /// The range `[lower, upper)`; `lower` must be below `upper`.
     init(lower: UInt32, upper: UInt32) {
         precondition(lower < upper, "a bundle range needs lower < upper")
         self.lower = lower

@@ -94,20 +94,53 @@ struct HTTPClientTests {
         #expect(error?.cause != nil)
     }
 
-    @Test func silentServerTimesOut() async throws {
-        // Accepts connections and reads requests, but never answers.
+    /// Starts a server that accepts connections and reads requests but never answers,
+    /// runs `body` with its port and its accepted connections, and closes it.
+    static func withSilentServer<Result>(_ body: (Int, AsyncStream<any Channel>) async throws -> Result) async throws -> Result {
+        let (accepted, connections) = AsyncStream<any Channel>.makeStream()
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                connections.yield(channel)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(listener.localAddress?.port)
-        let start = ContinuousClock.now
-        let error = await #expect(throws: HTTPClientError.self) {
-            try await HTTPClient.request("GET", "http://127.0.0.1:\(port)/hello", timeout: .milliseconds(300))
+        do {
+            let result = try await body(port, accepted)
+            try await listener.close()
+            return result
+        } catch {
+            try? await listener.close()
+            throw error
         }
-        let elapsed = ContinuousClock.now - start
-        try await listener.close()
-        #expect(error?.code == .timedOut)
-        #expect(elapsed >= .milliseconds(300))
-        #expect(elapsed < .seconds(3))
+    }
+
+    @Test func silentServerTimesOutAndTheConnectionIsClosed() async throws {
+        try await Self.withSilentServer { port, accepted in
+            let start = ContinuousClock.now
+            let error = await #expect(throws: HTTPClientError.self) {
+                try await HTTPClient.request("GET", "http://127.0.0.1:\(port)/hello", timeout: .milliseconds(300))
+            }
+            let elapsed = ContinuousClock.now - start
+            #expect(error?.code == .timedOut)
+            #expect(elapsed >= .milliseconds(300))
+            #expect(elapsed < .seconds(3))
+            // The server's side of the connection sees it closed.
+            var connections = accepted.makeAsyncIterator()
+            let connection = try #require(await connections.next())
+            try await connection.closeFuture.get()
+        }
+    }
+
+    @Test func cancellationEndsARequest() async throws {
+        try await Self.withSilentServer { port, _ in
+            let request = Task { try await HTTPClient.request("GET", "http://127.0.0.1:\(port)/hello", timeout: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(200))
+            let start = ContinuousClock.now
+            request.cancel()
+            await #expect(throws: CancellationError.self) { try await request.value }
+            #expect(ContinuousClock.now - start < .seconds(3))
+        }
     }
 
     @Test(arguments: [
