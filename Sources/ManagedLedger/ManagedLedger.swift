@@ -189,7 +189,12 @@ public actor ManagedLedger {
         var dropped: Int64?
         if let last = ledgers.last {
             do {
+                // A ledger its previous owner closed cleanly needs no recovery; say when one did.
+                let closedBefore = try await client.readMetadata(last.id).0.state == .closed
                 let reader = try await client.recoverLedger(last.id)
+                if !closedBefore {
+                    logger.info("recovered the last ledger of a managed ledger", metadata: ["name": "\(name)", "ledger": "\(last.id)"])
+                }
                 ledgers[ledgers.count - 1] = LedgerInfo(id: last.id, entries: reader.metadata.lastEntryID + 1, size: Int64(reader.metadata.length))
                 readers[last.id] = reader
             } catch let error as LedgerError where error.code == .noSuchLedger {

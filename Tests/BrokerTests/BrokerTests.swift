@@ -33,15 +33,7 @@ struct BrokerCluster {
 
     /// Entry bytes the running bookies have stored (their `bookie_WRITE_BYTES`).
     func bookieBytesWritten() async throws -> Int {
-        var total = 0
-        for index in self.bookies.ids.indices where self.bookies.isRunning(index) {
-            guard let address = self.bookies.httpAddress(index) else { throw TestHarnessError("bookie \(index) has no HTTP address") }
-            let (data, _) = try await URLSession.shared.data(from: URL(string: "http://\(address)/metrics")!)
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("bookie_WRITE_BYTES ") {
-                total += Int(Double(line.split(separator: " ").last ?? "") ?? 0)
-            }
-        }
-        return total
+        try await self.bookies.bytesWritten()
     }
 
     func stop() {
@@ -90,6 +82,21 @@ struct BrokerCluster {
         let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
         let python = try PythonClient.interpreter()
         return try await ChildProcess.run(python, [scripts.appendingPathComponent(script).path] + arguments, timeout: .seconds(120))
+    }
+}
+
+extension BookieCluster {
+    /// Entry bytes the running bookies have stored (their `bookie_WRITE_BYTES`).
+    func bytesWritten() async throws -> Int {
+        var total = 0
+        for index in self.ids.indices where self.isRunning(index) {
+            guard let address = self.httpAddress(index) else { throw TestHarnessError("bookie \(index) has no HTTP address") }
+            let (data, _) = try await URLSession.shared.data(from: URL(string: "http://\(address)/metrics")!)
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("bookie_WRITE_BYTES ") {
+                total += Int(Double(line.split(separator: " ").last ?? "") ?? 0)
+            }
+        }
+        return total
     }
 }
 

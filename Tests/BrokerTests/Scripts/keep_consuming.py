@@ -14,5 +14,5 @@ while True:
         message = consumer.receive(timeout_millis=1000)
     except pulsar.Timeout:
         continue
-    print("M " + message.data().decode(), flush=True)
+    print("M " + message.data().decode().strip(), flush=True)
     consumer.acknowledge(message)
