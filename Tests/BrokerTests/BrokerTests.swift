@@ -147,6 +147,28 @@ struct StandaloneTests {
         }
     }
 
+    /// `--brokers 2`: both brokers serve and know each other; a client of either reads
+    /// what a client of the other wrote.
+    @Test func twoBrokersServeOneCluster() async throws {
+        let directory = try TemporaryDirectory(label: "standalone-brokers")
+        defer { directory.remove() }
+        let setup = try Setup(directory, brokers: 2)
+        let cluster = try ChildProcess(try BuiltProducts.path(of: "magnetar"), setup.arguments, logPath: directory.file("standalone.log"))
+        defer { cluster.stop() }
+        try await cluster.waitForOutput("Ctrl-C stops the cluster")
+        #expect(cluster.output().contains("pulsar://127.0.0.1:\(setup.port),127.0.0.1:\(setup.port + 1)"))
+        for index in 1...2 { try await Self.waitForBroker(directory.file("data/broker-\(index).log"), round: 0) }
+        let topic = "persistent://public/default/two-brokers"
+        let produced = try await ChildProcess.run(setup.python, [setup.script, "pulsar://127.0.0.1:\(setup.port)", topic, "produce", "100"], timeout: .seconds(90))
+        #expect(produced.status == 0 && produced.output.contains("OK produce 100"), "\(produced.output.suffix(2000))")
+        let consumed = try await ChildProcess.run(setup.python, [setup.script, "pulsar://127.0.0.1:\(setup.port + 1)", topic, "consume", "100"], timeout: .seconds(90))
+        #expect(consumed.status == 0 && consumed.output.contains("OK consume 100"), "\(consumed.output.suffix(2000))")
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(setup.httpPort + 1)/admin/v2/brokers/standalone")!)
+        #expect(String(decoding: data, as: UTF8.self) == "[\"127.0.0.1:\(setup.httpPort)\",\"127.0.0.1:\(setup.httpPort + 1)\"]")
+        cluster.kill(SIGTERM)
+        #expect(try await cluster.waitForExit(timeout: .seconds(40)) == 0)
+    }
+
     /// SIGKILL the broker and a bookie of a running standalone cluster: each is started
     /// again, and the cluster serves the messages published before.
     @Test func aChildThatDiesIsStartedAgain() async throws {
@@ -177,18 +199,28 @@ struct StandaloneTests {
     /// against it.
     struct Setup {
         let port: Int
+        let httpPort: Int
         let bookiePort: Int
         let arguments: [String]
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/produce_then_consume.py").path
         let python: String
         var service: String { "pulsar://127.0.0.1:\(self.port)" }
 
-        init(_ directory: TemporaryDirectory) throws {
-            self.port = try FreePort.allocate()
+        /// With more than one broker, the ports after the two allocated must be free too.
+        init(_ directory: TemporaryDirectory, brokers: Int = 1) throws {
+            func ports() throws -> Int {
+                for _ in 0..<50 {
+                    let port = try FreePort.allocate()
+                    if (1..<brokers).allSatisfy({ !FreePort.isAccepting(port + $0) }) { return port }
+                }
+                throw TestHarnessError("no \(brokers) free ports in a row")
+            }
+            self.port = try ports()
+            self.httpPort = try ports()
             self.bookiePort = try FreePort.allocate()
             self.arguments = [
-                "standalone", "--data-dir", directory.file("data"), "--port", "\(self.port)", "--http-port", "\(try FreePort.allocate())",
-                "--bookie-port", "\(self.bookiePort)",
+                "standalone", "--data-dir", directory.file("data"), "--port", "\(self.port)", "--http-port", "\(self.httpPort)",
+                "--bookie-port", "\(self.bookiePort)", "--brokers", "\(brokers)",
             ]
             self.python = try PythonClient.interpreter()
         }

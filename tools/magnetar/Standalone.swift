@@ -5,9 +5,11 @@ import Settings
 extension Magnetar {
     struct Standalone: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Start a one-host cluster: bookies and a broker sharing a SQLite metadata file.",
+            abstract: "Start a one-host cluster: bookies and brokers sharing a SQLite metadata file.",
             discussion: """
-                The bookies and the broker run as child processes; one that dies is started again. \
+                The bookies and the brokers run as child processes; one that dies is started again. \
+                With --brokers N, broker i serves on port+i-1 and http-port+i-1; clients may \
+                connect to any of them and are sent to the broker that owns their topic. \
                 Ctrl-C or SIGTERM stops them all cleanly. Starting again on the same data \
                 directory serves the same topics and messages.
                 """
@@ -18,6 +20,9 @@ extension Magnetar {
 
         @Option(help: "Number of bookie processes.")
         var bookies = 3
+
+        @Option(help: "Number of broker processes.")
+        var brokers = 1
 
         @Option(help: "Port of the Pulsar protocol.")
         var port = 6650
@@ -30,6 +35,10 @@ extension Magnetar {
 
         func run() async throws {
             guard self.bookies >= 1 else { throw ValidationError("--bookies must be at least 1") }
+            guard (1...64).contains(self.brokers) else { throw ValidationError("--brokers must be between 1 and 64") }
+            guard self.port + self.brokers - 1 <= 65_535, self.httpPort + self.brokers - 1 <= 65_535 else {
+                throw ValidationError("the brokers' ports run past 65535")
+            }
             let directory = URL(fileURLWithPath: self.dataDir).standardizedFileURL.path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
@@ -49,22 +58,26 @@ extension Magnetar {
                     log: "\(directory)/bookie-\(index).log"
                 )
             }
-            children.append(
-                Supervised(
-                    name: "broker",
+            // Broker i (from 1) on port + i - 1 and http-port + i - 1; the only one is "broker".
+            let brokers = (1...self.brokers).map { index in
+                let name = self.brokers == 1 ? "broker" : "broker-\(index)"
+                return Supervised(
+                    name: name,
                     executable: "\(binaries)/broker",
                     arguments: [
-                        "--metadata-url", metadata, "--listen", "127.0.0.1:\(self.port)", "--http-port", "\(self.httpPort)",
+                        "--metadata-url", metadata, "--listen", "127.0.0.1:\(self.port + index - 1)", "--http-port", "\(self.httpPort + index - 1)",
                         "--ensemble-size", "\(copies)", "--write-quorum", "\(copies)", "--ack-quorum", "\(copies)",
                     ],
-                    log: "\(directory)/broker.log"
+                    log: "\(directory)/\(name).log"
                 )
-            )
+            }
+            children += brokers
             let stopping = StopSignal()
             for child in children { try child.start() }
             say("Magnetar standalone")
-            say("  service URL:    pulsar://127.0.0.1:\(self.port)")
-            say("  admin URL:      http://127.0.0.1:\(self.httpPort)")
+            let ports = (0..<self.brokers).map { "127.0.0.1:\(self.port + $0)" }
+            say("  service URL:    pulsar://\(ports.joined(separator: ","))")
+            say("  admin URL:      http://127.0.0.1:\(self.httpPort)" + (self.brokers > 1 ? " (…\(self.httpPort + self.brokers - 1))" : ""))
             say("  data directory: \(directory)")
             say("  bookies:        \(self.bookies) on ports \(self.bookiePort)…\(self.bookiePort + self.bookies - 1); logs in the data directory")
             say("Ctrl-C stops the cluster.")
@@ -90,9 +103,10 @@ extension Magnetar {
             }
             if let failure { say(failure) }
             say("stopping")
-            // The broker first, so it closes its ledgers while the bookies still serve.
-            children.last!.terminate()
-            for child in children.dropLast() { child.terminate() }
+            // The brokers first, so they close their ledgers while the bookies still serve.
+            for broker in brokers { broker.askToStop() }
+            for broker in brokers { broker.terminate() }
+            for child in children.dropLast(brokers.count) { child.terminate() }
             if failure != nil { throw ExitCode.failure }
         }
     }
@@ -189,6 +203,11 @@ final class Supervised: @unchecked Sendable {
         handle.seek(toFileOffset: size > 4096 ? size - 4096 : 0)
         let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         return text.split(separator: "\n").suffix(count).map { "  " + $0 }.joined(separator: "\n")
+    }
+
+    /// Sends SIGTERM without waiting.
+    func askToStop() {
+        if let process = self.process, process.isRunning { process.terminate() }
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within 15 s.
