@@ -1,0 +1,100 @@
+@testable import Broker
+import ClusterTesting
+import Foundation
+import Testing
+
+extension MultiBrokerTests {
+    /// A broker that joins a loaded cluster gets a bundle from the leader's load shedding
+    /// within a minute; killed, its bundles go back to the others with nothing lost.
+    @Test func aJoiningBrokerReceivesBundlesAndGivesThemBackWhenKilled() async throws {
+        let arguments = ["--session-ttl-seconds", "2", "--load-report-interval-seconds", "1", "--load-shedding-interval-seconds", "2"]
+        let fleet = try await BrokerFleet.start(label: "fleet-join", metadata: .etcd, brokers: 3, arguments: arguments)
+        defer { fleet.stop() }
+        // One topic in each of public/default's four bundles, all equally busy.
+        let layout = NamespaceBundles(count: 4)
+        var topics: [String] = []
+        var covered: Set<BundleRange> = []
+        for index in 0... where covered.count < 4 {
+            if covered.insert(layout.bundle(forTopic: "persistent://public/default/load-\(index)")).inserted { topics.append("load-\(index)") }
+            if covered.count == 4 { break }
+        }
+        let producer = try fleet.background("produce_many.py", [fleet.serviceURL, topics.joined(separator: ","), "50"], log: "producer")
+        let consumer = try fleet.background("consume_many.py", [fleet.serviceURL, topics.joined(separator: ",")], log: "consumer")
+        defer {
+            producer.stop()
+            consumer.stop()
+        }
+        try await Self.waitForEach(topics, producer, receipts: 100)
+        let initial = try await [fleet.ownedBundles(0), fleet.ownedBundles(1), fleet.ownedBundles(2)]
+        #expect(initial.map(\.count).reduce(0, +) == 4, "\(initial)")
+
+        let newcomer = try await fleet.addBroker()
+        let joinedAt = ContinuousClock.now
+        while try await fleet.ownedBundles(newcomer).isEmpty {
+            guard ContinuousClock.now - joinedAt < .seconds(60) else { throw TestHarnessError("the new broker got no bundle within a minute") }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        print("a broker that joined got a bundle after \(ContinuousClock.now - joinedAt)")
+        let moved = try await fleet.ownedBundles(newcomer)
+        var counts = Self.receiptCounts(producer)
+        try await Self.waitForEach(topics, producer, receipts: (counts.values.max() ?? 0) + 100)
+
+        fleet.kill(newcomer)
+        counts = Self.receiptCounts(producer)
+        try await Self.waitForEach(topics, producer, receipts: (counts.values.max() ?? 0) + 100)
+        for topic in topics {
+            #expect(try await fleet.owner(of: topic, asking: 0) != newcomer)
+        }
+        let after = try await [fleet.ownedBundles(0), fleet.ownedBundles(1), fleet.ownedBundles(2)]
+        #expect(moved.isSubset(of: Set(after.joined())), "bundles \(moved) of the killed broker were not taken back: \(after)")
+
+        producer.stop()
+        let receipts = Self.receiptsByTopic(producer)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline, !topics.allSatisfy({ Set(receipts[$0] ?? []).isSubset(of: Set(Self.consumedByTopic(consumer)[$0] ?? [])) }) {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        consumer.stop()
+        let consumed = Self.consumedByTopic(consumer)
+        for topic in topics {
+            let missing = Set(receipts[topic] ?? []).subtracting(consumed[topic] ?? [])
+            #expect(missing.isEmpty, "\(topic): \(missing.count) receipted messages never consumed")
+            #expect((receipts[topic] ?? []) == (receipts[topic] ?? []).sorted(), "\(topic): receipts out of order")
+        }
+    }
+
+    static func receiptsByTopic(_ producer: ChildProcess) -> [String: [Int]] {
+        Self.numbersByTopic(producer.output(), prefix: "R")
+    }
+
+    static func consumedByTopic(_ consumer: ChildProcess) -> [String: [Int]] {
+        Self.numbersByTopic(consumer.output(), prefix: "M")
+    }
+
+    static func receiptCounts(_ producer: ChildProcess) -> [String: Int] {
+        Self.receiptsByTopic(producer).mapValues(\.count)
+    }
+
+    /// The numbers on lines `<prefix> <topic> <n> …`, per topic, in output order.
+    static func numbersByTopic(_ output: String, prefix: String) -> [String: [Int]] {
+        var numbers: [String: [Int]] = [:]
+        for line in output.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3, fields[0] == prefix, let number = Int(fields[2]) else { continue }
+            numbers[String(fields[1]), default: []].append(number)
+        }
+        return numbers
+    }
+
+    static func waitForEach(_ topics: [String], _ producer: ChildProcess, receipts count: Int, within timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let counts = Self.receiptCounts(producer)
+            if topics.allSatisfy({ (counts[$0] ?? 0) >= count }) { return }
+            guard ContinuousClock.now < deadline, producer.isRunning else {
+                throw TestHarnessError("receipts \(counts), waited for \(count) each: \(producer.output().suffix(1000))")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
