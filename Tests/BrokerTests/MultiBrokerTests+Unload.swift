@@ -1,4 +1,6 @@
 import ClusterTesting
+import Logging
+import Metadata
 import Foundation
 import Testing
 
@@ -96,5 +98,37 @@ extension MultiBrokerTests {
         .filter { $0.0 >= from && $0.0 < to }
         .map(\.1)
         return zip(times, times.dropFirst()).map { $1 - $0 }.max() ?? 0
+    }
+}
+
+extension MultiBrokerTests {
+    /// Someone deletes the ownership key of a busy topic's bundle: its owner stops serving
+    /// it at once, and its clients find it again (placed anew) with nothing lost.
+    @Test func aBrokerWhoseBundleKeyIsDeletedStopsServingIt() async throws {
+        let fleet = try await BrokerFleet.start(label: "fleet-key", metadata: .sqlite, brokers: 2, arguments: Self.arguments)
+        defer { fleet.stop() }
+        let producer = try fleet.background("produce_with_ids.py", [fleet.serviceURL, "unkeyed"], log: "producer")
+        let consumer = try fleet.background("keep_consuming.py", [fleet.serviceURL, "unkeyed"], log: "consumer")
+        defer {
+            producer.stop()
+            consumer.stop()
+        }
+        try await Self.waitForReceipts(producer, atLeast: 300)
+        let owner = try await fleet.owner(of: "unkeyed", asking: 0)
+        let bundle = try await fleet.get(0, "/lookup/v2/topic/persistent/public/default/unkeyed/bundle").body
+        let store = try await MetadataStoreURL.open(fleet.metadataURL, logger: Logger(label: "test"))
+        try await store.delete(ClusterLayout.bundleOwner(tenant: "public", namespace: "default", range: bundle))
+        await store.close()
+        let before = Self.receipts(producer).count
+        try await Self.waitForReceipts(producer, atLeast: before + 300, within: .seconds(30))
+        let log = try fleet.process(owner).map { try String(contentsOfFile: $0.logPath, encoding: .utf8) } ?? ""
+        #expect(log.contains("lost the ownership of a bundle: its key was deleted"))
+        // The topic was closed and loaded anew: later receipts name a newer ledger.
+        let receipts = Self.receipts(producer)
+        #expect(receipts[before + 299].ledger > receipts[before - 1].ledger, "the topic went on in the same ledger")
+        producer.stop()
+        try await Self.waitForConsumed(consumer, all: Self.receipts(producer).map(\.number))
+        consumer.stop()
+        try Self.checkNothingLost(fleet: fleet, producer: producer, consumer: consumer)
     }
 }
