@@ -43,13 +43,16 @@ struct BrokerCommand: AsyncParsableCommand {
     var sessionTtlSeconds: String?
     @Option(help: "Bundles of a namespace created without a bundle count (default 4).") var defaultNamespaceBundles: String?
     @Option(help: "Seconds between load reports (default 5).") var loadReportIntervalSeconds: String?
-    @Option(help: "Seconds between the leader's load shedding rounds (default 15; 0 turns shedding off).")
+    @Option(help: "Seconds between the leader's load shedding and bundle split rounds (default 15; 0 turns both off).")
     var loadSheddingIntervalSeconds: String?
+    @Option(help: "A bundle with more topics than this is split (default 1000; 0: never).") var bundleSplitMaxTopics: String?
+    @Option(help: "A bundle with more messages per second in and out is split (default 30000; 0: never).")
+    var bundleSplitMaxMsgRate: String?
 
     static let settingNames: Set<String> = [
         "metadata-url", "listen", "http-port", "advertised-address", "cluster-name", "ensemble-size", "write-quorum", "ack-quorum",
         "storage-compression", "max-entries-per-ledger", "topic-idle-timeout-seconds", "session-ttl-seconds", "default-namespace-bundles",
-        "load-report-interval-seconds", "load-shedding-interval-seconds",
+        "load-report-interval-seconds", "load-shedding-interval-seconds", "bundle-split-max-topics", "bundle-split-max-msg-rate",
     ]
 
     func run() async throws {
@@ -94,7 +97,13 @@ struct BrokerCommand: AsyncParsableCommand {
                     Int($0).flatMap { (1...1024).contains($0) ? $0 : nil }
                 },
                 loadReportInterval: duration(reportEvery),
-                loadSheddingInterval: shedEvery == 0 ? nil : duration(shedEvery)
+                loadSheddingInterval: shedEvery == 0 ? nil : duration(shedEvery),
+                bundleSplitTopics: try settings.value("bundle-split-max-topics", flag: self.bundleSplitMaxTopics, default: 1000) {
+                    Int($0).flatMap { $0 >= 0 ? $0 : nil }
+                }.nonZero,
+                bundleSplitMessageRate: try settings.value("bundle-split-max-msg-rate", flag: self.bundleSplitMaxMsgRate, default: 30_000.0) {
+                    Double($0).flatMap { $0 >= 0 ? $0 : nil }
+                }.nonZero
             )
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)
@@ -112,4 +121,9 @@ struct BrokerCommand: AsyncParsableCommand {
         let group = ServiceGroup(services: broker.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
+}
+
+extension Numeric {
+    /// Nil for zero ("off" in the settings).
+    fileprivate var nonZero: Self? { self == .zero ? nil : self }
 }

@@ -46,11 +46,11 @@ extension BrokerContext {
     /// no owner is placed as a lookup would (so a client that connects without a lookup
     /// is served where the bundle lands); one owned elsewhere is refused, so that its
     /// client looks it up.
-    func ensureServed(_ name: TopicName) async throws -> Bundle {
-        if let bundle = self.membership.ownership.bundle(of: name), self.membership.serves(bundle) { return bundle }
+    func ensureServed(_ name: TopicName) async throws {
+        if let bundle = self.membership.ownership.bundle(of: name), self.membership.serves(bundle) { return }
         switch try await self.lookup(name, authoritative: false) {
         case .connect(let broker) where broker.brokerId == self.membership.identity?.brokerId:
-            if let bundle = self.membership.ownership.bundle(of: name), self.membership.serves(bundle) { return bundle }
+            if let bundle = self.membership.ownership.bundle(of: name), self.membership.serves(bundle) { return }
             throw BrokerError(.serviceNotReady, "\(name) is not served by this broker now; look it up again")
         case .connect(let broker), .redirect(let broker, _):
             throw BrokerError(.serviceNotReady, "\(name) is served by \(broker.pulsarURL); look it up again")
@@ -95,6 +95,16 @@ extension BrokerContext {
     /// Takes `bundle` by creating its ephemeral key in this broker's session; false when
     /// another broker holds the key.
     func acquire(_ bundle: Bundle, layout: NamespaceBundles, as me: BrokerAddress) async throws -> Bool {
+        guard let version = try await self.claim(bundle, as: me) else { return false }
+        self.membership.ownership.add(bundle, layout: layout, version: version)
+        self.logger.info("owning bundle", metadata: ["bundle": "\(bundle)"])
+        return true
+    }
+
+    /// Creates the ephemeral key of `bundle` in this broker's session and returns its
+    /// version; nil when another broker holds it, or holds a bundle overlapping it
+    /// (`splitting`, the bundle this broker is splitting, aside).
+    func claim(_ bundle: Bundle, as me: BrokerAddress, splitting: Bundle? = nil) async throws -> Int64? {
         guard let (session, generation) = self.membership.session.current() else {
             throw BrokerError(.serviceNotReady, "the broker has no metadata session now; retry")
         }
@@ -103,12 +113,27 @@ extension BrokerContext {
         do {
             version = try await self.metadata.put(bundle.key, value: try value.encoded(), expecting: .absent, session: session)
         } catch let error as MetadataError where error.code == .alreadyExists {
-            return false
+            return nil
         }
         // The session may have ended while the key was written: then it goes with it.
-        guard self.membership.session.current()?.generation == generation else { return false }
-        self.membership.ownership.add(bundle, layout: layout, version: version)
-        self.logger.info("owning bundle", metadata: ["bundle": "\(bundle)"])
-        return true
+        guard self.membership.session.current()?.generation == generation else { return nil }
+        // A bundle of another layout overlapping this one may be owned still (its owner is
+        // splitting it, or this broker read the layout before a split): the key is given
+        // back, and the lookup retried once the split is done.
+        if try await self.overlapsAnOwnedBundle(bundle, except: splitting) {
+            try? await self.metadata.delete(bundle.key, expecting: .version(version))
+            return nil
+        }
+        return version
+    }
+
+    /// Whether a key of another bundle of the namespace sharing hashes with `bundle`
+    /// exists (`except` aside).
+    func overlapsAnOwnedBundle(_ bundle: Bundle, except: Bundle?) async throws -> Bool {
+        for name in try await self.metadata.children(of: ClusterLayout.bundleOwners(tenant: bundle.tenant, namespace: bundle.namespace)) {
+            guard name != bundle.range.name, name != except?.range.name, let range = BundleRange(name: name) else { continue }
+            if range.overlaps(bundle.range) { return true }
+        }
+        return false
     }
 }

@@ -79,14 +79,14 @@ extension BrokerContext {
     func loseOwnership(of bundle: Bundle) async {
         guard self.membership.ownership.remove(bundle) else { return }
         self.logger.warning("lost the ownership of a bundle: its key was deleted", metadata: ["bundle": "\(bundle)"])
-        for topic in await self.topics.loaded() where topic.bundle == bundle {
+        for topic in await self.topics.loaded() where bundle.contains(topic.name) {
             await topic.close(.ownershipLost)
         }
     }
 
     /// Closes the loaded topics of `bundles` and waits for their ledgers to close.
     func closeTopics(in bundles: Set<Bundle>, _ reason: Topic.CloseReason) async {
-        let topics = await self.topics.loaded().filter { $0.bundle.map(bundles.contains) ?? false }
+        let topics = await self.topics.loaded().filter { topic in bundles.contains { $0.contains(topic.name) } }
         await withDiscardingTaskGroup { group in
             for topic in topics {
                 group.addTask { await topic.closeAndWait(reason) }

@@ -55,10 +55,11 @@ final class BrokerContext: Sendable {
         self.topics = TopicManager(idleTimeout: topicIdleTimeout, logger: logger) { name, onClosed in
             guard let context = weak.context else { throw BrokerError(.serviceNotReady, "the broker is stopping") }
             // Only the owner of a topic's bundle loads it, and serves it while it owns it.
-            let bundle = try await context.ensureServed(name)
+            try await context.ensureServed(name)
+            let hash = NamespaceBundles.hash(name.description)
             return try await Self.loadTopic(
                 name, metadata: metadata, client: Self.client(for: name, among: clients), configuration: ledgerConfiguration,
-                defaultCompression: defaultCompression, logger: logger, bundle: bundle, mayServe: { membership.serves(bundle) }, onClosed: onClosed
+                defaultCompression: defaultCompression, logger: logger, mayServe: { membership.serves(name, hash: hash) }, onClosed: onClosed
             )
         }
         weak.context = self
@@ -73,7 +74,7 @@ final class BrokerContext: Sendable {
     /// policies (the broker's where it sets none).
     static func loadTopic(
         _ name: TopicName, metadata: any MetadataStore, client: LedgerClient, configuration: ManagedLedgerConfiguration,
-        defaultCompression: CompressionType, logger: Logger, bundle: Bundle? = nil, mayServe: @escaping @Sendable () -> Bool = { true },
+        defaultCompression: CompressionType, logger: Logger, mayServe: @escaping @Sendable () -> Bool = { true },
         onClosed: @escaping @Sendable (Topic) -> Void
     ) async throws -> Topic {
         let key = Self.policiesKey(tenant: name.tenant, namespace: name.namespace)
@@ -90,8 +91,7 @@ final class BrokerContext: Sendable {
             name: name.ledgerName, client: client, metadata: metadata, configuration: configuration, logger: logger
         )
         return Topic(
-            name: name, ledger: ledger, compression: compression ?? defaultCompression, logger: logger, bundle: bundle, mayServe: mayServe,
-            onClosed: onClosed
+            name: name, ledger: ledger, compression: compression ?? defaultCompression, logger: logger, mayServe: mayServe, onClosed: onClosed
         )
     }
 

@@ -56,6 +56,13 @@ final class BrokerMembership: Sendable {
         self.session.isValid() && self.ownership.holds(bundle)
     }
 
+    /// Whether the broker may serve the topic `name`, whose name hashes to `hash`, now: it
+    /// owns a bundle holding it and its lease runs. Asked before every receipt and
+    /// dispatch; no hashing, one lock.
+    func serves(_ name: TopicName, hash: UInt32) -> Bool {
+        self.session.isValid() && self.ownership.holds(tenant: name.tenant, namespace: name.namespace, hash: hash)
+    }
+
     // MARK: Leader's bookkeeping
 
     /// Notes that `broker` was chosen for `bundle` (it counts in the broker's load until

@@ -6,8 +6,9 @@ import Metadata
 
 extension BrokerRoutes {
     /// `GET /admin/v2/namespaces/{t}/{ns}/bundles`, `PUT …/{bundle}/unload` (with
-    /// Pulsar's `destinationBroker` to choose the next owner) and `PUT …/unload` (every
-    /// bundle of the namespace, wherever it is owned).
+    /// Pulsar's `destinationBroker` to choose the next owner), `PUT …/{bundle}/split`
+    /// (with `unload`) and `PUT …/unload` (every bundle of the namespace, wherever it is
+    /// owned).
     static func addBundleRoutes(to router: Router<BasicRequestContext>, _ context: @escaping @Sendable () throws -> BrokerContext) {
         router.get("/admin/v2/namespaces/{tenant}/{namespace}/bundles") { _, route in
             let (tenant, namespace) = try Self.namespace(route)
@@ -46,6 +47,27 @@ extension BrokerRoutes {
                 return Self.redirect(to: owner.httpUrl + request.uri.description)
             }
             return Response(status: .noContent)  // Not owned by anyone: nothing to unload.
+        }
+        router.put("/admin/v2/namespaces/{tenant}/{namespace}/{bundle}/split") { request, route in
+            let (tenant, namespace) = try Self.namespace(route)
+            let broker = try context()
+            let name = route.pathParameter("bundle")
+            guard let range = try await broker.bundleLayout(tenant: tenant, namespace: namespace).range(named: name) else {
+                throw RESTError(.preconditionFailed, reason: "'\(name)' is not a bundle of \(tenant)/\(namespace) (see its bundles)")
+            }
+            let bundle = Bundle(tenant: tenant, namespace: namespace, range: range)
+            guard broker.membership.serves(bundle) else {
+                if let owner = try await broker.owner(of: bundle), owner.brokerId != broker.membership.identity?.brokerId {
+                    return Self.redirect(to: owner.httpUrl + request.uri.description)
+                }
+                throw RESTError(.preconditionFailed, reason: "\(bundle) is not owned by any broker; look one of its topics up first")
+            }
+            do {
+                try await broker.splitBundle(bundle, unload: request.uri.queryParameters["unload"] == "true")
+            } catch let error as BrokerError where error.code == .notAllowed {
+                throw RESTError(.preconditionFailed, reason: error.message)
+            }
+            return Response(status: .noContent)
         }
         router.put("/admin/v2/namespaces/{tenant}/{namespace}/unload") { _, route in
             let (tenant, namespace) = try Self.namespace(route)

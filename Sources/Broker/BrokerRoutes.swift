@@ -103,10 +103,26 @@ extension BrokerRoutes {
         router.get("/admin/v2/namespaces/{tenant}") { _, route in
             try Response.json(try await context().namespaces(of: route.pathParameter("tenant")))
         }
-        router.put("/admin/v2/namespaces/{tenant}/{namespace}") { _, route in
+        router.put("/admin/v2/namespaces/{tenant}/{namespace}") { request, route in
             let (tenant, name) = try namespace(route)
+            // Pulsar's Policies may come with it (`{"bundles": {"numBundles": 16}}`).
+            let body = try await request.collectBody()
+            var policies = NamespacePolicies()
+            if body.readableBytes > 0 {
+                do {
+                    policies = try JSONDecoder().decode(NamespacePolicies.self, from: Data(body.readableBytesView))
+                } catch {
+                    throw RESTError(.badRequest, reason: "the body is not namespace policies: \(error)")
+                }
+                do throws(BrokerError) {
+                    try policies.persistence?.validate()
+                    _ = try policies.storageCompression.map { text throws(BrokerError) in try CompressionType(policy: text) }
+                } catch {
+                    throw RESTError(.preconditionFailed, reason: error.message)
+                }
+            }
             do {
-                try await context().createNamespace(tenant: tenant, namespace: name)
+                try await context().createNamespace(tenant: tenant, namespace: name, policies: policies)
             } catch let error as MetadataError where error.code == .alreadyExists {
                 throw RESTError(.conflict, reason: "namespace \(tenant)/\(name) already exists")
             }

@@ -46,16 +46,24 @@ public final class BrokerService: Sendable {
         public var defaultBundles: Int
         /// How often the broker reports its load (default 5 s).
         public var loadReportInterval: Duration
-        /// How often the leader sheds load (default 15 s; nil turns shedding off).
+        /// How often the leader sheds load and splits hot bundles (default 15 s; nil turns
+        /// both off).
         public var loadSheddingInterval: Duration?
+        /// A bundle with more topics than this is split (default 1000; nil: never).
+        public var bundleSplitTopics: Int?
+        /// A bundle with more messages per second in and out is split (default 30 000; nil: never).
+        public var bundleSplitMessageRate: Double?
 
         public init(
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
             clusterName: String = "standalone", ensembleSize: Int = 2, writeQuorum: Int = 2, ackQuorum: Int = 2,
             maxMessageSize: Int = 5 << 20, storageCompression: CompressionType = .lz4, maxEntriesPerLedger: Int = 50_000,
             topicIdleTimeout: Duration? = .seconds(30 * 60), sessionTTL: Duration = .seconds(5), defaultBundles: Int = 4,
-            loadReportInterval: Duration = .seconds(5), loadSheddingInterval: Duration? = .seconds(15)
+            loadReportInterval: Duration = .seconds(5), loadSheddingInterval: Duration? = .seconds(15), bundleSplitTopics: Int? = 1000,
+            bundleSplitMessageRate: Double? = 30_000
         ) {
+            self.bundleSplitTopics = bundleSplitTopics
+            self.bundleSplitMessageRate = bundleSplitMessageRate
             self.sessionTTL = sessionTTL
             self.defaultBundles = defaultBundles
             self.loadReportInterval = loadReportInterval
@@ -130,7 +138,10 @@ public final class BrokerService: Sendable {
             )
             let membership = MembershipService(
                 context: context,
-                configuration: .init(reportInterval: configuration.loadReportInterval, sheddingInterval: configuration.loadSheddingInterval),
+                configuration: .init(
+                    reportInterval: configuration.loadReportInterval, sheddingInterval: configuration.loadSheddingInterval,
+                    splitTopics: configuration.bundleSplitTopics, splitMessageRate: configuration.bundleSplitMessageRate
+                ),
                 advertisedHost: advertised, cluster: configuration.clusterName, httpPort: { try await server.boundPort() }
             )
             let http = HTTPService(server: server) { port in context.httpURL = "http://\(advertised):\(port)" }

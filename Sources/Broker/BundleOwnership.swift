@@ -12,6 +12,27 @@ struct Bundle: Hashable, Sendable, CustomStringConvertible {
 
     /// The ownership key of the bundle.
     var key: String { ClusterLayout.bundleOwner(tenant: self.tenant, namespace: self.namespace, range: self.range.name) }
+
+    init(tenant: String, namespace: String, range: BundleRange) {
+        (self.tenant, self.namespace, self.range) = (tenant, namespace, range)
+    }
+
+    /// Parses `tenant/namespace/0x…_0x…`.
+    init?(name: String) {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, let range = BundleRange(name: parts[2]) else { return nil }
+        self.init(tenant: parts[0], namespace: parts[1], range: range)
+    }
+
+    /// Whether `topic` falls in the bundle.
+    func contains(_ topic: TopicName) -> Bool {
+        topic.tenant == self.tenant && topic.namespace == self.namespace && self.range.contains(NamespaceBundles.hash(topic.description))
+    }
+
+    /// Whether the two bundles share a hash.
+    func overlaps(_ other: Bundle) -> Bool {
+        self.tenant == other.tenant && self.namespace == other.namespace && self.range.overlaps(other.range)
+    }
 }
 
 /// The bundles this broker owns, with the bundle layout of their namespaces (so that a
@@ -38,6 +59,28 @@ final class BundleOwnership: Sendable {
             table[Self.name(topic.tenant, topic.namespace)].map {
                 Bundle(tenant: topic.tenant, namespace: topic.namespace, range: $0.bundles.bundle(forTopic: topic.description))
             }
+        }
+    }
+
+    /// Whether the broker owns, and is not releasing, a bundle of `tenant/namespace`
+    /// holding the topic-name hash `hash` (whatever bundle it is in after a split).
+    func holds(tenant: String, namespace: String, hash: UInt32) -> Bool {
+        self.table.withLock { table in
+            guard let entry = table[Self.name(tenant, namespace)] else { return false }
+            return entry.owned.keys.contains { $0.contains(hash) && !entry.releasing.contains($0) }
+        }
+    }
+
+    /// Replaces the owned bundle `parent` by `children` (each at its key's version), the
+    /// namespace now laid out as `layout`.
+    func split(_ parent: Bundle, into children: [(BundleRange, Int64)], layout: NamespaceBundles) {
+        self.table.withLock { table in
+            let name = Self.name(parent.tenant, parent.namespace)
+            guard var entry = table[name] else { return }
+            entry.bundles = layout
+            entry.owned[parent.range] = nil
+            for (range, version) in children { entry.owned[range] = version }
+            table[name] = entry
         }
     }
 
@@ -70,6 +113,11 @@ final class BundleOwnership: Sendable {
             table[name] = entry
             return version
         }
+    }
+
+    /// The version of an owned bundle's key.
+    func version(of bundle: Bundle) -> Int64? {
+        self.table.withLock { $0[Self.name(bundle.tenant, bundle.namespace)]?.owned[bundle.range] }
     }
 
     /// Forgets a bundle; true when it was listed.

@@ -46,6 +46,14 @@ struct BundleRange: Hashable, Sendable, Comparable, CustomStringConvertible {
         return (BundleRange(lower: self.lower, upper: middle), BundleRange(lower: middle, upper: self.upper))
     }
 
+    /// Whether the two ranges share a hash.
+    func overlaps(_ other: BundleRange) -> Bool {
+        UInt64(self.lower) < other.end && UInt64(other.lower) < self.end
+    }
+
+    /// The first hash past the range (the last range holds `UInt32.max` too).
+    private var end: UInt64 { UInt64(self.upper) + (self.upper == .max ? 1 : 0) }
+
     static func < (left: BundleRange, right: BundleRange) -> Bool {
         (left.lower, left.upper) < (right.lower, right.upper)
     }

@@ -24,6 +24,16 @@ extension MembershipService {
             let placement = LoadPlacement(
                 brokers: registrations.map { BrokerLoad(broker: $0.brokerId, bundles: $0.load.bundles) }, threshold: self.configuration.threshold
             )
+            for split in placement.bundlesToSplit(maxTopics: self.configuration.splitTopics, maxMessageRate: self.configuration.splitMessageRate)
+            where lastMoved[split.bundle] == nil {
+                guard let owner = registrations.first(where: { $0.brokerId == split.owner }), let parts = Bundle(name: split.bundle),
+                    let layout = try? await self.context.bundleLayout(tenant: parts.tenant, namespace: parts.namespace),
+                    layout.count < self.configuration.maxBundles
+                else { continue }
+                lastMoved[split.bundle] = now
+                self.context.logger.info("splitting a hot bundle", metadata: ["bundle": "\(split.bundle)", "owner": "\(split.owner)"])
+                await self.context.requestSplit(bundleNamed: split.bundle, at: owner.address)
+            }
             for move in placement.sheddingPlan(now: now, lastMoved: lastMoved, coolDown: self.configuration.coolDown) {
                 guard let owner = registrations.first(where: { $0.brokerId == move.from }) else { continue }
                 lastMoved[move.bundle] = now
@@ -39,20 +49,37 @@ extension BrokerContext {
     /// Has the broker at `owner` unload the bundle `name` (`tenant/namespace/range`): here
     /// when it is this broker, else through its REST API.
     func requestUnload(bundleNamed name: String, at owner: BrokerAddress) async {
-        let parts = name.split(separator: "/").map(String.init)
-        guard parts.count == 3, let range = BundleRange(name: parts[2]) else { return }
+        guard let bundle = Bundle(name: name) else { return }
         if owner.brokerId == self.membership.identity?.brokerId {
-            await self.unloadBundle(Bundle(tenant: parts[0], namespace: parts[1], range: range))
-            return
+            await self.unloadBundle(bundle)
+        } else {
+            await self.put("\(owner.httpURL)/admin/v2/namespaces/\(bundle.tenant)/\(bundle.namespace)/\(bundle.range.name)/unload")
         }
-        let url = "\(owner.httpURL)/admin/v2/namespaces/\(parts[0])/\(parts[1])/\(parts[2])/unload"
+    }
+
+    /// Has the broker at `owner` split the bundle `name` in two, keeping both halves.
+    func requestSplit(bundleNamed name: String, at owner: BrokerAddress) async {
+        guard let bundle = Bundle(name: name) else { return }
+        if owner.brokerId == self.membership.identity?.brokerId {
+            do {
+                try await self.splitBundle(bundle, unload: false)
+            } catch {
+                self.logger.warning("a bundle split failed", metadata: ["bundle": "\(bundle)", "error": "\(error)"])
+            }
+        } else {
+            await self.put("\(owner.httpURL)/admin/v2/namespaces/\(bundle.tenant)/\(bundle.namespace)/\(bundle.range.name)/split?unload=false")
+        }
+    }
+
+    /// A PUT to another broker's REST API; failures are logged.
+    private func put(_ url: String) async {
         do {
             let response = try await HTTPClient.request("PUT", url)
             if response.status >= 300 {
-                self.logger.warning("a bundle unload was refused", metadata: ["url": "\(url)", "status": "\(response.status)"])
+                self.logger.warning("a broker refused a request", metadata: ["url": "\(url)", "status": "\(response.status)"])
             }
         } catch {
-            self.logger.warning("a bundle unload failed", metadata: ["url": "\(url)", "error": "\(error)"])
+            self.logger.warning("a request to a broker failed", metadata: ["url": "\(url)", "error": "\(error)"])
         }
     }
 }
@@ -85,7 +112,7 @@ actor LoadMeter {
             report.msgRateOut += load.msgRateOut
             report.msgThroughputIn += load.msgThroughputIn
             report.msgThroughputOut += load.msgThroughputOut
-            if let bundle = topic.bundle {
+            if let bundle = owned.first(where: { $0.contains(topic.name) }) {
                 var total = report.bundles[bundle.description] ?? BundleLoad()
                 total.msgRateIn += load.msgRateIn
                 total.msgRateOut += load.msgRateOut

@@ -23,6 +23,13 @@ final class MembershipService: Service, Sendable {
         var coolDown: Duration = .seconds(60)
         /// A broker is overloaded above the average load times 1 + this (default 0.25).
         var threshold: Double = 0.25
+        /// A bundle with more topics than this is split (default 1000, as Pulsar; nil: never).
+        var splitTopics: Int? = 1000
+        /// A bundle carrying more messages per second in and out is split (default 30 000,
+        /// as Pulsar; nil: never).
+        var splitMessageRate: Double? = 30_000
+        /// No namespace is split into more bundles than this (default 128, as Pulsar).
+        var maxBundles = 128
     }
 
     let context: BrokerContext

@@ -46,15 +46,12 @@ actor Topic {
     /// Whether this broker may still acknowledge writes of the topic: false once its
     /// ownership lapsed (a paused broker woke up past its session's TTL).
     nonisolated let mayServe: @Sendable () -> Bool
-    /// The namespace bundle the topic was loaded in, owned by this broker.
-    nonisolated let bundle: Bundle?
 
     init(
         name: TopicName, ledger: ManagedLedger, compression: CompressionType, logger: Logger, clock: any Clock<Duration> = ContinuousClock(),
-        bundle: Bundle? = nil, mayServe: @escaping @Sendable () -> Bool = { true }, onClosed: @escaping @Sendable (Topic) -> Void = { _ in }
+        mayServe: @escaping @Sendable () -> Bool = { true }, onClosed: @escaping @Sendable (Topic) -> Void = { _ in }
     ) {
         self.mayServe = mayServe
-        self.bundle = bundle
         self.name = name
         self.ledger = ledger
         self.eventLoop = ledger.eventLoop

@@ -1,5 +1,5 @@
 """Publishes numbered messages to several topics at a steady rate until killed, printing
-"R <topic> <n> <ledger> <entry>" for each receipt.
+"R <topic> <n> <ledger> <entry>" for each receipt (the topic by its last name).
 
 usage: produce_many.py SERVICE_URL TOPIC[,TOPIC…] RATE_PER_TOPIC
 """
@@ -22,9 +22,9 @@ def receipt(topic, n):
     def done(result, message_id):
         with lock:
             if result == pulsar.Result.Ok:
-                print("R %s %d %d %d" % (topic, n, message_id.ledger_id(), message_id.entry_id()), flush=True)
+                print("R %s %d %d %d" % (topic.split("/")[-1], n, message_id.ledger_id(), message_id.entry_id()), flush=True)
             else:
-                print("E %s %d %s" % (topic, n, result), flush=True)
+                print("E %s %d %s" % (topic.split("/")[-1], n, result), flush=True)
     return done
 
 
