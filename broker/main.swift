@@ -39,7 +39,7 @@ struct BrokerCommand: AsyncParsableCommand {
     var maxEntriesPerLedger: String?
     @Option(help: "Seconds a topic with no producer or consumer stays loaded (default 1800; 0 keeps it).")
     var topicIdleTimeoutSeconds: String?
-    @Option(help: "Seconds the broker's metadata session outlives its last keep-alive; its bundles move this long after it stops (default 5).")
+    @Option(help: "Seconds the broker's metadata session outlives its last keep-alive; its bundles move this long after it stops (default 3).")
     var sessionTtlSeconds: String?
     @Option(help: "Bundles of a namespace created without a bundle count (default 4).") var defaultNamespaceBundles: String?
     @Option(help: "Seconds between load reports (default 5).") var loadReportIntervalSeconds: String?
@@ -72,7 +72,7 @@ struct BrokerCommand: AsyncParsableCommand {
             }
             let seconds: (String) -> Double? = { Double($0).flatMap { $0 >= 0 && $0 <= 86_400 ? $0 : nil } }
             let duration: (Double) -> Duration = { .milliseconds(Int64($0 * 1000)) }
-            let ttl = try settings.value("session-ttl-seconds", flag: self.sessionTtlSeconds, default: 5.0) { seconds($0).flatMap { $0 >= 1 ? $0 : nil } }
+            let ttl = try settings.value("session-ttl-seconds", flag: self.sessionTtlSeconds, default: 3.0) { seconds($0).flatMap { $0 >= 1 ? $0 : nil } }
             let reportEvery = try settings.value("load-report-interval-seconds", flag: self.loadReportIntervalSeconds, default: 5.0) {
                 seconds($0).flatMap { $0 >= 0.1 ? $0 : nil }
             }

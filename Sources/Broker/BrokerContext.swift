@@ -36,7 +36,7 @@ final class BrokerContext: Sendable {
     init(
         name: String, clusterName: String = "standalone", serviceURL: String, httpURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],
         ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType, topicIdleTimeout: Duration? = nil,
-        sessionTTL: Duration = .seconds(5), defaultBundles: Int = 4, logger: Logger
+        sessionTTL: Duration = .seconds(3), defaultBundles: Int = 4, logger: Logger
     ) {
         self.name = name
         self.clusterName = clusterName

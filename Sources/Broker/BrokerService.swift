@@ -39,7 +39,7 @@ public final class BrokerService: Sendable {
         /// How long a topic with no producer or consumer stays loaded (default 30 minutes;
         /// nil keeps it until the broker stops).
         public var topicIdleTimeout: Duration?
-        /// TTL of the broker's metadata session (default 5 s): a broker that stops is
+        /// TTL of the broker's metadata session (default 3 s): a broker that stops is
         /// replaced as the owner of its bundles this long after its last keep-alive.
         public var sessionTTL: Duration
         /// Bundles of a namespace created without a bundle count (default 4, as Pulsar).
@@ -58,7 +58,7 @@ public final class BrokerService: Sendable {
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
             clusterName: String = "standalone", ensembleSize: Int = 2, writeQuorum: Int = 2, ackQuorum: Int = 2,
             maxMessageSize: Int = 5 << 20, storageCompression: CompressionType = .lz4, maxEntriesPerLedger: Int = 50_000,
-            topicIdleTimeout: Duration? = .seconds(30 * 60), sessionTTL: Duration = .seconds(5), defaultBundles: Int = 4,
+            topicIdleTimeout: Duration? = .seconds(30 * 60), sessionTTL: Duration = .seconds(3), defaultBundles: Int = 4,
             loadReportInterval: Duration = .seconds(5), loadSheddingInterval: Duration? = .seconds(15), bundleSplitTopics: Int? = 1000,
             bundleSplitMessageRate: Double? = 30_000
         ) {

@@ -47,6 +47,9 @@ final class TopicManager: Service, Sendable {
                 topic = try await task.value
             } catch {
                 self.forget(name, task)
+                if (error as? BrokerError)?.code != .serviceNotReady {
+                    self.logger.warning("a topic failed to load", metadata: ["topic": "\(name)", "error": "\(error)"])
+                }
                 throw BrokerError(error, "cannot load \(name)")
             }
             guard topic.isClosed else { return topic }

@@ -74,22 +74,40 @@ extension LedgerRecovery {
         return (lac, fenced)
     }
 
+    /// What recovery learnt about one entry past the last confirmed one.
+    enum ForwardRead: Sendable {
+        /// A replica has it: it is rewritten and recovery reads on.
+        case found(LedgerEntry, ByteBuffer)
+        /// Too few replicas can have it for it to have been confirmed: the ledger ends before it.
+        case absent
+        /// The answers decide nothing (recovery fails and is tried again later).
+        case failed(any Error)
+    }
+
     /// Decides entries `first..<first + count` at once (see ``readForward(_:_:)``); the
     /// results are in entry order. Those past the ledger's end only cost a read.
-    func readForward(from first: Int64, count: Int, _ metadata: LedgerMetadata) async -> [Result<(entry: LedgerEntry, bytes: ByteBuffer)?, any Error>] {
-        await withTaskGroup(of: (Int64, Result<(entry: LedgerEntry, bytes: ByteBuffer)?, any Error>).self) { group in
-            for entryID in first..<first + Int64(count) {
+    ///
+    /// The results are one flat enum, never an optional inside a `Result` inside an
+    /// optional: optimized builds of Swift 6.3 lost `.success(nil)` answers (the entry
+    /// after the last) stored that way, and recovery could never finish.
+    func readForward(from first: Int64, count: Int, _ metadata: LedgerMetadata) async -> [ForwardRead] {
+        await withTaskGroup(of: (Int, ForwardRead).self) { group in
+            for offset in 0..<count {
+                let entryID = first + Int64(offset)
                 group.addTask {
                     do {
-                        return (entryID, .success(try await self.readForward(entryID, metadata)))
+                        guard let (entry, bytes) = try await self.readForward(entryID, metadata) else { return (offset, .absent) }
+                        return (offset, .found(entry, bytes))
                     } catch {
-                        return (entryID, .failure(error))
+                        return (offset, .failed(error))
                     }
                 }
             }
-            var results: [Int64: Result<(entry: LedgerEntry, bytes: ByteBuffer)?, any Error>] = [:]
-            for await (entryID, result) in group { results[entryID] = result }
-            return (first..<first + Int64(count)).map { results[$0]! }
+            var results = [ForwardRead](
+                repeating: .failed(LedgerError(.recoveryFailed, "ledger \(self.ledgerID): no answer about an entry from \(first)")), count: count
+            )
+            while let (offset, result) = await group.next() { results[offset] = result }
+            return results
         }
     }
 

@@ -56,14 +56,18 @@ struct LedgerRecovery {
             var ended = false
             while !ended {
                 var batch: [(entryID: Int64, bytes: ByteBuffer)] = []
-                for result in await self.readForward(from: lac + 1, count: Self.batchSize, metadata) {
-                    guard let found = try result.get() else {
+                reading: for result in await self.readForward(from: lac + 1, count: Self.batchSize, metadata) {
+                    switch result {
+                    case .found(let entry, let bytes):
+                        lac += 1
+                        length = entry.ledgerLength
+                        batch.append((lac, bytes))
+                    case .absent:
                         ended = true
-                        break
+                        break reading
+                    case .failed(let error):
+                        throw error
                     }
-                    lac += 1
-                    length = found.entry.ledgerLength
-                    batch.append((lac, found.bytes))
                 }
                 try await rewriter.write(batch)
             }
