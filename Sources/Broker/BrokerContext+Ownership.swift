@@ -75,9 +75,11 @@ extension BrokerContext {
         }
     }
 
-    /// Stops serving a bundle whose key was deleted by someone else.
+    /// Stops serving a bundle whose key was deleted or taken by someone else.
     func loseOwnership(of bundle: Bundle) async {
-        guard self.membership.ownership.remove(bundle) else { return }
+        guard let version = self.membership.ownership.version(of: bundle), self.membership.ownership.remove(bundle) else { return }
+        // Should the key still be this broker's, it goes too, so that the bundle is placed again.
+        try? await self.metadata.delete(bundle.key, expecting: .version(version))
         self.logger.warning("lost the ownership of a bundle: its key was deleted", metadata: ["bundle": "\(bundle)"])
         for topic in await self.topics.loaded() where bundle.contains(topic.name) {
             await topic.close(.ownershipLost)

@@ -32,9 +32,9 @@ enum LookupDecision: Hashable, Sendable {
         if servedHere { return .connectHere }
         if let owner {
             if owner.disabled { return .retry(reason: "the bundle is being unloaded") }
-            // A key of this broker that it does not hold is left from a session that ended;
-            // it goes when that session expires.
-            if owner.brokerId == me { return .retry(reason: "the bundle's previous ownership by this broker is expiring") }
+            // A key of this broker that it does not hold is being claimed by another lookup
+            // here, or is left from a session that ended (it goes when that expires).
+            if owner.brokerId == me { return .retry(reason: "the bundle is being taken by this broker, or its previous session is expiring") }
             return .connect(owner.address)
         }
         if authoritative { return .acquire }

@@ -152,8 +152,10 @@ final class MembershipService: Service, Sendable {
     private func watchBundles(as me: BrokerAddress) async throws {
         let watch = try await self.context.metadata.watch(.prefix(ClusterLayout.bundleOwners))
         for try await event in watch {
-            guard let bundle = self.context.membership.ownership.bundle(withKey: event.key), self.context.membership.ownership.holds(bundle) else {
-                continue  // Not ours, or ours being released.
+            guard let bundle = self.context.membership.ownership.bundle(withKey: event.key), self.context.membership.ownership.holds(bundle),
+                let version = self.context.membership.ownership.version(of: bundle), event.version > version
+            else {
+                continue  // Not ours, ours being released, or a change from before this broker took the key.
             }
             let taken = event.kind == .put && (try? BundleOwnerValue.decoded(event.value))?.brokerId != me.brokerId
             if event.kind == .delete || taken { await self.context.loseOwnership(of: bundle) }

@@ -165,6 +165,15 @@ final class BrokerFleet: Sendable {
         )
     }
 
+    /// Prints the end of `client`'s output and of every broker's log (for a failed check).
+    func printLogs(_ client: ChildProcess) {
+        print("--- \(client.logPath):\n\(client.output().suffix(3000))")
+        for index in 0..<self.count {
+            guard let log = self.process(index)?.logPath, let text = try? String(contentsOfFile: log, encoding: .utf8) else { continue }
+            print("--- broker \(index) (\(log)):\n\(text.suffix(4000))")
+        }
+    }
+
     func stop() {
         for index in 0..<self.count { self.process(index)?.stop() }
         self.bookies.stopAll()

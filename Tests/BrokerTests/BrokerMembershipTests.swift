@@ -117,3 +117,30 @@ struct BrokerMembershipTests {
         #expect(try await metadata.children(of: ClusterLayout.availableBrokers).isEmpty)
     }
 }
+
+extension BrokerMembershipTests {
+    /// A bundle unloaded by one broker and taken at once by another: the second must not
+    /// mistake the first one's delete, which its watch delivers after its own claim, for
+    /// the loss of its key.
+    @Test func aBundleTakenRightAfterItsUnloadStaysWithItsNewOwner() async throws {
+        let metadata = MemoryMetadataStore()
+        let (first, firstService) = Self.broker(0, metadata)
+        let (second, secondService) = Self.broker(1, metadata)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await firstService.run() }
+            group.addTask { try await secondService.run() }
+            try await Self.waitUntil { [first, second].allSatisfy { $0.membership.identity != nil && $0.membership.leader != nil } }
+            for round in 0..<20 {
+                let topic = try TopicName("persistent://public/default/taken-\(round)")
+                let (from, to) = try await Self.lookUp(topic.description, from: 0, in: [first, second]).brokerId == first.membership.identity?.brokerId
+                    ? (first, second) : (second, first)
+                let (bundle, layout) = try await from.bundle(of: topic)
+                #expect(await from.unloadBundle(bundle))
+                #expect(try await to.acquire(bundle, layout: layout, as: try #require(to.membership.identity)))
+                try await Task.sleep(for: .milliseconds(50))
+                #expect(to.membership.serves(bundle), "round \(round): the new owner dropped \(bundle) on the old owner's delete")
+            }
+            group.cancelAll()
+        }
+    }
+}

@@ -5,8 +5,9 @@ import Testing
 extension MultiBrokerTests {
     /// An operator splits a busy topic's bundle: its owner keeps both halves, and the
     /// topic goes on in the same ledger (it is not even reloaded).
-    @Test func splittingABundleKeepsItsTopicsServed() async throws {
-        let fleet = try await BrokerFleet.start(label: "fleet-split", metadata: .sqlite, brokers: 2, arguments: Self.arguments)
+    @Test(arguments: FleetMetadata.allCases)
+    func splittingABundleKeepsItsTopicsServed(metadata: FleetMetadata) async throws {
+        let fleet = try await BrokerFleet.start(label: "fleet-split", metadata: metadata, brokers: 2, arguments: Self.arguments)
         defer { fleet.stop() }
         let producer = try fleet.background("produce_with_ids.py", [fleet.serviceURL, "halved"], log: "producer")
         let consumer = try fleet.background("keep_consuming.py", [fleet.serviceURL, "halved"], log: "consumer")

@@ -55,8 +55,9 @@ extension MultiBrokerTests {
         try Self.checkNothingLost(fleet: fleet, producer: producer, consumer: consumer)
     }
 
-    @Test func clusterRoutesAnswerLikePulsars() async throws {
-        let fleet = try await BrokerFleet.start(label: "fleet-routes", metadata: .sqlite, brokers: 2, arguments: Self.arguments)
+    @Test(arguments: FleetMetadata.allCases)
+    func clusterRoutesAnswerLikePulsars(metadata: FleetMetadata) async throws {
+        let fleet = try await BrokerFleet.start(label: "fleet-routes", metadata: metadata, brokers: 2, arguments: Self.arguments)
         defer { fleet.stop() }
         let ids = [fleet.brokerID(0), fleet.brokerID(1)].sorted()
         for index in 0..<2 {
@@ -104,8 +105,9 @@ extension MultiBrokerTests {
 extension MultiBrokerTests {
     /// Someone deletes the ownership key of a busy topic's bundle: its owner stops serving
     /// it at once, and its clients find it again (placed anew) with nothing lost.
-    @Test func aBrokerWhoseBundleKeyIsDeletedStopsServingIt() async throws {
-        let fleet = try await BrokerFleet.start(label: "fleet-key", metadata: .sqlite, brokers: 2, arguments: Self.arguments)
+    @Test(arguments: FleetMetadata.allCases)
+    func aBrokerWhoseBundleKeyIsDeletedStopsServingIt(metadata: FleetMetadata) async throws {
+        let fleet = try await BrokerFleet.start(label: "fleet-key", metadata: metadata, brokers: 2, arguments: Self.arguments)
         defer { fleet.stop() }
         let producer = try fleet.background("produce_with_ids.py", [fleet.serviceURL, "unkeyed"], log: "producer")
         let consumer = try fleet.background("keep_consuming.py", [fleet.serviceURL, "unkeyed"], log: "consumer")

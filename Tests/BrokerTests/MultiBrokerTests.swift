@@ -29,6 +29,11 @@ struct MultiBrokerTests {
         #expect(owned.map(\.count).reduce(0, +) == Set(owned.joined()).count, "\(owned)")
         #expect(owned.filter { !$0.isEmpty }.count >= 2, "\(owned)")
         #expect(Set(owners.values).count >= 2, "\(owners)")
+        // A partitioned topic made through one broker is known to every other: its
+        // partitions, spread over the bundles, are served wherever they are owned.
+        #expect(try await fleet.request("PUT", 0, "/admin/v2/persistent/public/default/parts/partitions", body: "4").status == 204)
+        let parts = try await fleet.python("partitioned.py", [fleet.serviceURL(2), "persistent://public/default/parts", "400"])
+        #expect(parts.status == 0 && parts.output.contains("OK 400 messages"), "\(parts.output.suffix(3000))")
     }
 
     @Test(arguments: FleetMetadata.allCases)
@@ -139,6 +144,7 @@ struct MultiBrokerTests {
         let consumed = Self.consumed(consumer)
         let missing = Set(receipts.map(\.number)).subtracting(consumed)
         #expect(missing.isEmpty, "\(missing.count) receipted messages never consumed, e.g. \(missing.sorted().prefix(10))")
+        if !missing.isEmpty { fleet.printLogs(consumer) }
         var seen = Set<Int>()
         let firsts = consumed.filter { seen.insert($0).inserted }
         #expect(firsts == firsts.sorted(), "messages first consumed out of order")
