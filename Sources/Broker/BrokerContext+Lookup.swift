@@ -13,7 +13,7 @@ extension BrokerContext {
     /// ``LookupDecision``). Throws `serviceNotReady` when the client should retry.
     func lookup(_ name: TopicName, authoritative: Bool) async throws -> LookupAnswer {
         guard let me = self.membership.identity else { throw BrokerError(.serviceNotReady, "the broker is starting; retry") }
-        let (bundle, layout) = try await self.bundle(of: name)
+        let bundle = try await self.bundle(of: name)
         // A lost race for the key is decided again with the winner known.
         for _ in 0..<3 {
             let servedHere = self.membership.serves(bundle)
@@ -36,7 +36,7 @@ extension BrokerContext {
             case .retry(let reason):
                 throw BrokerError(.serviceNotReady, "\(bundle): \(reason); retry")
             case .acquire:
-                if try await self.acquire(bundle, layout: layout, as: me) { return .connect(me) }
+                if try await self.acquire(bundle, as: me) { return .connect(me) }
             }
         }
         throw BrokerError(.serviceNotReady, "\(bundle) changed hands while it was looked up; retry")
@@ -47,10 +47,11 @@ extension BrokerContext {
     /// is served where the bundle lands); one owned elsewhere is refused, so that its
     /// client looks it up.
     func ensureServed(_ name: TopicName) async throws {
-        if let bundle = self.membership.ownership.bundle(of: name), self.membership.serves(bundle) { return }
+        let hash = NamespaceBundles.hash(name.description)
+        if self.membership.serves(name, hash: hash) { return }
         switch try await self.lookup(name, authoritative: false) {
         case .connect(let broker) where broker.brokerId == self.membership.identity?.brokerId:
-            if let bundle = self.membership.ownership.bundle(of: name), self.membership.serves(bundle) { return }
+            if self.membership.serves(name, hash: hash) { return }
             throw BrokerError(.serviceNotReady, "\(name) is not served by this broker now; look it up again")
         case .connect(let broker), .redirect(let broker, _):
             throw BrokerError(.serviceNotReady, "\(name) is served by \(broker.pulsarURL); look it up again")
@@ -58,9 +59,9 @@ extension BrokerContext {
     }
 
     /// The bundle of `name`, under its namespace's current layout.
-    func bundle(of name: TopicName) async throws -> (Bundle, NamespaceBundles) {
+    func bundle(of name: TopicName) async throws -> Bundle {
         let layout = try await self.bundleLayout(tenant: name.tenant, namespace: name.namespace)
-        return (Bundle(tenant: name.tenant, namespace: name.namespace, range: layout.bundle(forTopic: name.description)), layout)
+        return Bundle(tenant: name.tenant, namespace: name.namespace, range: layout.bundle(forTopic: name.description))
     }
 
     /// The bundle layout of a namespace: from its policies, where the first broker to need
@@ -94,9 +95,9 @@ extension BrokerContext {
 
     /// Takes `bundle` by creating its ephemeral key in this broker's session; false when
     /// another broker holds the key.
-    func acquire(_ bundle: Bundle, layout: NamespaceBundles, as me: BrokerAddress) async throws -> Bool {
+    func acquire(_ bundle: Bundle, as me: BrokerAddress) async throws -> Bool {
         guard let version = try await self.claim(bundle, as: me) else { return false }
-        self.membership.ownership.add(bundle, layout: layout, version: version)
+        self.membership.ownership.add(bundle, version: version)
         self.logger.info("owning bundle", metadata: ["bundle": "\(bundle)"])
         return true
     }

@@ -16,7 +16,7 @@ extension BrokerContext {
             throw BrokerError(.serviceNotReady, "\(bundle) is not served by this broker")
         }
         guard let (low, high) = bundle.range.halves() else { throw BrokerError(.notAllowed, "\(bundle) is too small to split") }
-        let layout = try await self.writeLayout(splitting: bundle)
+        try await self.writeLayout(splitting: bundle)
         var children: [(BundleRange, Int64)] = []
         for range in [low, high] {
             let child = Bundle(tenant: bundle.tenant, namespace: bundle.namespace, range: range)
@@ -37,7 +37,7 @@ extension BrokerContext {
             }
             children.append((range, claimed))
         }
-        self.membership.ownership.split(bundle, into: children, layout: layout)
+        self.membership.ownership.split(bundle, into: children)
         try? await self.metadata.delete(bundle.key, expecting: .version(parentVersion))
         self.logger.info("split bundle", metadata: ["bundle": "\(bundle)", "into": "\(low.name), \(high.name)"])
         if unload {
@@ -46,7 +46,7 @@ extension BrokerContext {
     }
 
     /// Writes the namespace's layout with `bundle` split in two, by compare-and-set.
-    private func writeLayout(splitting bundle: Bundle) async throws -> NamespaceBundles {
+    private func writeLayout(splitting bundle: Bundle) async throws {
         _ = try await self.bundleLayout(tenant: bundle.tenant, namespace: bundle.namespace)
         let key = Self.policiesKey(tenant: bundle.tenant, namespace: bundle.namespace)
         while true {
@@ -58,7 +58,7 @@ extension BrokerContext {
             policies.bundles = layout
             do {
                 _ = try await self.metadata.put(key, value: try policies.encoded(), expecting: .version(stored.version))
-                return layout
+                return
             } catch let error as MetadataError where error.code == .badVersion {
                 continue
             }

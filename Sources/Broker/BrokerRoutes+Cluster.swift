@@ -35,7 +35,7 @@ extension BrokerRoutes {
         }
         router.get("/lookup/v2/topic/persistent/{tenant}/{namespace}/{topic}/bundle") { _, route in
             let name = try topic(route)
-            let (bundle, _) = try await context().bundle(of: name)
+            let bundle = try await context().bundle(of: name)
             return Response.text(bundle.range.name)
         }
         router.put("/admin/v2/persistent/{tenant}/{namespace}/{topic}/unload") { request, route in
@@ -43,7 +43,7 @@ extension BrokerRoutes {
             // stays with its owner, which is where the request must go.
             let name = try topic(route)
             let broker = try context()
-            let (bundle, _) = try await broker.bundle(of: name)
+            let bundle = try await broker.bundle(of: name)
             if !broker.membership.serves(bundle), let owner = try await broker.owner(of: bundle), owner.brokerId != broker.membership.identity?.brokerId {
                 return Self.redirect(to: owner.httpUrl + request.uri.description)
             }

@@ -35,15 +35,13 @@ struct Bundle: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The bundles this broker owns, with the bundle layout of their namespaces (so that a
-/// topic's bundle can be found without the store).
+/// The bundles this broker owns.
 ///
 /// An entry is added once the bundle's ephemeral key is won and removed when the broker
 /// releases the bundle, loses its session, or sees the key deleted. A bundle being
 /// released is still listed, as `releasing`, and counts as not owned.
 final class BundleOwnership: Sendable {
     private struct Namespace {
-        var bundles: NamespaceBundles
         /// The version of each owned bundle's key.
         var owned: [BundleRange: Int64] = [:]
         var releasing: Set<BundleRange> = []
@@ -52,15 +50,6 @@ final class BundleOwnership: Sendable {
     private let table = Mutex<[String: Namespace]>([:])
 
     private static func name(_ tenant: String, _ namespace: String) -> String { "\(tenant)/\(namespace)" }
-
-    /// The bundle of `topic` under the layout known for its namespace, if any is known.
-    func bundle(of topic: TopicName) -> Bundle? {
-        self.table.withLock { table in
-            table[Self.name(topic.tenant, topic.namespace)].map {
-                Bundle(tenant: topic.tenant, namespace: topic.namespace, range: $0.bundles.bundle(forTopic: topic.description))
-            }
-        }
-    }
 
     /// Whether the broker owns, and is not releasing, a bundle of `tenant/namespace`
     /// holding the topic-name hash `hash` (whatever bundle it is in after a split).
@@ -71,13 +60,11 @@ final class BundleOwnership: Sendable {
         }
     }
 
-    /// Replaces the owned bundle `parent` by `children` (each at its key's version), the
-    /// namespace now laid out as `layout`.
-    func split(_ parent: Bundle, into children: [(BundleRange, Int64)], layout: NamespaceBundles) {
+    /// Replaces the owned bundle `parent` by `children` (each at its key's version).
+    func split(_ parent: Bundle, into children: [(BundleRange, Int64)]) {
         self.table.withLock { table in
             let name = Self.name(parent.tenant, parent.namespace)
             guard var entry = table[name] else { return }
-            entry.bundles = layout
             entry.owned[parent.range] = nil
             for (range, version) in children { entry.owned[range] = version }
             table[name] = entry
@@ -92,12 +79,11 @@ final class BundleOwnership: Sendable {
         }
     }
 
-    /// Records a bundle won at `version`, its namespace laid out as `bundles`.
-    func add(_ bundle: Bundle, layout bundles: NamespaceBundles, version: Int64) {
+    /// Records a bundle won at `version`.
+    func add(_ bundle: Bundle, version: Int64) {
         self.table.withLock { table in
             let name = Self.name(bundle.tenant, bundle.namespace)
-            var entry = table[name] ?? Namespace(bundles: bundles)
-            entry.bundles = bundles
+            var entry = table[name] ?? Namespace()
             entry.owned[bundle.range] = version
             table[name] = entry
         }

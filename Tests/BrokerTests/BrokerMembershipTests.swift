@@ -134,9 +134,9 @@ extension BrokerMembershipTests {
                 let topic = try TopicName("persistent://public/default/taken-\(round)")
                 let (from, to) = try await Self.lookUp(topic.description, from: 0, in: [first, second]).brokerId == first.membership.identity?.brokerId
                     ? (first, second) : (second, first)
-                let (bundle, layout) = try await from.bundle(of: topic)
+                let bundle = try await from.bundle(of: topic)
                 #expect(await from.unloadBundle(bundle))
-                #expect(try await to.acquire(bundle, layout: layout, as: try #require(to.membership.identity)))
+                #expect(try await to.acquire(bundle, as: try #require(to.membership.identity)))
                 try await Task.sleep(for: .milliseconds(50))
                 #expect(to.membership.serves(bundle), "round \(round): the new owner dropped \(bundle) on the old owner's delete")
             }
