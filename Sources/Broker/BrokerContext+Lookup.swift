@@ -16,6 +16,8 @@ extension BrokerContext {
         let bundle = try await self.bundle(of: name)
         // A lost race for the key is decided again with the winner known.
         for _ in 0..<3 {
+            // A claim of the bundle under way here (another client's lookup) settles first.
+            await self.membership.claimUnderWay(bundle)
             let servedHere = self.membership.serves(bundle)
             let owner = servedHere ? nil : try await self.owner(of: bundle)
             var candidate: BrokerAddress?
@@ -33,6 +35,8 @@ extension BrokerContext {
                 return .connect(owner)
             case .redirect(let broker, let authoritative):
                 return .redirect(broker, authoritative: authoritative)
+            case .retry where owner?.brokerId == me.brokerId:
+                continue  // Its key was just written by a claim here: look again once it settles.
             case .retry(let reason):
                 throw BrokerError(.serviceNotReady, "\(bundle): \(reason); retry")
             case .acquire:
@@ -95,11 +99,14 @@ extension BrokerContext {
 
     /// Takes `bundle` by creating its ephemeral key in this broker's session; false when
     /// another broker holds the key.
+    /// Concurrent acquisitions of one bundle here share one claim.
     func acquire(_ bundle: Bundle, as me: BrokerAddress) async throws -> Bool {
-        guard let version = try await self.claim(bundle, as: me) else { return false }
-        self.membership.ownership.add(bundle, version: version)
-        self.logger.info("owning bundle", metadata: ["bundle": "\(bundle)"])
-        return true
+        try await self.membership.claiming(bundle) {
+            guard let version = try await self.claim(bundle, as: me) else { return false }
+            self.membership.ownership.add(bundle, version: version)
+            self.logger.info("owning bundle", metadata: ["bundle": "\(bundle)"])
+            return true
+        }
     }
 
     /// Creates the ephemeral key of `bundle` in this broker's session and returns its

@@ -25,6 +25,9 @@ final class BrokerMembership: Sendable {
     private let leaderState = Mutex<LeaderValue?>(nil)
     /// Leader only: brokers chosen for bundles not yet reported in their loads, with when.
     private let assignments = Mutex<[String: (broker: String, at: ContinuousClock.Instant)]>([:])
+    /// Claims of bundles under way here: a lookup or load that finds one waits for it
+    /// instead of reading the key half-way.
+    private let claims = Mutex<[Bundle: Task<Bool, any Error>]>([:])
     /// Leader only: where a bundle being moved should go next.
     private let destinations = Mutex<[String: (broker: String, until: ContinuousClock.Instant)]>([:])
 
@@ -61,6 +64,25 @@ final class BrokerMembership: Sendable {
     /// dispatch; no hashing, one lock.
     func serves(_ name: TopicName, hash: UInt32) -> Bool {
         self.session.isValid() && self.ownership.holds(tenant: name.tenant, namespace: name.namespace, hash: hash)
+    }
+
+    /// Runs `claim` for `bundle`, unless a claim of it is under way here already: then
+    /// waits for that one. True when the bundle is this broker's.
+    func claiming(_ bundle: Bundle, _ claim: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
+        let task = self.claims.withLock { claims in
+            if let running = claims[bundle] { return running }
+            let task = Task { try await claim() }
+            claims[bundle] = task
+            return task
+        }
+        defer { self.claims.withLock { claims in if claims[bundle] == task { claims[bundle] = nil } } }
+        return try await task.value
+    }
+
+    /// Waits for a claim of `bundle` under way here, if any.
+    func claimUnderWay(_ bundle: Bundle) async {
+        guard let task = self.claims.withLock({ $0[bundle] }) else { return }
+        _ = try? await task.value
     }
 
     // MARK: Leader's bookkeeping

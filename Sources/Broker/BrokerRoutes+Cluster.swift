@@ -11,14 +11,7 @@ extension BrokerRoutes {
     /// request that the owner of a bundle must serve is redirected to it (307), as Pulsar
     /// does.
     static func addClusterRoutes(to router: Router<BasicRequestContext>, _ context: @escaping @Sendable () throws -> BrokerContext) {
-        @Sendable func topic(_ route: BasicRequestContext) throws -> TopicName {
-            let path = "\(route.pathParameter("tenant"))/\(route.pathParameter("namespace"))/\(route.pathParameter("topic"))"
-            do {
-                return try TopicName("persistent://\(path)")
-            } catch {
-                throw RESTError(.preconditionFailed, reason: error.message)
-            }
-        }
+        @Sendable func topic(_ route: BasicRequestContext) throws -> TopicName { try Self.topic(route) }
         router.get("/lookup/v2/topic/persistent/{tenant}/{namespace}/{topic}") { request, route in
             let name = try topic(route)
             let authoritative = request.uri.queryParameters["authoritative"].map { $0 == "true" } ?? false

@@ -22,14 +22,7 @@ enum BrokerRoutes {
             guard let context = shared.context else { throw RESTError(.serviceUnavailable, reason: "the broker is starting") }
             return context
         }
-        @Sendable func topic(_ route: BasicRequestContext) throws -> TopicName {
-            let path = "\(route.pathParameter("tenant"))/\(route.pathParameter("namespace"))/\(route.pathParameter("topic"))"
-            do {
-                return try TopicName("persistent://\(path)")
-            } catch {
-                throw RESTError(.preconditionFailed, reason: error.message)
-            }
-        }
+        @Sendable func topic(_ route: BasicRequestContext) throws -> TopicName { try Self.topic(route) }
         router.get("/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions") { _, route in
             let name = try topic(route)
             return try Response.json(["partitions": try await context().partitions(of: name)])
@@ -55,6 +48,17 @@ enum BrokerRoutes {
         Self.addClusterRoutes(to: router, context)
         Self.addHealthRoutes(to: router, shared: shared, registry: registry)
         return router
+    }
+
+    /// The topic of a route's `tenant`, `namespace` and `topic` parameters (412 when they
+    /// do not name one).
+    static func topic(_ route: BasicRequestContext) throws -> TopicName {
+        let path = "\(route.pathParameter("tenant"))/\(route.pathParameter("namespace"))/\(route.pathParameter("topic"))"
+        do {
+            return try TopicName("persistent://\(path)")
+        } catch {
+            throw RESTError(.preconditionFailed, reason: error.message)
+        }
     }
 
     /// `GET /admin/v2/brokers/health` and `GET /health` ("ok" once the broker serves, 503

@@ -38,10 +38,7 @@ extension MultiBrokerTests {
         #expect(other.status == 204, "\(other)")
         #expect(try await fleet.get(0, "/admin/v2/namespaces/public/default/bundles").body.contains(#""numBundles":6"#))
         try await Self.waitForReceipts(producer, atLeast: before + 600)
-        producer.stop()
-        try await Self.waitForConsumed(consumer, all: Self.receipts(producer).map(\.number))
-        consumer.stop()
-        try Self.checkNothingLost(fleet: fleet, producer: producer, consumer: consumer)
+        try await Self.finish(fleet: fleet, producer: producer, consumer: consumer)
     }
 
     /// The leader splits a bundle with too many topics until none has, and the halves
@@ -83,17 +80,6 @@ extension MultiBrokerTests {
         let names = topics.map { String($0.split(separator: "/").last!) }
         let counts = Self.receiptCounts(producer)
         try await Self.waitForEach(names, producer, receipts: (counts.values.max() ?? 0) + 40)
-        producer.stop()
-        let receipts = Self.receiptsByTopic(producer)
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, !names.allSatisfy({ Set(receipts[$0] ?? []).isSubset(of: Set(Self.consumedByTopic(consumer)[$0] ?? [])) }) {
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        consumer.stop()
-        let consumed = Self.consumedByTopic(consumer)
-        for name in names {
-            let missing = Set(receipts[name] ?? []).subtracting(consumed[name] ?? [])
-            #expect(missing.isEmpty, "\(name): \(missing.count) receipted messages never consumed")
-        }
+        try await Self.finish(names, fleet: fleet, producer: producer, consumer: consumer)
     }
 }

@@ -49,10 +49,7 @@ extension MultiBrokerTests {
         let namespace = try await fleet.request("PUT", owner, "/admin/v2/namespaces/public/default/unload")
         #expect(namespace.status == 204, "\(namespace)")
         try await Self.waitForReceipts(producer, atLeast: receiptsAfter + 500)
-        producer.stop()
-        try await Self.waitForConsumed(consumer, all: Self.receipts(producer).map(\.number))
-        consumer.stop()
-        try Self.checkNothingLost(fleet: fleet, producer: producer, consumer: consumer)
+        try await Self.finish(fleet: fleet, producer: producer, consumer: consumer)
     }
 
     @Test(arguments: FleetMetadata.allCases)
@@ -128,9 +125,6 @@ extension MultiBrokerTests {
         // The topic was closed and loaded anew: later receipts name a newer ledger.
         let receipts = Self.receipts(producer)
         #expect(receipts[before + 299].ledger > receipts[before - 1].ledger, "the topic went on in the same ledger")
-        producer.stop()
-        try await Self.waitForConsumed(consumer, all: Self.receipts(producer).map(\.number))
-        consumer.stop()
-        try Self.checkNothingLost(fleet: fleet, producer: producer, consumer: consumer)
+        try await Self.finish(fleet: fleet, producer: producer, consumer: consumer)
     }
 }

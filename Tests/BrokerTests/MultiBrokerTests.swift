@@ -54,10 +54,7 @@ struct MultiBrokerTests {
         try await Self.waitForReceipts(producer, atLeast: before + 300)
         let survivor = try await fleet.owner(of: "busy", asking: (owner + 1) % 3)
         #expect(survivor != owner)
-        producer.stop()
-        try await Self.waitForConsumed(consumer, all: Self.receipts(producer).map(\.number))
-        consumer.stop()
-        try Self.checkNothingLost(fleet: fleet, producer: producer, consumer: consumer)
+        try await Self.finish(fleet: fleet, producer: producer, consumer: consumer)
         print("failover after SIGKILL: receipts resumed within \(ContinuousClock.now - killedAt) (session TTL 2 s)")
     }
 
@@ -88,10 +85,7 @@ struct MultiBrokerTests {
         let resumedAt = ContinuousClock.now
         try await Self.waitForReceipts(producer, atLeast: before + 200, within: .seconds(20))
         print("after SIGCONT, 200 more receipts within \(ContinuousClock.now - resumedAt)")
-        producer.stop()
-        try await Self.waitForConsumed(consumer, all: Self.receipts(producer).map(\.number))
-        consumer.stop()
-        try Self.checkNothingLost(fleet: fleet, producer: producer, consumer: consumer)
+        try await Self.finish(fleet: fleet, producer: producer, consumer: consumer)
         let log = try fleet.process(owner).map { try String(contentsOfFile: $0.logPath, encoding: .utf8) } ?? ""
         #expect(log.contains("the broker's metadata session ended"), "the paused broker did not notice it lost its session")
     }
@@ -133,6 +127,14 @@ struct MultiBrokerTests {
             guard ContinuousClock.now < deadline, consumer.isRunning else { return }  // The check says what is missing.
             try await Task.sleep(for: .milliseconds(200))
         }
+    }
+
+    /// Stops the producer, lets the consumer catch up, stops it, and checks what both saw.
+    static func finish(fleet: BrokerFleet, producer: ChildProcess, consumer: ChildProcess) async throws {
+        producer.stop()
+        try await Self.waitForConsumed(consumer, all: Self.receipts(producer).map(\.number))
+        consumer.stop()
+        try Self.checkNothingLost(fleet: fleet, producer: producer, consumer: consumer)
     }
 
     /// Every receipted number was consumed, first seen in the order sent; receipts are in
