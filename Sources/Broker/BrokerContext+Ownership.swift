@@ -18,12 +18,14 @@ extension BrokerContext {
     }
 
     /// The leader's choice of broker for an unowned bundle: the one asked for by a
-    /// transfer, else the least loaded live broker (counting the bundles it was given
-    /// since its last report).
+    /// transfer, or the one it was given moments ago, else the least loaded live broker
+    /// (counting the bundles it was given since its last report).
     func place(_ bundle: Bundle) async throws -> BrokerAddress? {
         let registrations = try await self.registrations()
         let name = bundle.description
-        if let wanted = self.membership.takeDestination(name), let registration = registrations.first(where: { $0.brokerId == wanted }) {
+        // Asked for (a transfer), or just given (lookups racing the first one's placement).
+        let wanted = self.membership.takeDestination(name) ?? self.membership.recentAssignment(of: name)
+        if let wanted, let registration = registrations.first(where: { $0.brokerId == wanted }) {
             self.membership.noteAssignment(name, to: wanted)
             return registration.address
         }

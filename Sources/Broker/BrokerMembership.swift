@@ -93,6 +93,15 @@ final class BrokerMembership: Sendable {
         self.assignments.withLock { $0[bundle] = (broker, now) }
     }
 
+    /// The broker `bundle` was given to in the last few seconds, if any: lookups of a
+    /// bundle racing its placement are all sent to the same broker.
+    func recentAssignment(of bundle: String, now: ContinuousClock.Instant = .now) -> String? {
+        self.assignments.withLock { assignments in
+            guard let assignment = assignments[bundle], now - assignment.at < .seconds(10) else { return nil }
+            return assignment.broker
+        }
+    }
+
     /// Bundles assigned per broker and not yet in its report, given the reported bundles.
     func pendingAssignments(reported: Set<String>, now: ContinuousClock.Instant = .now) -> [String: Int] {
         self.assignments.withLock { assignments in

@@ -144,3 +144,66 @@ extension BrokerMembershipTests {
         }
     }
 }
+
+extension BrokerMembershipTests {
+    /// Many clients look up topics of one unowned bundle at once (a producer and its
+    /// consumers starting together): every lookup is answered, none is told to retry
+    /// because another one's claim of the bundle is half-way.
+    @Test func concurrentLookupsOfAnUnownedBundleAreAllAnswered() async throws {
+        let metadata = MemoryMetadataStore()
+        let (broker, service) = Self.broker(0, metadata)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            try await Self.waitUntil { broker.membership.isLeader }
+            for round in 0..<30 {
+                let name = try TopicName("persistent://public/default/together-\(round)")
+                let bundle = try await broker.bundle(of: name)
+                try await withThrowingTaskGroup(of: Void.self) { lookups in
+                    for _ in 0..<8 {
+                        lookups.addTask {
+                            guard case .connect = try await broker.lookup(name, authoritative: false) else {
+                                throw BrokerError(.unknown, "a redirect from the only broker")
+                            }
+                        }
+                    }
+                    try await lookups.waitForAll()
+                }
+                await broker.unloadBundle(bundle)
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+extension BrokerMembershipTests {
+    /// Lookups of one unowned bundle that reach the leader together (a producer and a
+    /// consumer reconnecting after an unload) are all sent to the same broker: the one
+    /// the transfer asked for, or the one the first was sent to.
+    @Test func aBundleIsPlacedOnOneBrokerHoweverManyLookupsRaceForIt() async throws {
+        let metadata = MemoryMetadataStore()
+        let members = (0..<3).map { Self.broker($0, metadata) }
+        let brokers = members.map(\.0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (_, service) in members { group.addTask { try await service.run() } }
+            try await Self.waitUntil { brokers.allSatisfy { $0.membership.identity != nil } && brokers.contains(where: \.membership.isLeader) }
+            try await Self.waitUntil { brokers.allSatisfy { $0.membership.leader != nil } }
+            try await Task.sleep(for: .milliseconds(300))  // every broker has reported
+            let leaders = brokers.filter(\.membership.isLeader)
+            #expect(leaders.count == 1)
+            let leader = leaders[0]
+            for round in 0..<4 {
+                let bundle = Bundle(tenant: "public", namespace: "race", range: NamespaceBundles(count: 4).ranges[round])
+                let first = try await leader.place(bundle)
+                let second = try await leader.place(bundle)
+                #expect(first != nil && first == second, "round \(round): \(String(describing: first)) then \(String(describing: second))")
+            }
+            // A transfer's destination wins over the last placement, once.
+            let bundle = Bundle(tenant: "public", namespace: "race", range: NamespaceBundles(count: 4).ranges[0])
+            let placed = try #require(try await leader.place(bundle))
+            let other = try #require(brokers.compactMap(\.membership.identity).first { $0 != placed })
+            leader.membership.setDestination(bundle.description, other.brokerId)
+            #expect(try await leader.place(bundle) == other)
+            group.cancelAll()
+        }
+    }
+}
