@@ -32,6 +32,8 @@ final class BrokerContext: Sendable {
     let topics: TopicManager
     /// The broker's session, the bundles it owns, the leader.
     let membership: BrokerMembership
+    /// Clients connected over the binary protocol now.
+    let openConnections = Atomic<Int>(0)
 
     init(
         name: String, clusterName: String = "standalone", serviceURL: String, httpURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],

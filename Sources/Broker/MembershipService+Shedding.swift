@@ -92,10 +92,10 @@ actor LoadMeter {
     private var lastCPU = LoadMeter.cpuSeconds()
 
     /// The report for `topics` since the last one.
-    func report(_ topics: [Topic], owned: [Bundle]) -> BrokerLoadReport {
+    func report(_ topics: [Topic], owned: [Bundle], connections: Int) -> BrokerLoadReport {
         let now = ContinuousClock.now
         let elapsed = max((now - self.last) / .seconds(1), 0.001)
-        var report = BrokerLoadReport(topics: topics.count, timestamp: Date().timeIntervalSince1970)
+        var report = BrokerLoadReport(connections: connections, topics: topics.count, timestamp: Date().timeIntervalSince1970)
         for bundle in owned { report.bundles[bundle.description] = BundleLoad() }
         var readings: [TopicName: TopicCounters.Reading] = [:]
         for topic in topics {

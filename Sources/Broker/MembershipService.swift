@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metadata
 import ServiceLifecycle
+import Synchronization
 
 /// Keeps the broker a member of its cluster, as a `Service`: it opens the metadata
 /// session, registers `/brokers/available/<id>` with a load report refreshed every
@@ -74,7 +75,7 @@ final class MembershipService: Service, Sendable {
                     if let interval = self.configuration.sheddingInterval {
                         group.addTask { try await self.shedLoad(every: interval) }
                     }
-                    // Whichever ends first ends the session's work.
+                    // Only the keep-alives end (when the session is lost); the rest run until cancelled.
                     defer { group.cancelAll() }
                     try await group.next()
                     throw MetadataError(.sessionExpired, "the broker's session work ended")
@@ -93,7 +94,10 @@ final class MembershipService: Service, Sendable {
     private func join(as me: BrokerAddress, meter: LoadMeter) async throws -> Int {
         let (session, generation) = try await self.context.membership.session.open()
         self.context.membership.identity = me
-        let report = await meter.report(self.context.topics.loaded(), owned: self.context.membership.ownership.owned())
+        let report = await meter.report(
+            self.context.topics.loaded(), owned: self.context.membership.ownership.owned(),
+            connections: self.context.openConnections.load(ordering: .relaxed)
+        )
         try await self.context.metadata.put(ClusterLayout.availableBroker(me.brokerId), value: try self.registration(me, report).encoded(), session: session)
         if generation == 1 {
             self.context.logger.info("broker serving", metadata: ["service": "\(me.pulsarURL)", "http": "\(me.httpURL)", "broker": "\(me.brokerId)"])
@@ -107,31 +111,54 @@ final class MembershipService: Service, Sendable {
         BrokerRegistration(brokerId: me.brokerId, pulsarServiceUrl: me.pulsarURL, webServiceUrl: me.httpURL, cluster: self.cluster, load: report)
     }
 
-    /// Writes the load report every interval.
+    /// Writes the load report every interval. A failed write is logged and tried again
+    /// at the next interval: only the session's keep-alives decide ownership.
     private func reportLoad(as me: BrokerAddress, meter: LoadMeter) async throws {
         while true {
             try await Task.sleep(for: self.configuration.reportInterval)
             guard let (session, _) = self.context.membership.session.current() else { continue }
-            let report = await meter.report(self.context.topics.loaded(), owned: self.context.membership.ownership.owned())
-            try await self.context.metadata.put(ClusterLayout.availableBroker(me.brokerId), value: try self.registration(me, report).encoded(), session: session)
+            let report = await meter.report(
+                self.context.topics.loaded(), owned: self.context.membership.ownership.owned(),
+                connections: self.context.openConnections.load(ordering: .relaxed)
+            )
+            do {
+                try await self.context.metadata.put(ClusterLayout.availableBroker(me.brokerId), value: try self.registration(me, report).encoded(), session: session)
+            } catch {
+                self.context.logger.warning("could not write the load report", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Runs `body` again whenever it fails (a watch the store ended, the store out of
+    /// reach), after a pause, until cancelled.
+    private func keepWatching(_ what: String, _ body: () async throws -> Void) async throws {
+        while true {
+            do {
+                try await body()
+            } catch {
+                try Task.checkCancellation()
+                self.context.logger.warning("watching again", metadata: ["watch": "\(what)", "error": "\(error)"])
+            }
+            try await Task.sleep(for: .milliseconds(500))
         }
     }
 
     /// Competes for `/brokers/leader` whenever it is free, and follows who holds it.
     private func campaign(as me: BrokerAddress) async throws {
         let key = ClusterLayout.leaderBroker
-        let watch = try await self.context.metadata.watch(.key(key))
-        try await self.tryToLead(as: me)
-        for try await event in watch {
-            switch event.kind {
-            case .delete:
-                self.context.membership.leader = nil
-                try await self.tryToLead(as: me)
-            case .put:
-                self.context.membership.leader = try? JSONDecoder().decode(LeaderValue.self, from: Data(event.value))
+        try await self.keepWatching(key) {
+            let watch = try await self.context.metadata.watch(.key(key))
+            try await self.tryToLead(as: me)
+            for try await event in watch {
+                switch event.kind {
+                case .delete:
+                    self.context.membership.leader = nil
+                    try await self.tryToLead(as: me)
+                case .put:
+                    self.context.membership.leader = try? JSONDecoder().decode(LeaderValue.self, from: Data(event.value))
+                }
             }
         }
-        throw MetadataError(.unavailable, "the watch of \(key) ended")
     }
 
     private func tryToLead(as me: BrokerAddress) async throws {
@@ -148,18 +175,27 @@ final class MembershipService: Service, Sendable {
         }
     }
 
-    /// Stops serving an owned bundle whose key is deleted or taken by someone else.
+    /// Stops serving an owned bundle whose key is deleted or taken by someone else. Each
+    /// time the watch starts, the keys of the owned bundles are checked, so that a change
+    /// between two watches is not missed.
     private func watchBundles(as me: BrokerAddress) async throws {
-        let watch = try await self.context.metadata.watch(.prefix(ClusterLayout.bundleOwners))
-        for try await event in watch {
-            guard let bundle = self.context.membership.ownership.bundle(withKey: event.key), self.context.membership.ownership.holds(bundle),
-                let version = self.context.membership.ownership.version(of: bundle), event.version > version
-            else {
-                continue  // Not ours, ours being released, or a change from before this broker took the key.
+        try await self.keepWatching(ClusterLayout.bundleOwners) {
+            let watch = try await self.context.metadata.watch(.prefix(ClusterLayout.bundleOwners))
+            for bundle in self.context.membership.ownership.owned() where self.context.membership.ownership.holds(bundle) {
+                let stored = try await self.context.metadata.get(bundle.key)
+                if stored?.version != self.context.membership.ownership.version(of: bundle), self.context.membership.ownership.holds(bundle) {
+                    await self.context.loseOwnership(of: bundle)
+                }
             }
-            let taken = event.kind == .put && (try? BundleOwnerValue.decoded(event.value))?.brokerId != me.brokerId
-            if event.kind == .delete || taken { await self.context.loseOwnership(of: bundle) }
+            for try await event in watch {
+                guard let bundle = self.context.membership.ownership.bundle(withKey: event.key), self.context.membership.ownership.holds(bundle),
+                    let version = self.context.membership.ownership.version(of: bundle), event.version > version
+                else {
+                    continue  // Not ours, ours being released, or a change from before this broker took the key.
+                }
+                let taken = event.kind == .put && (try? BundleOwnerValue.decoded(event.value))?.brokerId != me.brokerId
+                if event.kind == .delete || taken { await self.context.loseOwnership(of: bundle) }
+            }
         }
-        throw MetadataError(.unavailable, "the watch of \(ClusterLayout.bundleOwners) ended")
     }
 }

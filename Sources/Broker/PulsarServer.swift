@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import PulsarWire
 import ServiceLifecycle
+import Synchronization
 
 /// The Pulsar binary protocol's listening socket, as a `Service`: each accepted
 /// connection runs as a child task (``PulsarConnection/run()``) of its task group. On
@@ -41,7 +42,12 @@ final class PulsarServer: Service, Sendable {
             try await withGracefulShutdownHandler {
                 try await self.channel.executeThenClose { inbound in
                     for try await connection in inbound {
-                        group.addTask { await connection.run() }
+                        group.addTask {
+                            let broker = connection.broker
+                            broker.openConnections.add(1, ordering: .relaxed)
+                            defer { broker.openConnections.subtract(1, ordering: .relaxed) }
+                            await connection.run()
+                        }
                     }
                 }
             } onGracefulShutdown: {
