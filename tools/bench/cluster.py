@@ -48,7 +48,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(log, text, count=1, timeout=30):
+def wait_for(log, text, count=1, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if os.path.exists(log) and open(log, errors="replace").read().count(text) >= count:
