@@ -98,6 +98,8 @@ extension MultiBrokerTests {
                 let stored = Set(BrokerCluster.numbers(in: read.output, prefix: "M "))
                 print("\(topic): missing \(missing.sorted().prefix(20)); in the topic: \(missing.filter(stored.contains).sorted().prefix(20))")
                 print(producer.output().split(separator: "\n").filter { line in missing.contains { line.hasPrefix("R \(topic) \($0) ") } }.joined(separator: "\n"))
+                let lines = consumer.output().split(separator: "\n").filter { $0.contains(topic) && !$0.hasPrefix("M ") }
+                print("--- the consumer's lines about \(topic):\n" + lines.suffix(200).joined(separator: "\n"))
                 fleet.printLogs(consumer)
             }
             #expect((receipts[topic] ?? []) == (receipts[topic] ?? []).sorted(), "\(topic): receipts out of order")
