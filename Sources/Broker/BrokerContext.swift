@@ -12,12 +12,6 @@ final class BrokerContext: Sendable {
     let name: String
     let clusterName: String
     let serviceURL: String
-    /// `http://host:port` of the REST API; its port is known once the server is bound.
-    var httpURL: String {
-        get { self.httpAddress.withLock { $0 } }
-        set { self.httpAddress.withLock { $0 = newValue } }
-    }
-    private let httpAddress: Mutex<String>
     let maxMessageSize: Int
     let metadata: any MetadataStore
     /// One ledger client per event loop. A topic stays on the loop of the client its name
@@ -36,14 +30,13 @@ final class BrokerContext: Sendable {
     let openConnections = Atomic<Int>(0)
 
     init(
-        name: String, clusterName: String = "standalone", serviceURL: String, httpURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],
+        name: String, clusterName: String = "standalone", serviceURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],
         ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType, topicIdleTimeout: Duration? = nil,
         sessionTTL: Duration = .seconds(3), defaultBundles: Int = 4, logger: Logger
     ) {
         self.name = name
         self.clusterName = clusterName
         self.serviceURL = serviceURL
-        self.httpAddress = Mutex(httpURL)
         self.maxMessageSize = maxMessageSize
         self.metadata = metadata
         precondition(!clients.isEmpty, "a broker needs a ledger client")

@@ -126,7 +126,6 @@ public final class BrokerService: Sendable {
             let context = BrokerContext(
                 name: "\(configuration.clusterName)-\(advertised)-\(binary.port)", clusterName: configuration.clusterName,
                 serviceURL: "pulsar://\(advertised):\(binary.port)",
-                httpURL: "http://\(advertised):\(configuration.httpPort)",
                 maxMessageSize: configuration.maxMessageSize, metadata: metadata, clients: clients, ledgerConfiguration: ledgerConfiguration,
                 defaultCompression: configuration.storageCompression, topicIdleTimeout: configuration.topicIdleTimeout,
                 sessionTTL: configuration.sessionTTL, defaultBundles: configuration.defaultBundles, logger: logger
@@ -144,8 +143,7 @@ public final class BrokerService: Sendable {
                 ),
                 advertisedHost: advertised, cluster: configuration.clusterName, httpPort: { try await server.boundPort() }
             )
-            let http = HTTPService(server: server) { port in context.httpURL = "http://\(advertised):\(port)" }
-            return BrokerService(services: [storage, binary, http, membership, context.topics], serviceURL: context.serviceURL)
+            return BrokerService(services: [storage, binary, server, membership, context.topics], serviceURL: context.serviceURL)
         } catch {
             await storage.close()
             throw error

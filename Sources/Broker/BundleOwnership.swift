@@ -13,17 +13,6 @@ struct Bundle: Hashable, Sendable, CustomStringConvertible {
     /// The ownership key of the bundle.
     var key: String { ClusterLayout.bundleOwner(tenant: self.tenant, namespace: self.namespace, range: self.range.name) }
 
-    init(tenant: String, namespace: String, range: BundleRange) {
-        (self.tenant, self.namespace, self.range) = (tenant, namespace, range)
-    }
-
-    /// Parses `tenant/namespace/0x…_0x…`.
-    init?(name: String) {
-        let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, let range = BundleRange(name: parts[2]) else { return nil }
-        self.init(tenant: parts[0], namespace: parts[1], range: range)
-    }
-
     /// Whether `topic` falls in the bundle.
     func contains(_ topic: TopicName) -> Bool {
         topic.tenant == self.tenant && topic.namespace == self.namespace && self.range.contains(NamespaceBundles.hash(topic.description))
@@ -32,6 +21,15 @@ struct Bundle: Hashable, Sendable, CustomStringConvertible {
     /// Whether the two bundles share a hash.
     func overlaps(_ other: Bundle) -> Bool {
         self.tenant == other.tenant && self.namespace == other.namespace && self.range.overlaps(other.range)
+    }
+}
+
+extension Bundle {
+    /// Parses `tenant/namespace/0x…_0x…`.
+    init?(name: String) {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, let range = BundleRange(name: parts[2]) else { return nil }
+        self.init(tenant: parts[0], namespace: parts[1], range: range)
     }
 }
 
@@ -47,9 +45,15 @@ final class BundleOwnership: Sendable {
         var releasing: Set<BundleRange> = []
     }
 
-    private let table = Mutex<[String: Namespace]>([:])
+    /// A namespace, as a key that costs no allocation to make (checked on every receipt).
+    private struct NamespaceKey: Hashable {
+        var tenant: String
+        var namespace: String
+    }
 
-    private static func name(_ tenant: String, _ namespace: String) -> String { "\(tenant)/\(namespace)" }
+    private let table = Mutex<[NamespaceKey: Namespace]>([:])
+
+    private static func name(_ tenant: String, _ namespace: String) -> NamespaceKey { NamespaceKey(tenant: tenant, namespace: namespace) }
 
     /// Whether the broker owns, and is not releasing, a bundle of `tenant/namespace`
     /// holding the topic-name hash `hash` (whatever bundle it is in after a split).
@@ -136,10 +140,9 @@ final class BundleOwnership: Sendable {
         self.owned().first { $0.key == key }
     }
 
-    private static func list(_ table: [String: Namespace]) -> [Bundle] {
+    private static func list(_ table: [NamespaceKey: Namespace]) -> [Bundle] {
         table.flatMap { name, entry in
-            let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
-            return entry.owned.keys.map { Bundle(tenant: parts[0], namespace: parts[1], range: $0) }
+            entry.owned.keys.map { Bundle(tenant: name.tenant, namespace: name.namespace, range: $0) }
         }
         .sorted { $0.description < $1.description }
     }

@@ -97,10 +97,6 @@ actor Topic {
         guard !producer.isClosed, !self.isClosed else {
             return completion(.failure(BrokerError(.serviceNotReady, "producer \(producer.name) of \(self.name) was closed; reconnect")))
         }
-        guard self.mayServe() else {
-            self.onLoop { $0.close(.ownershipLost) }
-            return completion(.failure(BrokerError(.serviceNotReady, "\(self.name) is no longer served by this broker; look it up again")))
-        }
         self.counters.recordIn(messages: Int(max(1, payload.metadata.numMessagesInBatch)), bytes: payload.metadataAndPayload.readableBytes)
         self.ledger.append(StoredEntry.encode(payload, compression: self.compression)) { result in
             switch result {

@@ -12,7 +12,7 @@ import Testing
 struct BrokerMembershipTests {
     static func broker(_ index: Int, _ metadata: MemoryMetadataStore, ttl: Duration = .seconds(1)) -> (BrokerContext, MembershipService) {
         let context = BrokerContext(
-            name: "b\(index)", serviceURL: "pulsar://127.0.0.1:\(6650 + index)", httpURL: "http://127.0.0.1:\(8080 + index)", maxMessageSize: 5 << 20,
+            name: "b\(index)", serviceURL: "pulsar://127.0.0.1:\(6650 + index)", maxMessageSize: 5 << 20,
             metadata: metadata, clients: [LedgerClient(metadata: metadata)], ledgerConfiguration: ManagedLedgerConfiguration(),
             defaultCompression: .none, sessionTTL: ttl, logger: Logger(label: "b\(index)")
         )

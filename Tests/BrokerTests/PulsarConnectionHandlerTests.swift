@@ -34,7 +34,7 @@ import Testing
         static func make() async throws -> Harness {
             let metadata = MemoryMetadataStore()
             let broker = BrokerContext(
-                name: "test", serviceURL: "pulsar://127.0.0.1:6650", httpURL: "http://127.0.0.1:8080", maxMessageSize: 5 << 20,
+                name: "test", serviceURL: "pulsar://127.0.0.1:6650", maxMessageSize: 5 << 20,
                 metadata: metadata, clients: [LedgerClient(metadata: metadata)], ledgerConfiguration: ManagedLedgerConfiguration(),
                 defaultCompression: .none, logger: Logger(label: "test")
             )
