@@ -26,6 +26,43 @@ public enum FreePort {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// Whether a server could bind 127.0.0.1:`port` now (with `SO_REUSEADDR`, as the
+    /// project's servers do): false while any socket holds it, a client's local end included,
+    /// which a connect probe does not see.
+    public static func isBindable(_ port: Int) -> Bool {
+        guard (1...65_535).contains(port) else { return false }
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketFD >= 0 else { return false }
+        defer { close(socketFD) }
+        var one: Int32 = 1
+        _ = setsockopt(socketFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// `count` runs of `length` consecutive ports, every port free to bind and none shared
+    /// between runs, for a command that numbers its servers from a first port.
+    public static func allocateRuns(_ count: Int, length: Int) throws -> [Int] {
+        for _ in 0..<100 {
+            var firsts: [Int] = []
+            var taken = Set<Int>()
+            for _ in 0..<count {
+                let first = try allocate()
+                let run = first..<(first + length)
+                guard run.allSatisfy({ !taken.contains($0) && isBindable($0) }) else { break }
+                taken.formUnion(run)
+                firsts.append(first)
+            }
+            if firsts.count == count { return firsts }
+        }
+        throw TestHarnessError("no \(count) runs of \(length) free ports")
+    }
+
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.
     public static func isAccepting(_ port: Int) -> Bool {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

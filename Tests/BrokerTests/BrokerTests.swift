@@ -206,18 +206,11 @@ struct StandaloneTests {
         let python: String
         var service: String { "pulsar://127.0.0.1:\(self.port)" }
 
-        /// With more than one broker, the ports after the two allocated must be free too.
+        /// Broker i listens on port + i - 1 and http-port + i - 1, bookie i on
+        /// bookie-port + i - 1: every one of them must be free, and no two the same.
         init(_ directory: TemporaryDirectory, brokers: Int = 1) throws {
-            func ports() throws -> Int {
-                for _ in 0..<50 {
-                    let port = try FreePort.allocate()
-                    if (1..<brokers).allSatisfy({ !FreePort.isAccepting(port + $0) }) { return port }
-                }
-                throw TestHarnessError("no \(brokers) free ports in a row")
-            }
-            self.port = try ports()
-            self.httpPort = try ports()
-            self.bookiePort = try FreePort.allocate()
+            let firsts = try FreePort.allocateRuns(3, length: max(brokers, 3))
+            (self.port, self.httpPort, self.bookiePort) = (firsts[0], firsts[1], firsts[2])
             self.arguments = [
                 "standalone", "--data-dir", directory.file("data"), "--port", "\(self.port)", "--http-port", "\(self.httpPort)",
                 "--bookie-port", "\(self.bookiePort)", "--brokers", "\(brokers)",
@@ -245,7 +238,8 @@ struct StandaloneTests {
             if text.components(separatedBy: "broker serving").count - 1 > round { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw TestHarnessError("the broker did not start (round \(round))")
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? "(no log)"
+        throw TestHarnessError("the broker did not start (round \(round)); \(log) ends:\n\(text.suffix(3000))")
     }
 }
 
