@@ -104,6 +104,22 @@ extension MultiBrokerTests {
             }
             #expect((receipts[topic] ?? []) == (receipts[topic] ?? []).sorted(), "\(topic): receipts out of order")
         }
+        // Every message reached the consumer of its own topic at the position its receipt named.
+        let stored = Self.positions(producer.output(), prefix: "R")
+        let delivered = Self.positions(consumer.output(), prefix: "M")
+        let misplaced = delivered.filter { key, position in stored[key].map { $0 != position } ?? false }
+        #expect(misplaced.isEmpty, "consumed elsewhere than receipted (topic, n): \(misplaced.prefix(10))")
+    }
+
+    /// The position on each line `<prefix> <topic> <n> <ledger> <entry>`, by topic and n.
+    static func positions(_ output: String, prefix: String) -> [String: [Int]] {
+        var positions: [String: [Int]] = [:]
+        for line in output.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 5, fields[0] == prefix, let ledger = Int(fields[3]), let entry = Int(fields[4]) else { continue }
+            positions["\(fields[1]) \(fields[2])"] = [ledger, entry]
+        }
+        return positions
     }
 
     static func receiptsByTopic(_ producer: ChildProcess) -> [String: [Int]] {

@@ -128,3 +128,29 @@ extension MultiBrokerTests {
         try await Self.finish(fleet: fleet, producer: producer, consumer: consumer)
     }
 }
+
+extension MultiBrokerTests {
+    /// Unloads the namespace again and again while listener consumers read four busy
+    /// topics: each time their bundles move (or stay) and every client reconnects, and
+    /// still every receipted message is consumed.
+    @Test func repeatedUnloadsLoseNothing() async throws {
+        let fleet = try await BrokerFleet.start(label: "fleet-unloads", metadata: .sqlite, brokers: 2, arguments: Self.arguments)
+        defer { fleet.stop() }
+        let topics = (0..<4).map { "churn-\($0)" }
+        let producer = try fleet.background("produce_many.py", [fleet.serviceURL, topics.joined(separator: ","), "100"], log: "producer")
+        let consumer = try fleet.background("consume_many.py", [fleet.serviceURL, topics.joined(separator: ",")], log: "consumer")
+        defer {
+            producer.stop()
+            consumer.stop()
+        }
+        try await Self.waitForEach(topics, producer, receipts: 50)
+        for round in 0..<12 {
+            let unload = try await fleet.request("PUT", round % 2, "/admin/v2/namespaces/public/default/unload")
+            #expect(unload.status == 204, "\(unload)")
+            try await Task.sleep(for: .milliseconds(700))
+        }
+        let counts = Self.receiptCounts(producer)
+        try await Self.waitForEach(topics, producer, receipts: (counts.values.max() ?? 0) + 100)
+        try await Self.finish(topics, fleet: fleet, producer: producer, consumer: consumer)
+    }
+}

@@ -1,5 +1,5 @@
 """Consumes several topics from the earliest message until killed, printing
-"M <topic> <payload>".
+"M <topic> <payload> <ledger> <entry>".
 
 usage: consume_many.py SERVICE_URL TOPIC[,TOPIC…]
 """
@@ -13,7 +13,8 @@ client = pulsar.Client(service_url, operation_timeout_seconds=60)
 
 
 def listener(consumer, message):
-    print("M %s %s" % (message.topic_name().split("/")[-1], message.data().decode()), flush=True)
+    id = message.message_id()
+    print("M %s %s %d %d" % (message.topic_name().split("/")[-1], message.data().decode(), id.ledger_id(), id.entry_id()), flush=True)
     consumer.acknowledge(message)
 
 
