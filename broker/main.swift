@@ -48,11 +48,14 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "A bundle with more topics than this is split (default 1000; 0: never).") var bundleSplitMaxTopics: String?
     @Option(help: "A bundle with more messages per second in and out is split (default 30000; 0: never).")
     var bundleSplitMaxMsgRate: String?
+    @Option(help: "Metrics per topic, true or false; false sums each namespace's topics (default true).")
+    var exposeTopicLevelMetrics: String?
 
     static let settingNames: Set<String> = [
         "metadata-url", "listen", "http-port", "advertised-address", "cluster-name", "ensemble-size", "write-quorum", "ack-quorum",
         "storage-compression", "max-entries-per-ledger", "topic-idle-timeout-seconds", "session-ttl-seconds", "default-namespace-bundles",
         "load-report-interval-seconds", "load-shedding-interval-seconds", "bundle-split-max-topics", "bundle-split-max-msg-rate",
+        "expose-topic-level-metrics",
     ]
 
     func run() async throws {
@@ -103,7 +106,8 @@ struct BrokerCommand: AsyncParsableCommand {
                 }.nonZero,
                 bundleSplitMessageRate: try settings.value("bundle-split-max-msg-rate", flag: self.bundleSplitMaxMsgRate, default: 30_000.0) {
                     Double($0).flatMap { $0 >= 0 ? $0 : nil }
-                }.nonZero
+                }.nonZero,
+                topicLevelMetrics: try settings.value("expose-topic-level-metrics", flag: self.exposeTopicLevelMetrics, default: true) { Bool($0) }
             )
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)

@@ -26,12 +26,14 @@ final class BrokerContext: Sendable {
     let topics: TopicManager
     /// The broker's session, the bundles it owns, the leader.
     let membership: BrokerMembership
+    /// Whether metrics go per topic, or per namespace.
+    let topicLevelMetrics: Bool
     /// Clients connected over the binary protocol now.
     let openConnections = Atomic<Int>(0)
 
     init(
         name: String, clusterName: String = "standalone", serviceURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],
-        ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType, topicIdleTimeout: Duration? = nil,
+        ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType, topicIdleTimeout: Duration? = nil, topicLevelMetrics: Bool = true,
         sessionTTL: Duration = .seconds(3), defaultBundles: Int = 4, logger: Logger
     ) {
         self.name = name
@@ -43,6 +45,7 @@ final class BrokerContext: Sendable {
         self.clients = clients
         self.ledgerConfiguration = ledgerConfiguration
         self.defaultCompression = defaultCompression
+        self.topicLevelMetrics = topicLevelMetrics
         self.logger = logger
         let membership = BrokerMembership(session: BrokerSession(metadata: metadata, ttl: sessionTTL), defaultBundles: defaultBundles)
         self.membership = membership
@@ -75,6 +78,7 @@ final class BrokerContext: Sendable {
         let key = Self.policiesKey(tenant: name.tenant, namespace: name.namespace)
         let policies = try await metadata.get(key).map { stored throws(BrokerError) in try NamespacePolicies.decoded(stored.value, key: key) }
             ?? NamespacePolicies()
+        if policies.deleted == true { throw BrokerError(.notAllowed, "namespace \(name.tenant)/\(name.namespace) is being deleted") }
         var configuration = configuration
         if let persistence = policies.persistence {
             configuration.ensembleSize = persistence.bookkeeperEnsemble
@@ -170,9 +174,14 @@ final class BrokerContext: Sendable {
         }
     }
 
-    /// Makes sure `public/default` exists, with the broker's persistence and compression
-    /// as its policies.
+    /// Makes sure tenant `public` and namespace `public/default` exist, the namespace with
+    /// the broker's persistence and compression as its policies.
     func createDefaultNamespace() async throws {
+        do {
+            _ = try await self.metadata.put(
+                ClusterLayout.tenant("public"), value: try Self.encode(TenantInfo(allowedClusters: [self.clusterName])), expecting: .absent
+            )
+        } catch let error as MetadataError where error.code == .alreadyExists {}
         guard try await self.policies(tenant: "public", namespace: "default") == nil else { return }
         let policies = NamespacePolicies(
             persistence: PersistencePolicies(

@@ -17,6 +17,10 @@ public struct BrokerError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let serviceNotReady = Code(name: "ServiceNotReady", serverError: .serviceNotReady)
         public static let metadata = Code(name: "MetadataError", serverError: .metadataError)
         public static let unknown = Code(name: "UnknownError", serverError: .unknownError)
+        /// No such topic, subscription, tenant or namespace (REST: 404).
+        public static let notFound = Code(name: "NotFound", serverError: .topicNotFound)
+        /// It exists already (REST: 409).
+        public static let conflict = Code(name: "Conflict", serverError: .notAllowedError)
     }
 
     public var code: Code

@@ -75,16 +75,7 @@ extension BrokerRoutes {
             guard try await broker.policies(tenant: tenant, namespace: namespace) != nil else {
                 throw RESTError(.notFound, reason: "namespace \(tenant)/\(namespace) does not exist")
             }
-            let layout = try await broker.bundleLayout(tenant: tenant, namespace: namespace)
-            await withDiscardingTaskGroup { group in
-                for range in layout.ranges {
-                    group.addTask {
-                        let bundle = Bundle(tenant: tenant, namespace: namespace, range: range)
-                        guard let owner = try? await broker.owner(of: bundle) else { return }
-                        await broker.requestUnload(bundleNamed: bundle.description, at: owner.address)
-                    }
-                }
-            }
+            try await broker.unloadNamespace(tenant: tenant, namespace: namespace)
             return Response(status: .noContent)
         }
     }

@@ -45,6 +45,10 @@ enum BrokerRoutes {
             return try Response.json(topics)
         }
         Self.addNamespaceRoutes(to: router, context)
+        Self.addPolicyRoutes(to: router, context)
+        Self.addTenantRoutes(to: router, context)
+        Self.addTopicRoutes(to: router, context)
+        Self.addBookieRoutes(to: router, context)
         Self.addClusterRoutes(to: router, context)
         Self.addHealthRoutes(to: router, shared: shared, registry: registry)
         return router
@@ -71,7 +75,12 @@ enum BrokerRoutes {
         router.get("/admin/v2/brokers/health", use: health)
         router.get("/health", use: health)
         if let registry {
-            router.get("/metrics") { _, _ in Response.prometheus(registry) }
+            router.get("/metrics") { _, _ in
+                var text: [UInt8] = []
+                registry.emit(into: &text)
+                if let context = shared.context { text += Array(await context.pulsarMetrics().utf8) }
+                return Response(status: .ok, headers: [.contentType: Response.prometheusContentType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))
+            }
         }
     }
 }
@@ -105,7 +114,10 @@ extension BrokerRoutes {
             return Response(status: .noContent)
         }
         router.get("/admin/v2/namespaces/{tenant}") { _, route in
-            try Response.json(try await context().namespaces(of: route.pathParameter("tenant")))
+            let tenant = try Self.tenant(route)
+            let broker = try context()
+            guard try await broker.tenant(tenant) != nil else { throw RESTError(.notFound, reason: "tenant \(tenant) does not exist") }
+            return try Response.json(try await broker.namespaces(of: tenant))
         }
         router.put("/admin/v2/namespaces/{tenant}/{namespace}") { request, route in
             let (tenant, name) = try namespace(route)
@@ -125,6 +137,7 @@ extension BrokerRoutes {
                     throw RESTError(.preconditionFailed, reason: error.message)
                 }
             }
+            guard try await context().tenant(tenant) != nil else { throw RESTError(.notFound, reason: "tenant \(tenant) does not exist") }
             do {
                 try await context().createNamespace(tenant: tenant, namespace: name, policies: policies)
             } catch let error as MetadataError where error.code == .alreadyExists {

@@ -53,6 +53,9 @@ public final class BrokerService: Sendable {
         public var bundleSplitTopics: Int?
         /// A bundle with more messages per second in and out is split (default 30 000; nil: never).
         public var bundleSplitMessageRate: Double?
+        /// Metrics per topic (default true); false sums each namespace's topics into one
+        /// series, for brokers with many topics.
+        public var topicLevelMetrics: Bool
 
         public init(
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
@@ -60,8 +63,9 @@ public final class BrokerService: Sendable {
             maxMessageSize: Int = 5 << 20, storageCompression: CompressionType = .lz4, maxEntriesPerLedger: Int = 50_000,
             topicIdleTimeout: Duration? = .seconds(30 * 60), sessionTTL: Duration = .seconds(3), defaultBundles: Int = 4,
             loadReportInterval: Duration = .seconds(5), loadSheddingInterval: Duration? = .seconds(15), bundleSplitTopics: Int? = 1000,
-            bundleSplitMessageRate: Double? = 30_000
+            bundleSplitMessageRate: Double? = 30_000, topicLevelMetrics: Bool = true
         ) {
+            self.topicLevelMetrics = topicLevelMetrics
             self.bundleSplitTopics = bundleSplitTopics
             self.bundleSplitMessageRate = bundleSplitMessageRate
             self.sessionTTL = sessionTTL
@@ -128,6 +132,7 @@ public final class BrokerService: Sendable {
                 serviceURL: "pulsar://\(advertised):\(binary.port)",
                 maxMessageSize: configuration.maxMessageSize, metadata: metadata, clients: clients, ledgerConfiguration: ledgerConfiguration,
                 defaultCompression: configuration.storageCompression, topicIdleTimeout: configuration.topicIdleTimeout,
+                topicLevelMetrics: configuration.topicLevelMetrics,
                 sessionTTL: configuration.sessionTTL, defaultBundles: configuration.defaultBundles, logger: logger
             )
             try await context.createDefaultNamespace()

@@ -1,3 +1,4 @@
+import Foundation
 import ManagedLedger
 import NIOCore
 import Synchronization
@@ -17,6 +18,9 @@ final class Consumer: DispatchTarget, @unchecked Sendable {
     /// Sent and not acked, with the messages each counted against permits.
     private var unacked: [Position: Int] = [:]
     private let closedFlag = Atomic<Bool>(false)
+    /// What was delivered to it, for stats.
+    let counters = TrafficCounters()
+    let connectedSince = Date()
 
     init(consumerID: UInt64, name: String, priorityLevel: Int32 = 0, subscription: Subscription, sink: any ConsumerSink) {
         self.consumerID = consumerID

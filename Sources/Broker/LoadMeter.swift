@@ -4,7 +4,7 @@ import Glibc
 /// Measures a broker's load between two reports: message and byte rates per bundle from
 /// the topics' counters, and the CPU the process used.
 actor LoadMeter {
-    private var readings: [TopicName: TopicCounters.Reading] = [:]
+    private var readings: [TopicName: TrafficCounters.Reading] = [:]
     private var last = ContinuousClock.now
     private var lastCPU = LoadMeter.cpuSeconds()
 
@@ -14,11 +14,11 @@ actor LoadMeter {
         let elapsed = max((now - self.last) / .seconds(1), 0.001)
         var report = BrokerLoadReport(connections: connections, topics: topics.count, timestamp: Date().timeIntervalSince1970)
         for bundle in owned { report.bundles[bundle.description] = BundleLoad() }
-        var readings: [TopicName: TopicCounters.Reading] = [:]
+        var readings: [TopicName: TrafficCounters.Reading] = [:]
         for topic in topics {
             let reading = topic.counters.reading
             readings[topic.name] = reading
-            let before = self.readings[topic.name] ?? TopicCounters.Reading()
+            let before = self.readings[topic.name] ?? TrafficCounters.Reading()
             var load = BundleLoad()
             load.msgRateIn = Double(reading.messagesIn - before.messagesIn) / elapsed
             load.msgRateOut = Double(reading.entriesOut - before.entriesOut) / elapsed

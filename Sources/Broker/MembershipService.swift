@@ -100,6 +100,7 @@ final class MembershipService: Service, Sendable {
         )
         try await self.context.metadata.put(ClusterLayout.availableBroker(me.brokerId), value: try self.registration(me, report).encoded(), session: session)
         if generation == 1 {
+            try await self.context.registerCluster(serviceURL: me.pulsarURL, httpURL: me.httpURL)
             self.context.logger.info("broker serving", metadata: ["service": "\(me.pulsarURL)", "http": "\(me.httpURL)", "broker": "\(me.brokerId)"])
         } else {
             self.context.logger.info("broker registered again", metadata: ["broker": "\(me.brokerId)", "session": "\(session.id)"])

@@ -10,6 +10,31 @@ struct NamespacePolicies: Codable, Equatable, Sendable {
     /// How the namespace's topic-name hashes are split into bundles (Pulsar's
     /// BundlesData); written on creation, or by the first broker to need it.
     var bundles: NamespaceBundles?
+    /// How long and how much consumed data is kept (stored now; applied by retention).
+    var retention: RetentionPolicies?
+    /// Messages older than this many seconds are acknowledged for every subscription.
+    var messageTTLSeconds: Int?
+    /// Backlog limits by type (`destination_storage`, `message_age`).
+    var backlogQuotas: [String: BacklogQuota]?
+    /// Whether producers' sequence ids are deduplicated.
+    var deduplicationEnabled: Bool?
+    /// Whether (and how) a topic is created when a client first uses it.
+    var autoTopicCreation: AutoTopicCreation?
+    /// Set while the namespace is being deleted: no broker loads its topics.
+    var deleted: Bool?
+
+    /// Pulsar's Policies field names.
+    enum CodingKeys: String, CodingKey {
+        case persistence
+        case storageCompression
+        case bundles
+        case retention = "retention_policies"
+        case messageTTLSeconds = "message_ttl_in_seconds"
+        case backlogQuotas = "backlog_quota_map"
+        case deduplicationEnabled
+        case autoTopicCreation = "autoTopicCreationOverride"
+        case deleted
+    }
 
     func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A producer as its topic knows it: its name, the connection and id it came with, and
@@ -15,6 +16,9 @@ final class Producer: Sendable {
     let exclusive: Bool
     let sink: any ProducerSink
     private let closedFlag = Atomic<Bool>(false)
+    /// What it published, for stats.
+    let counters = TrafficCounters()
+    let connectedSince = Date()
 
     init(topic: Topic, name: String, producerID: UInt64, requestID: UInt64, connection: ObjectIdentifier, exclusive: Bool, sink: any ProducerSink) {
         self.topic = topic

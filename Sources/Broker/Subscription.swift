@@ -31,6 +31,10 @@ final class Subscription: @unchecked Sendable {
     /// The partition of the topic, or -1; set in every message's id.
     let partition: Int
     private(set) weak var topic: Topic?
+    /// What was delivered, for stats.
+    let counters = TrafficCounters()
+    /// Messages acknowledged by expiry (message TTL, expire-messages), for stats.
+    var expiredMessages = 0
     private var consumers: ConsumerSet<Consumer>
     private var dispatching = false
     /// How long dispatch waits, on its topic's clock, before reading again after a read failed.
@@ -59,6 +63,9 @@ final class Subscription: @unchecked Sendable {
     }
 
     var isEmpty: Bool { self.consumers.isEmpty }
+
+    /// The consumers attached now.
+    var attached: [Consumer] { self.consumers.consumers }
 
     var type: Pulsar_Proto_CommandSubscribe.SubType { self.consumers.type }
 
@@ -252,7 +259,6 @@ final class Subscription: @unchecked Sendable {
                         target = position == entries[0].0 ? consumer : self.consumers.nextConsumer()
                     }
                     guard let target, self.deliver(position, entry, facts, to: target, redeliveryCount: 0) else { break }
-                    topic.counters.recordOut(bytes: entry.readableBytes)
                     lastSent = position
                 }
                 self.flushDeliveries()
@@ -297,10 +303,16 @@ final class Subscription: @unchecked Sendable {
     /// Sends an entry, with the batch messages already acked masked out; false when the
     /// consumer closed meanwhile.
     private func deliver(_ position: Position, _ entry: ByteBuffer, _ facts: EntryFacts, to consumer: Consumer, redeliveryCount: UInt32) -> Bool {
-        consumer.send(
+        let sent = consumer.send(
             position, entry: entry, messages: facts.messages, redeliveryCount: redeliveryCount,
             ackSet: self.cursor.assumeIsolated { $0.unackedBatchIndexes(of: position) }
         )
+        if sent {
+            for counters in [self.topic?.counters, self.counters, consumer.counters] {
+                counters?.recordOut(messages: facts.messages, bytes: entry.readableBytes)
+            }
+        }
+        return sent
     }
 }
 

@@ -42,7 +42,11 @@ actor Topic {
     /// The clock dispatch waits on (retries after a failed read).
     nonisolated let clock: any Clock<Duration>
     /// What was published and delivered, for the load reports.
-    nonisolated let counters = TopicCounters()
+    nonisolated let counters = TrafficCounters()
+    /// How long bookies took to store each entry, in milliseconds.
+    nonisolated let writeLatency = BucketCounters.writeLatency()
+    /// The size of each stored entry, in bytes.
+    nonisolated let entrySizes = BucketCounters.entrySize()
     /// Whether this broker may still acknowledge writes of the topic: false once its
     /// ownership lapsed (a paused broker woke up past its session's TTL).
     nonisolated let mayServe: @Sendable () -> Bool
@@ -97,10 +101,16 @@ actor Topic {
         guard !producer.isClosed, !self.isClosed else {
             return completion(.failure(BrokerError(.serviceNotReady, "producer \(producer.name) of \(self.name) was closed; reconnect")))
         }
-        self.counters.recordIn(messages: Int(max(1, payload.metadata.numMessagesInBatch)), bytes: payload.metadataAndPayload.readableBytes)
-        self.ledger.append(StoredEntry.encode(payload, compression: self.compression)) { result in
+        let (messages, bytes) = (Int(max(1, payload.metadata.numMessagesInBatch)), payload.metadataAndPayload.readableBytes)
+        self.counters.recordIn(messages: messages, bytes: bytes)
+        producer.counters.recordIn(messages: messages, bytes: bytes)
+        let entry = StoredEntry.encode(payload, compression: self.compression)
+        self.entrySizes.record(Double(entry.readableBytes))
+        let started = ContinuousClock.now
+        self.ledger.append(entry) { result in
             switch result {
             case .success(let position):
+                self.writeLatency.record((ContinuousClock.now - started) / .milliseconds(1))
                 // Stored, but a broker whose ownership lapsed meanwhile (it was paused
                 // past its session) acknowledges nothing more: the producer is closed and
                 // resends to the new owner.

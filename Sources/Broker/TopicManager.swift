@@ -29,6 +29,8 @@ final class TopicManager: Service, Sendable {
         var counter = 0
         /// Set by ``closeAll()``: the broker is stopping and loads nothing more.
         var stopped = false
+        /// Topics being deleted: not loaded until the deletion ends.
+        var blocked: Set<TopicName> = []
     }
 
     init(idleTimeout: Duration?, logger: Logger, loader: @escaping Loader) {
@@ -41,7 +43,7 @@ final class TopicManager: Service, Sendable {
     /// closing) is waited for and loaded anew.
     func topic(_ name: TopicName) async throws -> Topic {
         while true {
-            guard let task = self.loading(name) else { throw BrokerError(.serviceNotReady, "the broker is stopping; look \(name) up again") }
+            let task = try self.loading(name)
             let topic: Topic
             do {
                 topic = try await task.value
@@ -59,9 +61,10 @@ final class TopicManager: Service, Sendable {
     }
 
     /// The task loading (or that loaded) a topic, started when there is none.
-    private func loading(_ name: TopicName) -> Task<Topic, any Error>? {
-        self.topics.withLock { topics in
-            guard !topics.stopped else { return nil }
+    private func loading(_ name: TopicName) throws(BrokerError) -> Task<Topic, any Error> {
+        try self.topics.withLock { topics throws(BrokerError) in
+            guard !topics.stopped else { throw BrokerError(.serviceNotReady, "the broker is stopping; look \(name) up again") }
+            guard !topics.blocked.contains(name) else { throw BrokerError(.serviceNotReady, "\(name) is being deleted") }
             if let loading = topics.loads[name] { return loading.task }
             topics.counter += 1
             let number = topics.counter
@@ -103,6 +106,25 @@ final class TopicManager: Service, Sendable {
         await topic.closeAndWait(.unloaded)
         self.forget(name, task)
         return true
+    }
+
+    /// Runs `body` with the topic closed (``Topic/CloseReason/unloaded``) and kept from
+    /// loading until `body` returns: clients asking meanwhile are told to retry. `check`
+    /// sees the loaded topic first, if there is one, and may refuse by throwing.
+    func withTopicClosed<T: Sendable>(
+        _ name: TopicName, check: (Topic) async throws -> Void = { _ in }, _ body: () async throws -> T
+    ) async throws -> T {
+        if let task = self.topics.withLock({ $0.loads[name]?.task }), let topic = try? await task.value, !topic.isClosed {
+            try await check(topic)
+        }
+        let inserted = self.topics.withLock { $0.blocked.insert(name).inserted }
+        guard inserted else { throw BrokerError(.serviceNotReady, "\(name) is being deleted") }
+        defer { self.topics.withLock { _ = $0.blocked.remove(name) } }
+        if let task = self.topics.withLock({ $0.loads[name]?.task }) {
+            if let topic = try? await task.value { await topic.closeAndWait(.unloaded) }
+            self.forget(name, task)
+        }
+        return try await body()
     }
 
     /// Closes every loaded topic's ledger cleanly (the broker is stopping).

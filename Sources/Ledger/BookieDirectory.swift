@@ -1,5 +1,5 @@
 import Foundation
-import Metadata
+public import Metadata
 import NIOCore
 
 /// A bookie as registered under `/bookies/available/<id>`.
@@ -19,6 +19,13 @@ public struct BookieRegistration: Hashable, Sendable, Codable {
 
 /// The live bookies, their transports, and the ones to stay away from for a while.
 /// Confined to the client's event loop, except ``read(from:)``'s metadata reads.
+extension BookieRegistration {
+    /// The bookies registered now, from the metadata store.
+    public static func all(in metadata: any MetadataStore) async throws -> [BookieRegistration] {
+        try await BookieDirectory.read(from: metadata)
+    }
+}
+
 final class BookieDirectory: @unchecked Sendable {
     private let eventLoop: any EventLoop
     private let transports: BookieTransportFactory

@@ -202,6 +202,24 @@ public actor ManagedCursor {
         self.state.dirty = true
     }
 
+    /// Acknowledges the next `count` entries not acknowledged yet, stopping at the last
+    /// confirmed entry; returns how many it acknowledged.
+    @discardableResult
+    public func skip(_ count: Int64) -> Int64 {
+        let last = self.ledger.assumeIsolated { $0.lastConfirmed }
+        var position = self.state.markDelete
+        var skipped: Int64 = 0
+        while skipped < count {
+            position = self.next(after: position)
+            guard position <= last else { break }
+            if !self.isAcked(position) {
+                self.ack(position)
+                skipped += 1
+            }
+        }
+        return skipped
+    }
+
     /// Moves the read position back to the first entry not covered by the mark-delete
     /// position (the broker skips individually acknowledged ones).
     public func rewind() {

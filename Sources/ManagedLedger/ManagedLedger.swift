@@ -258,6 +258,13 @@ public actor ManagedLedger {
         self.state.normalized(Position(ledgerID: position.ledgerID, entryID: position.entryID + 1))
     }
 
+    /// The existing entry before `position`, or nil when it is the first.
+    public func previous(before position: Position) -> Position? {
+        if position.entryID > 0, self.state.ledgers.contains(where: { $0.id == position.ledgerID }) { return position.previousInLedger }
+        guard let earlier = self.state.ledgers.last(where: { $0.id < position.ledgerID && $0.entries > 0 }) else { return nil }
+        return Position(ledgerID: earlier.id, entryID: earlier.entries - 1)
+    }
+
     /// The number of existing entries `e` with `start < e ≤ end` (for backlogs:
     /// `numberOfEntries(after: markDelete, through: lastConfirmed)`).
     public func numberOfEntries(after start: Position, through end: Position) -> Int64 {

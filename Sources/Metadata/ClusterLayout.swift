@@ -44,6 +44,22 @@ public enum ClusterLayout {
         "\(Self.managedLedger(managedLedger))/cursors/\(cursor)"
     }
 
+    /// Tenants, as children: `/admin/policies/<tenant>` holds a tenant's info (admin roles,
+    /// allowed clusters) and has its namespaces as children.
+    public static let tenants = "/admin/policies"
+
+    /// A tenant's info: `/admin/policies/<tenant>`.
+    public static func tenant(_ name: String) -> String {
+        "\(Self.tenants)/\(name)"
+    }
+
+    /// Clusters, as children: `/admin/clusters/<name>` holds a cluster's service URLs.
+    public static let clusters = "/admin/clusters"
+
+    public static func cluster(_ name: String) -> String {
+        "\(Self.clusters)/\(name)"
+    }
+
     /// A namespace's policies (the namespace exists while this key does):
     /// `/admin/policies/<tenant>/<namespace>`.
     public static func namespacePolicies(tenant: String, namespace: String) -> String {
@@ -52,7 +68,7 @@ public enum ClusterLayout {
 
     /// The namespaces of a tenant, as children.
     public static func namespaces(of tenant: String) -> String {
-        "/admin/policies/\(tenant)"
+        Self.tenant(tenant)
     }
 
     /// A partitioned topic's partition count:

@@ -1,0 +1,131 @@
+import Foundation
+import MagnetarHTTP
+import ManagedLedger
+import Metadata
+
+extension BrokerContext {
+    /// Where a request about a topic is served.
+    enum TopicServer: Sendable {
+        /// Here: this broker owns (or has just taken) the topic's bundle.
+        case here
+        /// At another broker, by its REST URL.
+        case elsewhere(httpURL: String)
+    }
+
+    /// Where a request about `name` must go: here when this broker owns its bundle or
+    /// takes it now, else the owner (or the leader, which places an unowned bundle).
+    func server(of name: TopicName) async throws -> TopicServer {
+        let hash = NamespaceBundles.hash(name.description)
+        if self.membership.serves(name, hash: hash) { return .here }
+        switch try await self.lookup(name, authoritative: false) {
+        case .connect(let broker) where broker.brokerId == self.membership.identity?.brokerId:
+            try await self.ensureServed(name)
+            return .here
+        case .connect(let broker), .redirect(let broker, _):
+            return .elsewhere(httpURL: broker.httpURL)
+        }
+    }
+
+    /// Whether the topic exists: it has a log, or partitions.
+    func topicExists(_ name: TopicName) async throws -> Bool {
+        if try await self.metadata.get(ClusterLayout.managedLedger(name.ledgerName)) != nil { return true }
+        return try await self.partitions(of: name) > 0
+    }
+
+    /// The loaded topic `name`, which must exist (`notFound`); loads it on first use.
+    func existingTopic(_ name: TopicName) async throws -> Topic {
+        guard try await self.topicExists(name) else { throw BrokerError(.notFound, "topic \(name) does not exist") }
+        return try await self.topic(name)
+    }
+
+    /// Creates a non-partitioned topic (its log) here; `conflict` when it exists.
+    func createTopic(_ name: TopicName) async throws {
+        guard try await !self.topicExists(name) else { throw BrokerError(.conflict, "topic \(name) already exists") }
+        _ = try await self.topic(name)
+    }
+
+    /// Deletes a topic served here: refused (`notAllowed`) while producers or consumers
+    /// are connected, unless `force`, which disconnects them. `notFound` when it does not exist.
+    func deleteTopic(_ name: TopicName, force: Bool) async throws {
+        guard try await self.metadata.get(ClusterLayout.managedLedger(name.ledgerName)) != nil else {
+            throw BrokerError(.notFound, "topic \(name) does not exist")
+        }
+        try await self.topics.withTopicClosed(name) { topic in
+            let inUse = await topic.isInUse
+            guard force || !inUse else {
+                throw BrokerError(.notAllowed, "topic \(name) has producers or consumers connected; delete it with force")
+            }
+        } _: {
+            try await self.deleteTopicData(name)
+        }
+    }
+
+    /// Deletes a topic's log, which no one may have open.
+    func deleteTopicData(_ name: TopicName) async throws {
+        try await ManagedLedger.delete(name: name.ledgerName, client: Self.client(for: name, among: self.clients), metadata: self.metadata)
+    }
+
+    /// Raises a partitioned topic's partition count (never lowers it).
+    func updatePartitions(_ name: TopicName, to count: Int) async throws {
+        let key = Self.partitionsKey(name)
+        guard let stored = try await self.metadata.get(key) else { throw BrokerError(.notFound, "partitioned topic \(name) does not exist") }
+        let current = try await self.partitions(of: name)
+        guard count > current else {
+            throw BrokerError(.notAllowed, "partitions can only be added: \(name) has \(current), asked for \(count)")
+        }
+        _ = try await self.metadata.put(key, value: Array("{\"partitions\":\(count)}".utf8), expecting: .version(stored.version))
+    }
+
+    /// The non-partitioned topics of a namespace and the partitions of its partitioned ones.
+    func persistentTopics(tenant: String, namespace: String) async throws -> [String] {
+        try await self.metadata.children(of: ClusterLayout.managedLedgers(tenant: tenant, namespace: namespace)).sorted()
+            .map { "persistent://\(tenant)/\(namespace)/\($0)" }
+    }
+
+    /// The partitioned topics of a namespace.
+    func partitionedTopics(tenant: String, namespace: String) async throws -> [String] {
+        try await self.metadata.children(of: ClusterLayout.partitionedTopics(tenant: tenant, namespace: namespace)).sorted()
+            .map { "persistent://\(tenant)/\(namespace)/\($0)" }
+    }
+
+    /// Sends `method path` for each partition of `name` to the broker serving it (this
+    /// one included) and returns each answer, in partition order.
+    func forEachPartition(
+        of name: TopicName, _ method: String, suffix: String, query: String = ""
+    ) async throws -> [HTTPClientResponse] {
+        let count = try await self.partitions(of: name)
+        guard count > 0 else { throw BrokerError(.notFound, "partitioned topic \(name) does not exist") }
+        guard let me = self.membership.identity else { throw BrokerError(.serviceNotReady, "the broker is starting; retry") }
+        var answers: [HTTPClientResponse] = []
+        for index in 0..<count {
+            let partition = try TopicName("\(name)-partition-\(index)")
+            let target: String
+            switch try await self.server(of: partition) {
+            case .here: target = me.httpURL
+            case .elsewhere(let url): target = url
+            }
+            let path = "/admin/v2/persistent/\(partition.tenant)/\(partition.namespace)/\(partition.local)\(suffix)\(query.isEmpty ? "" : "?" + query)"
+            var response = try await HTTPClient.request(method, target + path, timeout: .seconds(30))
+            // A broker that is not the owner (or the leader placing the bundle) redirects.
+            for _ in 0..<3 where response.status == 307 {
+                guard let location = response.header("Location") else { break }
+                response = try await HTTPClient.request(method, location, timeout: .seconds(30))
+            }
+            answers.append(response)
+        }
+        return answers
+    }
+}
+
+extension BrokerContext {
+    /// Pulsar's metrics of the topics loaded here (see ``PulsarMetrics``). Each topic's
+    /// figures are read on its own loop, one topic at a time, so no loop is held for long.
+    func pulsarMetrics() async -> String {
+        var samples: [PulsarMetrics.Sample] = []
+        for topic in await self.topics.loaded() {
+            let stats = await topic.stats()
+            samples.append(PulsarMetrics.Sample(topic: topic.name, stats: stats, writeLatency: topic.writeLatency.reading, entrySizes: topic.entrySizes.reading))
+        }
+        return PulsarMetrics(cluster: self.clusterName, topicLevel: self.topicLevelMetrics).render(samples)
+    }
+}

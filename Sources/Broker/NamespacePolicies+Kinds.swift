@@ -1,0 +1,84 @@
+/// Retention of consumed data, under Pulsar's JSON names: kept until both limits pass;
+/// -1 is no limit, 0 keeps nothing.
+struct RetentionPolicies: Codable, Equatable, Sendable {
+    var retentionTimeInMinutes: Int
+    var retentionSizeInMB: Int64
+
+    func validate() throws(BrokerError) {
+        guard self.retentionTimeInMinutes >= -1, self.retentionSizeInMB >= -1 else {
+            throw BrokerError(.notAllowed, "retention time and size must be -1 (no limit) or more")
+        }
+    }
+}
+
+/// A backlog limit and what happens past it, under Pulsar's JSON names.
+struct BacklogQuota: Codable, Equatable, Sendable {
+    /// Bytes of backlog (destination_storage); -1 is no limit.
+    var limitSize: Int64?
+    /// Seconds of backlog age (message_age); -1 is no limit.
+    var limitTime: Int?
+    /// `producer_request_hold`, `producer_exception` or `consumer_backlog_eviction`.
+    var policy: String
+
+    static let policies = ["producer_request_hold", "producer_exception", "consumer_backlog_eviction"]
+    static let types = ["destination_storage", "message_age"]
+
+    func validate(type: String) throws(BrokerError) {
+        guard Self.types.contains(type) else {
+            throw BrokerError(.notAllowed, "backlogQuotaType must be one of \(Self.types.joined(separator: ", ")); got '\(type)'")
+        }
+        guard Self.policies.contains(self.policy) else {
+            throw BrokerError(.notAllowed, "the backlog quota policy must be one of \(Self.policies.joined(separator: ", ")); got '\(self.policy)'")
+        }
+        guard (self.limitSize ?? -1) >= -1, (self.limitTime ?? -1) >= -1 else {
+            throw BrokerError(.notAllowed, "backlog quota limits must be -1 (no limit) or more")
+        }
+    }
+}
+
+/// Whether topics are created on first use, under Pulsar's JSON names.
+struct AutoTopicCreation: Codable, Equatable, Sendable {
+    var allowAutoTopicCreation: Bool
+    /// `partitioned` or `non-partitioned`.
+    var topicType: String
+    var defaultNumPartitions: Int?
+
+    func validate() throws(BrokerError) {
+        switch self.topicType {
+        case "non-partitioned":
+            guard (self.defaultNumPartitions ?? 0) == 0 else {
+                throw BrokerError(.notAllowed, "defaultNumPartitions is only for topicType partitioned")
+            }
+        case "partitioned":
+            guard let count = self.defaultNumPartitions, count > 0 else {
+                throw BrokerError(.notAllowed, "topicType partitioned needs defaultNumPartitions above 0")
+            }
+        default:
+            throw BrokerError(.notAllowed, "topicType must be partitioned or non-partitioned; got '\(self.topicType)'")
+        }
+    }
+}
+
+/// A tenant, under Pulsar's TenantInfo JSON names, stored at `/admin/policies/<tenant>`.
+struct TenantInfo: Codable, Equatable, Sendable {
+    var adminRoles: [String] = []
+    var allowedClusters: [String] = []
+
+    init(adminRoles: [String] = [], allowedClusters: [String] = []) {
+        self.adminRoles = adminRoles
+        self.allowedClusters = allowedClusters
+    }
+
+    /// Either field may be left out.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.adminRoles = try container.decodeIfPresent([String].self, forKey: .adminRoles) ?? []
+        self.allowedClusters = try container.decodeIfPresent([String].self, forKey: .allowedClusters) ?? []
+    }
+}
+
+/// A cluster, under Pulsar's ClusterData JSON names, stored at `/admin/clusters/<name>`.
+struct ClusterInfo: Codable, Equatable, Sendable {
+    var serviceUrl: String
+    var brokerServiceUrl: String
+}
