@@ -19,6 +19,8 @@ public struct BrokerError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let unknown = Code(name: "UnknownError", serverError: .unknownError)
         /// No such topic, subscription, tenant or namespace (REST: 404).
         public static let notFound = Code(name: "NotFound", serverError: .topicNotFound)
+        /// The topic was terminated: it takes no more messages.
+        public static let topicTerminated = Code(name: "TopicTerminatedError", serverError: .topicTerminatedError)
         /// It exists already (REST: 409).
         public static let conflict = Code(name: "Conflict", serverError: .notAllowedError)
     }

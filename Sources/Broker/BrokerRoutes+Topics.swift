@@ -95,6 +95,12 @@ extension BrokerRoutes {
                 return try Response.json(["ledgerId": last.ledgerID, "entryId": last.entryID, "partitionIndex": Int64(name.partitionIndex)])
             }
         }
+        router.post("\(topicPath)/terminate") { request, route in
+            try await onOwner(request, route) { broker, name in
+                let last = try await broker.existingTopic(name).ledger.terminate()
+                return try Response.json(["ledgerId": last.ledgerID, "entryId": last.entryID, "partitionIndex": Int64(name.partitionIndex)])
+            }
+        }
         router.get("\(topicPath)/examinemessage") { request, route in
             try await onOwner(request, route) { broker, name in
                 let topic = try await broker.existingTopic(name)

@@ -25,4 +25,6 @@ protocol ConsumerSink: AnyObject, Sendable {
     /// The broker closed the consumer (a seek, or its topic closed or unloaded): the
     /// client subscribes again.
     func consumerClosed(_ consumer: Consumer)
+    /// The consumer has everything of its terminated topic (REACHED_END_OF_TOPIC).
+    func reachedEndOfTopic(_ consumer: Consumer)
 }

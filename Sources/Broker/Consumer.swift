@@ -17,6 +17,8 @@ final class Consumer: DispatchTarget, @unchecked Sendable {
     private var credit = 0
     /// Sent and not acked, with the messages each counted against permits.
     private var unacked: [Position: Int] = [:]
+    /// Whether REACHED_END_OF_TOPIC was sent.
+    private var toldEnd = false
     private let closedFlag = Atomic<Bool>(false)
     /// What was delivered to it, for stats.
     let counters = TrafficCounters()
@@ -51,6 +53,12 @@ final class Consumer: DispatchTarget, @unchecked Sendable {
         self.unacked[position] = messages
         self.sink.deliver(self, position, entry: entry, redeliveryCount: redeliveryCount, ackSet: ackSet)
         return true
+    }
+
+    /// Marks the consumer told that its topic ended; true the first time.
+    func markToldEnd() -> Bool {
+        defer { self.toldEnd = true }
+        return !self.toldEnd
     }
 
     /// Forgets acked positions.

@@ -51,6 +51,13 @@ extension PulsarConnection: ProducerSink, ConsumerSink {
 
     /// The notice is queued at once (a seek's SUCCESS, queued after, must follow it); the
     /// machine forgets the consumer on the connection's loop.
+    func reachedEndOfTopic(_ consumer: Consumer) {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .reachedEndOfTopic
+        command.reachedEndOfTopic.consumerID = consumer.consumerID
+        self.send(command)
+    }
+
     func consumerClosed(_ consumer: Consumer) {
         var command = Pulsar_Proto_BaseCommand()
         command.type = .closeConsumer

@@ -240,6 +240,12 @@ final class Subscription: @unchecked Sendable {
                 if entries.isEmpty {
                     // Redeliveries queued while the read was out (a consumer left) go now.
                     if !self.redeliveries.isEmpty { continue }
+                    if await self.ledger.isTerminated, await self.cursor.readPosition > self.ledger.lastConfirmed {
+                        // Everything of a terminated topic was sent: say so, once per consumer.
+                        for consumer in self.consumers.consumers where consumer.markToldEnd() { consumer.sink.reachedEndOfTopic(consumer) }
+                        self.flushDeliveries()
+                        break
+                    }
                     // Caught up: wait for the entry at the read position, then go on. (Not
                     // "after the last confirmed": entries may have been confirmed since the
                     // read looked.)

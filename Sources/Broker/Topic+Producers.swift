@@ -1,3 +1,4 @@
+import ManagedLedger
 import PulsarProto
 
 extension Topic {
@@ -20,6 +21,7 @@ extension Topic {
         sink: any ProducerSink
     ) throws(BrokerError) -> (producer: Producer, ready: Bool) {
         try self.checkOpen()
+        if self.ledger.assumeIsolated({ $0.isTerminated }) { throw BrokerError(.topicTerminated, "\(self.name) is terminated") }
         if let requested, let live = self.producers[requested] ?? self.waiting.first(where: { $0.name == requested }) {
             if live.connection == connection && live.producerID == producerID {
                 return (live, self.producers[requested] != nil)

@@ -116,6 +116,8 @@ actor Topic {
                 // resends to the new owner.
                 guard self.mayServe() else { return self.onLoop { $0.close(.ownershipLost) } }
                 completion(.success(position))
+            case .failure(let error as ManagedLedgerError) where error.code == .terminated:
+                completion(.failure(BrokerError(.topicTerminated, "\(self.name) is terminated")))
             case .failure(let error):
                 self.onLoop { $0.close(.failed(error)) }
                 completion(.failure(BrokerError(.persistence, "\(error)")))

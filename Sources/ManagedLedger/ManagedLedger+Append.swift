@@ -27,6 +27,9 @@ extension ManagedLedger {
     /// made.
     func submit(_ entry: ByteBuffer, _ completion: @escaping AppendCompletion) {
         let limits = self.configuration
+        if self.state.terminated {
+            return completion(.failure(ManagedLedgerError(.terminated, "managed ledger \(self.name) is terminated")))
+        }
         switch self.state.phase {
         case .closed:
             completion(.failure(ManagedLedgerError(.closed, "managed ledger \(self.name) is closed")))
@@ -144,6 +147,34 @@ extension ManagedLedger {
     /// Writes the ledger list by CAS on `version` and returns the new version. When the
     /// store's answer is lost, reads the key back to learn whether the write happened.
     func storeList(_ ledgers: [LedgerInfo], expecting version: Int64) async throws -> Int64 {
-        try await self.metadata.putReconciled(self.key, value: try Self.encode(ledgers), expecting: .version(version))
+        try await self.metadata.putReconciled(self.key, value: try Self.encode(ledgers, terminated: self.state.terminated), expecting: .version(version))
+    }
+
+    /// Whether the log was terminated.
+    public var isTerminated: Bool { self.state.terminated }
+
+    /// Terminates the log: from now on every append fails with ``ManagedLedgerError/Code/terminated``,
+    /// for every owner (it is stored in the ledger list). Appends already submitted are
+    /// confirmed first (waiting up to 10 s). Returns the last confirmed position.
+    /// Terminating again returns the same position.
+    public func terminate() async throws -> Position {
+        try self.checkOpen()
+        guard !self.state.terminated else { return self.lastConfirmed }
+        self.state.terminated = true
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline, case .ready = self.state.phase,
+            self.state.ledgers[self.state.ledgers.count - 1].entries < self.state.submittedEntries
+        {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        await self.listLock.lock()
+        defer { self.listLock.unlock() }
+        do {
+            self.state.version = try await self.storeList(self.state.ledgers, expecting: self.state.version)
+        } catch {
+            throw ManagedLedgerError.from(error, "terminating managed ledger \(self.name)")
+        }
+        self.logger.info("terminated managed ledger", metadata: ["name": "\(self.name)", "last": "\(self.lastConfirmed)"])
+        return self.lastConfirmed
     }
 }

@@ -44,6 +44,8 @@ public actor ManagedLedger {
 
     struct LedgerList: Codable {
         var ledgers: [LedgerInfo]
+        /// Set once the log is terminated: it takes no more appends, ever.
+        var terminated: Bool?
     }
 
     enum Phase {
@@ -81,6 +83,8 @@ public actor ManagedLedger {
         /// Readers of closed ledgers, opened on first read.
         var readers: [Int64: LedgerReader] = [:]
         var timer: RepeatedTask?
+        /// The log takes no more appends (see ``ManagedLedger/terminate()``).
+        var terminated = false
 
         var lastConfirmed: Position {
             let current = self.ledgers[self.ledgers.count - 1]
@@ -178,9 +182,12 @@ public actor ManagedLedger {
         let key = Self.key(name)
         let stored = try await metadata.get(key)
         var ledgers: [LedgerInfo] = []
+        var terminated = false
         if let stored {
             do {
-                ledgers = try JSONDecoder().decode(LedgerList.self, from: Data(stored.value)).ledgers
+                let list = try JSONDecoder().decode(LedgerList.self, from: Data(stored.value))
+                ledgers = list.ledgers
+                terminated = list.terminated ?? false
             } catch {
                 throw ManagedLedgerError(.corruptMetadata, "\(key) does not hold a ledger list", cause: error)
             }
@@ -212,7 +219,7 @@ public actor ManagedLedger {
         ledgers.append(LedgerInfo(id: writer.ledgerID, entries: 0, size: 0))
         let version: Int64
         do {
-            version = try await metadata.putReconciled(key, value: try Self.encode(ledgers), expecting: stored.map { .version($0.version) } ?? .absent)
+            version = try await metadata.putReconciled(key, value: try Self.encode(ledgers, terminated: terminated), expecting: stored.map { .version($0.version) } ?? .absent)
         } catch {
             try? await client.deleteLedger(writer.ledgerID)
             throw error
@@ -221,13 +228,14 @@ public actor ManagedLedger {
         logger.info("opened managed ledger", metadata: ["name": "\(name)", "ledgers": "\(ledgers.map(\.id))"])
         var state = State(ledgers: ledgers, version: version, writer: writer, cache: EntryCache(capacity: configuration.cacheSize))
         state.readers = readers
+        state.terminated = terminated
         return ManagedLedger(name: name, client: client, metadata: metadata, configuration: configuration, logger: logger, state: state)
     }
 
-    static func encode(_ ledgers: [LedgerInfo]) throws -> [UInt8] {
+    static func encode(_ ledgers: [LedgerInfo], terminated: Bool = false) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return Array(try encoder.encode(LedgerList(ledgers: ledgers)))
+        return Array(try encoder.encode(LedgerList(ledgers: ledgers, terminated: terminated ? true : nil)))
     }
 
     // MARK: Positions

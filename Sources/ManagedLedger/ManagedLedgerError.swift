@@ -6,7 +6,7 @@ public struct ManagedLedgerError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is. New codes may be added; switch with a `default`.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Wrapped: Hashable, Sendable {
-            case fenced, closed, storage, corruptMetadata, invalidArgument
+            case fenced, closed, storage, corruptMetadata, invalidArgument, terminated
         }
 
         private let wrapped: Wrapped
@@ -24,6 +24,8 @@ public struct ManagedLedgerError: Error, Sendable, CustomStringConvertible {
         /// A stored ledger list or cursor could not be decoded.
         public static let corruptMetadata = Code(.corruptMetadata)
         public static let invalidArgument = Code(.invalidArgument)
+        /// The log was terminated: it takes no more appends.
+        public static let terminated = Code(.terminated)
 
         public var description: String { String(describing: self.wrapped) }
     }

@@ -82,6 +82,12 @@ extension AdminRESTTests {
         #expect(metrics.contains(#"pulsar_version_info{cluster="standalone""#))
         #expect(metrics.contains(#"pulsar_topics_count{cluster="standalone",namespace="public/default"} 1"#))
 
+        // Terminated: it answers its last message id, and takes no more messages.
+        let terminated = Self.json(try await cluster.http("POST", "\(topic)/terminate").body) as? [String: Int]
+        #expect(terminated == last, "\(String(describing: terminated))")
+        let late = try await cluster.python("produce_then_consume.py", [cluster.serviceURL, "persistent://public/default/orders", "produce", "1"])
+        #expect(late.status != 0 && late.output.contains("TopicTerminated"), "\(late.output.suffix(500))")
+
         // Listed; deleted (no producer or consumer is connected).
         #expect(try await cluster.http("GET", "/admin/v2/persistent/public/default").body.contains("persistent://public/default/orders"))
         #expect(try await cluster.http("DELETE", "\(topic)/subscription/audit").status == 204)

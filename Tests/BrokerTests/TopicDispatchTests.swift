@@ -23,10 +23,11 @@ struct TopicDispatchTests {
             var redeliveryCount: UInt32
         }
 
-        private let state = Mutex<(deliveries: [Delivery], closed: [UInt64])>(([], []))
+        private let state = Mutex<(deliveries: [Delivery], closed: [UInt64], ended: [UInt64])>(([], [], []))
 
         var deliveries: [Delivery] { self.state.withLock { $0.deliveries } }
         var closed: [UInt64] { self.state.withLock { $0.closed } }
+        var ended: [UInt64] { self.state.withLock { $0.ended } }
 
         func deliver(_ consumer: Consumer, _ position: Position, entry: ByteBuffer, redeliveryCount: UInt32, ackSet: [Int64]?) {
             self.state.withLock { $0.deliveries.append(Delivery(consumerID: consumer.consumerID, position: position, redeliveryCount: redeliveryCount)) }
@@ -35,6 +36,7 @@ struct TopicDispatchTests {
         func flush() {}
         func activeChanged(_ consumer: Consumer, active: Bool) {}
         func consumerClosed(_ consumer: Consumer) { self.state.withLock { $0.closed.append(consumer.consumerID) } }
+        func reachedEndOfTopic(_ consumer: Consumer) { self.state.withLock { $0.ended.append(consumer.consumerID) } }
         func producerReady(_ producer: Producer) {}
         func producerClosed(_ producer: Producer) {}
     }
