@@ -100,3 +100,34 @@ struct AdminRESTTests {
         #expect(try await cluster.http("POST", "/admin/v2/namespaces/public/none/messageTTL", body: "5").status == 404)
     }
 }
+
+extension AdminRESTTests {
+    /// A topic whose producers or consumers are connected is deleted only with force,
+    /// which disconnects them; the bookies are listed with their state and rack.
+    @Test func deletingABusyTopicNeedsForceAndBookiesAreListed() async throws {
+        let cluster = try await BrokerCluster.start(label: "admin-busy")
+        defer { cluster.stop() }
+        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
+        let consumer = try ChildProcess(
+            try PythonClient.interpreter(), [scripts.appendingPathComponent("keep_consuming.py").path, cluster.serviceURL, "busy"],
+            logPath: cluster.directory.file("consumer.log")
+        )
+        defer { consumer.stop() }
+        let topic = "/admin/v2/persistent/public/default/busy"
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await cluster.http("GET", "\(topic)/subscriptions").body != #"["tail"]"#, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let refused = try await cluster.http("DELETE", topic)
+        #expect(refused.status == 412 && BrokerHTTPTests.reason(refused.body)?.contains("force") == true, "\(refused)")
+        let busySubscription = try await cluster.http("DELETE", "\(topic)/subscription/tail")
+        #expect(busySubscription.status == 412, "\(busySubscription)")
+        #expect(try await cluster.http("DELETE", "\(topic)?force=true").status == 204)
+
+        let bookies = Self.json(try await cluster.http("GET", "/admin/v2/bookies/all").body) as? [String: [[String: String]]]
+        #expect(bookies?["bookies"]?.count == 3, "\(String(describing: bookies))")
+        #expect(bookies?["bookies"]?.allSatisfy { $0["state"] == "writable" && $0["rack"] != nil && $0["bookieId"] != nil } == true)
+        let racks = Self.json(try await cluster.http("GET", "/admin/v2/bookies/racks-info").body) as? [String: [String: [String: String]]]
+        #expect(racks?["default"]?.count == 3, "\(String(describing: racks))")
+    }
+}
