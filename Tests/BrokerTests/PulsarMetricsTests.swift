@@ -43,4 +43,10 @@ struct PulsarMetricsTests {
         #expect(!text.contains("topic=\""))
         #expect(!text.contains("pulsar_subscription_back_log{"))
     }
+
+    @Test func numbersAreWrittenAsPrometheusReadsThem() {
+        var text = MetricsText()
+        for value in [0, 7, 1_234_567_890_123, -42, 0.5, 1e20] { text.line("m", Array("a=\"b\"".utf8), value) }
+        #expect(String(decoding: text.bytes, as: UTF8.self) == "m{a=\"b\"} 0\nm{a=\"b\"} 7\nm{a=\"b\"} 1234567890123\nm{a=\"b\"} -42\nm{a=\"b\"} 0.5\nm{a=\"b\"} 1e+20\n")
+    }
 }
