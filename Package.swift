@@ -219,7 +219,7 @@ let package = Package(
         .executableTarget(
             name: "magnetar",
             dependencies: [
-                "MagnetarVersion", "Metadata", "Perf", "Settings",
+                "MagnetarHTTP", "MagnetarVersion", "Metadata", "Perf", "Settings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -284,7 +284,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ToolsTests",
-            dependencies: ["ClusterTesting", "MagnetarVersion", "magnetar", "bookie", "broker"],
+            dependencies: [
+                "ClusterTesting", "MagnetarVersion", "magnetar", "bookie", "broker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

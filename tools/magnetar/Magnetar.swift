@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MagnetarVersion
 
 /// The operator's command-line tool.
@@ -8,8 +9,28 @@ struct Magnetar: AsyncParsableCommand {
         commandName: "magnetar",
         abstract: "Run and operate a Magnetar cluster.",
         version: MagnetarVersion.current,
-        subcommands: [Standalone.self, MetadataCommand.self, Perf.self]
+        subcommands: [Standalone.self, MetadataCommand.self, Perf.self, Admin.self]
     )
+
+    /// Parses and runs the command as argument-parser does, except that usage errors of
+    /// `magnetar admin` exit with status 2, which its scripts rely on (argument-parser's
+    /// own is 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if CommandLine.arguments.dropFirst().first == "admin", exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options shared by every command that talks to the metadata store.
