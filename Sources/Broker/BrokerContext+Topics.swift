@@ -8,27 +8,36 @@ extension BrokerContext {
     enum TopicServer: Sendable {
         /// Here: this broker owns (or has just taken) the topic's bundle.
         case here
-        /// At another broker, by its REST URL.
-        case elsewhere(httpURL: String)
+        /// At another broker, by its REST URL; `authoritative` when the leader sent the
+        /// request there to take the topic's bundle (Pulsar's lookup semantics).
+        case elsewhere(httpURL: String, authoritative: Bool)
     }
 
     /// Where a request about `name` must go: here when this broker owns its bundle or
     /// takes it now, else the owner (or the leader, which places an unowned bundle).
-    func server(of name: TopicName) async throws -> TopicServer {
+    /// `authoritative` as in a lookup: the leader placed the bundle here.
+    func server(of name: TopicName, authoritative: Bool = false) async throws -> TopicServer {
         let hash = NamespaceBundles.hash(name.description)
         if self.membership.serves(name, hash: hash) { return .here }
-        switch try await self.lookup(name, authoritative: false) {
+        guard try await self.policies(tenant: name.tenant, namespace: name.namespace) != nil else {
+            throw BrokerError(.notFound, "namespace \(name.tenant)/\(name.namespace) does not exist")
+        }
+        switch try await self.lookup(name, authoritative: authoritative) {
         case .connect(let broker) where broker.brokerId == self.membership.identity?.brokerId:
             try await self.ensureServed(name)
             return .here
-        case .connect(let broker), .redirect(let broker, _):
-            return .elsewhere(httpURL: broker.httpURL)
+        case .connect(let broker):
+            return .elsewhere(httpURL: broker.httpURL, authoritative: false)
+        case .redirect(let broker, let authoritative):
+            return .elsewhere(httpURL: broker.httpURL, authoritative: authoritative)
         }
     }
 
-    /// Whether the topic exists: it has a log, or partitions.
+    /// Whether the topic exists: it has a log, or partitions, or is a partition of a
+    /// partitioned topic (made on first use).
     func topicExists(_ name: TopicName) async throws -> Bool {
         if try await self.metadata.get(ClusterLayout.managedLedger(name.ledgerName)) != nil { return true }
+        if let base = name.partitionedTopic, name.partitionIndex < (try await self.partitions(of: base)) { return true }
         return try await self.partitions(of: name) > 0
     }
 
@@ -76,10 +85,15 @@ extension BrokerContext {
         _ = try await self.metadata.put(key, value: Array("{\"partitions\":\(count)}".utf8), expecting: .version(stored.version))
     }
 
-    /// The non-partitioned topics of a namespace and the partitions of its partitioned ones.
+    /// The non-partitioned topics of a namespace and the partitions of its partitioned
+    /// ones (whether or not they were used yet), as Pulsar lists them.
     func persistentTopics(tenant: String, namespace: String) async throws -> [String] {
-        try await self.metadata.children(of: ClusterLayout.managedLedgers(tenant: tenant, namespace: namespace)).sorted()
-            .map { "persistent://\(tenant)/\(namespace)/\($0)" }
+        var names = Set(try await self.metadata.children(of: ClusterLayout.managedLedgers(tenant: tenant, namespace: namespace)))
+        for local in try await self.metadata.children(of: ClusterLayout.partitionedTopics(tenant: tenant, namespace: namespace)) {
+            let count = try await self.partitions(of: try TopicName("persistent://\(tenant)/\(namespace)/\(local)"))
+            for index in 0..<count { names.insert("\(local)-partition-\(index)") }
+        }
+        return names.sorted().map { "persistent://\(tenant)/\(namespace)/\($0)" }
     }
 
     /// The partitioned topics of a namespace.
@@ -99,10 +113,11 @@ extension BrokerContext {
         var answers: [HTTPClientResponse] = []
         for index in 0..<count {
             let partition = try TopicName("\(name)-partition-\(index)")
-            let target: String
-            switch try await self.server(of: partition) {
-            case .here: target = me.httpURL
-            case .elsewhere(let url): target = url
+            var target = me.httpURL
+            var query = query
+            if case .elsewhere(let url, let authoritative) = try await self.server(of: partition) {
+                target = url
+                if authoritative { query += (query.isEmpty ? "" : "&") + "authoritative=true" }
             }
             let path = "/admin/v2/persistent/\(partition.tenant)/\(partition.namespace)/\(partition.local)\(suffix)\(query.isEmpty ? "" : "?" + query)"
             var response = try await HTTPClient.request(method, target + path, timeout: .seconds(30))

@@ -124,10 +124,18 @@ extension BrokerRoutes {
     ) async throws -> Response {
         let name = try Self.topic(route)
         let broker = try context()
+        let authoritative = request.uri.queryParameters["authoritative"] == "true"
         return try await Self.mapped {
-            switch try await broker.server(of: name) {
-            case .here: return try await body(broker, name)
-            case .elsewhere(let url): return Self.redirect(to: url + request.uri.description)
+            switch try await broker.server(of: name, authoritative: authoritative) {
+            case .here:
+                return try await body(broker, name)
+            case .elsewhere(let url, let authoritative):
+                // The leader's placement travels with the request, as in a lookup redirect.
+                var target = url + request.uri.path
+                var query = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("authoritative=") }.map(String.init)
+                if authoritative { query.append("authoritative=true") }
+                if !query.isEmpty { target += "?" + query.joined(separator: "&") }
+                return Self.redirect(to: target)
             }
         }
     }

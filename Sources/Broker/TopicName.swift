@@ -41,6 +41,14 @@ public struct TopicName: Hashable, Sendable, CustomStringConvertible {
         return index
     }
 
+    /// For a partition, the partitioned topic it belongs to; nil otherwise.
+    var partitionedTopic: TopicName? {
+        guard self.partitionIndex >= 0, let range = self.local.range(of: "-partition-", options: .backwards) else { return nil }
+        var base = self
+        base.local = String(self.local[..<range.lowerBound])
+        return base
+    }
+
     /// The managed ledger's name: `tenant/namespace/persistent/local`.
     var ledgerName: String { "\(self.tenant)/\(self.namespace)/persistent/\(self.local)" }
 }

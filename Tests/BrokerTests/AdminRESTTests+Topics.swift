@@ -106,6 +106,11 @@ extension AdminRESTTests {
         #expect(try await cluster.http("POST", "\(topic)/partitions", body: "3").status == 204)
         #expect(try await cluster.http("GET", "\(topic)/partitions").body == #"{"partitions":3}"#)
         #expect(try await cluster.http("GET", "/admin/v2/persistent/public/default/partitioned").body == #"["persistent://public/default/p"]"#)
+        // Its partitions are listed, and have stats, before anyone used them.
+        let listed = try await cluster.http("GET", "/admin/v2/persistent/public/default").body
+        #expect(listed == #"["persistent://public/default/p-partition-0","persistent://public/default/p-partition-1","persistent://public/default/p-partition-2"]"#, "\(listed)")
+        #expect(try await cluster.http("GET", "\(topic)/partitioned-stats").status == 200)
+        #expect(try await cluster.http("GET", "\(topic)-partition-3/stats").status == 404)
         let produced = try await cluster.python("partitioned.py", [cluster.serviceURL, "persistent://public/default/p", "30"])
         #expect(produced.status == 0, "\(produced.output)")
         let stats = Self.json(try await cluster.http("GET", "\(topic)/partitioned-stats").body) as? [String: Any]

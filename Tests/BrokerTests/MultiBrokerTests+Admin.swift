@@ -12,6 +12,12 @@ extension MultiBrokerTests {
         #expect(try await fleet.request("PUT", 0, "/admin/v2/namespaces/public/spread", body: #"{"bundles":{"numBundles":8}}"#).status == 204)
         let topic = "persistent://public/spread/p"
         #expect(try await fleet.request("PUT", 0, "/admin/v2/persistent/public/spread/p/partitions", body: "8").status == 204)
+        // Asked of either broker before any partition is owned: the leader places each
+        // bundle, its redirect carrying the placement (no redirect loop), and the stats are empty.
+        for asking in [1, 0] {
+            let stats = try await fleet.get(asking, "/admin/v2/persistent/public/spread/p/partitioned-stats")
+            #expect(stats.status == 200 && stats.body.contains("\"msgInCounter\":0"), "\(stats)")
+        }
         let produced = try await fleet.python("partitioned.py", [fleet.serviceURL, topic, "80"])
         #expect(produced.status == 0, "\(produced.output)")
         // Eight partitions over eight bundles: both brokers serve some.
