@@ -156,7 +156,7 @@ final class Supervised: @unchecked Sendable {
     var status: Int32 { self.process.map { $0.isRunning ? 0 : $0.terminationStatus } ?? 0 }
 
     func start() throws {
-        if !FileManager.default.fileExists(atPath: self.log) { FileManager.default.createFile(atPath: self.log, contents: nil) }
+        if !FileManager.default.fileExists(atPath: self.log) { _ = FileManager.default.createFile(atPath: self.log, contents: nil) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: self.log))
         output.seekToEndOfFile()
         let process = Process()
