@@ -75,11 +75,13 @@ extension BrokerRoutes {
             }
         }
         router.post("\(subscriptionPath)/expireMessages/{seconds}") { request, route in
-            guard let seconds = UInt64(route.pathParameter("seconds")) else {
+            // At most about 30 000 years: the cutoff in milliseconds stays representable.
+            guard let seconds = UInt64(route.pathParameter("seconds")), seconds < 1 << 40 else {
                 throw RESTError(.preconditionFailed, reason: "the age must be a number of seconds")
             }
             return try await onOwner(request, route) { topic, subscription in
-                let cutoff = UInt64(Date().timeIntervalSince1970 * 1000) - seconds * 1000
+                let now = UInt64(Date().timeIntervalSince1970 * 1000)
+                let cutoff = now > seconds * 1000 ? now - seconds * 1000 : 0
                 try await topic.expire(subscription, publishedBefore: cutoff)
                 return Response(status: .noContent)
             }

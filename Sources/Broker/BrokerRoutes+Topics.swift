@@ -104,9 +104,14 @@ extension BrokerRoutes {
         router.get("\(topicPath)/examinemessage") { request, route in
             try await onOwner(request, route) { broker, name in
                 let topic = try await broker.existingTopic(name)
-                let earliest = (request.uri.queryParameters["initialPosition"].map(String.init) ?? "latest") == "earliest"
-                let offset = Int64(request.uri.queryParameters["messagePosition"].map(String.init) ?? "1") ?? 1
-                guard offset >= 1 else { throw RESTError(.preconditionFailed, reason: "messagePosition must be 1 or more") }
+                let initial = request.uri.queryParameters["initialPosition"].map(String.init) ?? "latest"
+                guard initial == "earliest" || initial == "latest" else {
+                    throw RESTError(.preconditionFailed, reason: "initialPosition must be earliest or latest")
+                }
+                let earliest = initial == "earliest"
+                guard let offset = Int64(request.uri.queryParameters["messagePosition"].map(String.init) ?? "1"), offset >= 1 else {
+                    throw RESTError(.preconditionFailed, reason: "messagePosition must be a number, 1 or more")
+                }
                 guard let position = await topic.position(fromEarliest: earliest, offset: offset) else {
                     throw BrokerError(.notFound, "\(name) has no message at that position")
                 }

@@ -17,7 +17,7 @@ extension Topic {
     }
 
     /// Creates a durable subscription with no consumer at `start` (nil: after the last
-    /// entry). Throws `alreadyExists` (as a metadata error) when it exists.
+    /// entry). Throws `conflict` when it exists.
     func createSubscription(_ name: String, at start: Position?) async throws {
         try self.checkOpen()
         guard await self.cursor(named: name) == nil else { throw BrokerError(.conflict, "subscription \(name) already exists on \(self.name)") }

@@ -96,6 +96,6 @@ struct TopicStats: Codable, Equatable, Sendable {
     }
 
     static func timestamp(_ date: Date) -> String {
-        ISO8601DateFormatter().string(from: date)
+        date.formatted(.iso8601)
     }
 }

@@ -70,6 +70,12 @@ extension AdminRESTTests {
         #expect(try await cluster.http("POST", "\(topic)/subscription/audit/expireMessages/0").status == 204)
         #expect(try await backlog() == 0)
         #expect(try await cluster.http("POST", "\(topic)/subscription/nobody/skip/1").status == 404)
+        // Bad numbers are refused, not trusted.
+        #expect(try await cluster.http("POST", "\(topic)/subscription/audit/expireMessages/99999999999999999").status == 412)
+        #expect(try await cluster.http("POST", "\(topic)/subscription/audit/skip/-3").status == 412)
+        #expect(try await cluster.http("GET", "\(topic)/examinemessage?initialPosition=earliest&messagePosition=first").status == 412)
+        #expect(try await cluster.http("GET", "\(topic)/examinemessage?initialPosition=middle").status == 412)
+        #expect(try await cluster.http("POST", "\(topic)/subscription/audit/resetcursor/yesterday").status == 412)
 
         // The same figures under Pulsar's metric names.
         let metrics = try await cluster.http("GET", "/metrics").body
