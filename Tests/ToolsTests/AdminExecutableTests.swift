@@ -33,6 +33,11 @@ struct AdminExecutableTests {
         #expect(closed.status == 3, "\(closed.output)")
         #expect(closed.output.hasPrefix("Error: ") && closed.output.contains("127.0.0.1:\(port)"), "\(closed.output)")
         #expect(ContinuousClock.now - started < .seconds(10))
+        // pulsar-admin's habit: the connection options before the command.
+        let before = try await Self.run(["admin", "--admin-url", "http://127.0.0.1:\(port)", "-o", "json", "clusters", "list"])
+        #expect(before.status == 3 && before.output.contains("127.0.0.1:\(port)"), "\(before.output)")
+        let equals = try await Self.run(["admin", "--admin-url=http://127.0.0.1:\(port)", "tenants", "list"])
+        #expect(equals.status == 3, "\(equals.output)")
 
         let help = try await Self.run(["admin", "--help"])
         #expect(help.status == 0 && help.output.contains("namespaces") && help.output.contains("topics"))

@@ -17,7 +17,7 @@ struct Magnetar: AsyncParsableCommand {
     /// own is 64).
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(Self.adminOptionsLast(Array(CommandLine.arguments.dropFirst())))
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -30,6 +30,31 @@ struct Magnetar: AsyncParsableCommand {
             }
             exit(withError: error)
         }
+    }
+}
+
+extension Magnetar {
+    /// The options every `admin` command takes, which pulsar-admin users also put before
+    /// the command (`magnetar admin --admin-url URL topics list t/ns`): moved after it,
+    /// where the parser reads them.
+    static func adminOptionsLast(_ arguments: [String]) -> [String] {
+        guard arguments.first == "admin" else { return arguments }
+        let withValue: Set<String> = ["--admin-url", "--context", "--output", "-o", "--timeout"]
+        var leading: [String] = []
+        var index = 1
+        while index < arguments.count {
+            let word = arguments[index]
+            if withValue.contains(word), index + 1 < arguments.count {
+                leading += [word, arguments[index + 1]]
+                index += 2
+            } else if let name = word.split(separator: "=", maxSplits: 1).first, word.contains("="), withValue.contains(String(name)) {
+                leading.append(word)
+                index += 1
+            } else {
+                break
+            }
+        }
+        return ["admin"] + arguments[index...] + leading
     }
 }
 
