@@ -42,7 +42,7 @@ extension BrokerRoutes {
                 }
                 return Response(status: .noContent)
             }
-            if try await broker.unloadBundle(bundle) { return Response(status: .noContent) }
+            if await broker.unloadBundle(bundle) { return Response(status: .noContent) }
             if let owner = try await broker.owner(of: bundle), owner.brokerId != broker.membership.identity?.brokerId {
                 return Self.redirect(to: owner.httpUrl + request.uri.description)
             }

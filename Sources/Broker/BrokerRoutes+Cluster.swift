@@ -15,7 +15,7 @@ extension BrokerRoutes {
         router.get("/lookup/v2/topic/persistent/{tenant}/{namespace}/{topic}") { request, route in
             let name = try topic(route)
             let authoritative = request.uri.queryParameters["authoritative"].map { $0 == "true" } ?? false
-            switch try await Self.unready { try await context().lookup(name, authoritative: authoritative) } {
+            switch try await Self.unready({ try await context().lookup(name, authoritative: authoritative) }) {
             case .connect(let broker):
                 // Pulsar's LookupData; the client insists on the TLS fields even when empty.
                 return try Response.json([

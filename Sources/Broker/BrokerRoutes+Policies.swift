@@ -22,7 +22,7 @@ extension BrokerRoutes {
             }
             return policies
         }
-        @Sendable func answer(_ value: (some Encodable)?) throws -> Response {
+        @Sendable func answer<Value: Encodable & Sendable>(_ value: Value?) throws -> Response {
             guard let value else { return Response(status: .noContent) }
             return try Response.json(value)
         }
