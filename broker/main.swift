@@ -50,18 +50,33 @@ struct BrokerCommand: AsyncParsableCommand {
     var bundleSplitMaxMsgRate: String?
     @Option(help: "Metrics per topic, true or false; false sums each namespace's topics (default true).")
     var exposeTopicLevelMetrics: String?
+    @Option(help: "Seconds between reading loaded topics' policies again and enforcing TTL and backlog quotas (default 5).")
+    var policyCheckIntervalSeconds: String?
+    @Option(help: "Deduplicate producers' sequence ids where no policy says, true or false (default false).")
+    var deduplicationEnabled: String?
+    @Option(help: "Minutes consumed data is kept where no policy says (default 0; -1: no limit).")
+    var defaultRetentionTimeMinutes: String?
+    @Option(help: "Megabytes of consumed data kept where no policy says (default 0; -1: no limit).")
+    var defaultRetentionSizeMb: String?
+    @Option(help: "Seconds after which unacknowledged messages expire where no policy says (default 0: never).")
+    var ttlDurationDefaultSeconds: String?
+    @Option(help: "Bytes of backlog allowed where no policy says (default -1: no limit).")
+    var backlogQuotaDefaultLimitBytes: String?
+    @Option(help: "What happens past that backlog: producer_request_hold, producer_exception or consumer_backlog_eviction (default producer_request_hold).")
+    var backlogQuotaDefaultPolicy: String?
 
     static let settingNames: Set<String> = [
         "metadata-url", "listen", "http-port", "advertised-address", "cluster-name", "ensemble-size", "write-quorum", "ack-quorum",
         "storage-compression", "max-entries-per-ledger", "topic-idle-timeout-seconds", "session-ttl-seconds", "default-namespace-bundles",
         "load-report-interval-seconds", "load-shedding-interval-seconds", "bundle-split-max-topics", "bundle-split-max-msg-rate",
-        "expose-topic-level-metrics",
+        "expose-topic-level-metrics", "policy-check-interval-seconds", "deduplication-enabled", "default-retention-time-minutes",
+        "default-retention-size-mb", "ttl-duration-default-seconds", "backlog-quota-default-limit-bytes", "backlog-quota-default-policy",
     ]
 
     func run() async throws {
         // A broker keeps no data: one whose supervisor died is ended outright.
         Supervision.followSupervisor(signal: SIGKILL)
-        let configuration: BrokerService.Configuration
+        var configuration: BrokerService.Configuration
         do {
             let settings = try Settings(file: self.config, environmentPrefix: "MAGNETAR_BROKER_", known: Self.settingNames)
             let listen = settings.string("listen", flag: self.listen) ?? "127.0.0.1:6650"
@@ -109,6 +124,27 @@ struct BrokerCommand: AsyncParsableCommand {
                 }.nonZero,
                 topicLevelMetrics: try settings.value("expose-topic-level-metrics", flag: self.exposeTopicLevelMetrics, default: true) { Bool($0) }
             )
+            let policyEvery = try settings.value("policy-check-interval-seconds", flag: self.policyCheckIntervalSeconds, default: 5.0) {
+                seconds($0).flatMap { $0 >= 0.1 ? $0 : nil }
+            }
+            configuration.policyCheckInterval = duration(policyEvery)
+            configuration.deduplicationEnabled = try settings.value("deduplication-enabled", flag: self.deduplicationEnabled, default: false) { Bool($0) }
+            let limit: (String) -> Int? = { Int($0).flatMap { $0 >= -1 ? $0 : nil } }
+            configuration.defaultRetentionMinutes = try settings.value(
+                "default-retention-time-minutes", flag: self.defaultRetentionTimeMinutes, default: 0, limit
+            )
+            configuration.defaultRetentionMegabytes = Int64(
+                try settings.value("default-retention-size-mb", flag: self.defaultRetentionSizeMb, default: 0, limit)
+            )
+            configuration.defaultMessageTTLSeconds = try settings.value(
+                "ttl-duration-default-seconds", flag: self.ttlDurationDefaultSeconds, default: 0
+            ) { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
+            configuration.defaultBacklogQuotaBytes = Int64(
+                try settings.value("backlog-quota-default-limit-bytes", flag: self.backlogQuotaDefaultLimitBytes, default: -1, limit)
+            )
+            configuration.defaultBacklogQuotaPolicy = try settings.value(
+                "backlog-quota-default-policy", flag: self.backlogQuotaDefaultPolicy, default: "producer_request_hold"
+            ) { ["producer_request_hold", "producer_exception", "consumer_backlog_eviction"].contains($0) ? $0 : nil }
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)
         }

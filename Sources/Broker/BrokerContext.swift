@@ -28,14 +28,17 @@ final class BrokerContext: Sendable {
     let membership: BrokerMembership
     /// Whether metrics go per topic, or per namespace.
     let topicLevelMetrics: Bool
+    /// What topics run under where neither they nor their namespace set a policy.
+    let policyDefaults: TopicPolicies.Defaults
     /// Clients connected over the binary protocol now.
     let openConnections = Atomic<Int>(0)
 
     init(
         name: String, clusterName: String = "standalone", serviceURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],
         ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType, topicIdleTimeout: Duration? = nil, topicLevelMetrics: Bool = true,
-        sessionTTL: Duration = .seconds(3), defaultBundles: Int = 4, logger: Logger
+        sessionTTL: Duration = .seconds(3), defaultBundles: Int = 4, policyDefaults: TopicPolicies.Defaults = .init(), logger: Logger
     ) {
+        self.policyDefaults = policyDefaults
         self.name = name
         self.clusterName = clusterName
         self.serviceURL = serviceURL
@@ -57,7 +60,8 @@ final class BrokerContext: Sendable {
             let hash = NamespaceBundles.hash(name.description)
             return try await Self.loadTopic(
                 name, metadata: metadata, client: Self.client(for: name, among: clients), configuration: ledgerConfiguration,
-                defaultCompression: defaultCompression, logger: logger, mayServe: { membership.serves(name, hash: hash) }, onClosed: onClosed
+                defaultCompression: defaultCompression, policyDefaults: policyDefaults, logger: logger,
+                mayServe: { membership.serves(name, hash: hash) }, onClosed: onClosed
             )
         }
         weak.context = self
@@ -69,11 +73,11 @@ final class BrokerContext: Sendable {
     }
 
     /// Opens a topic's managed ledger with its namespace's persistence and compression
-    /// policies (the broker's where it sets none).
+    /// policies (the broker's where it sets none), and puts its policies in force.
     static func loadTopic(
         _ name: TopicName, metadata: any MetadataStore, client: LedgerClient, configuration: ManagedLedgerConfiguration,
-        defaultCompression: CompressionType, logger: Logger, mayServe: @escaping @Sendable () -> Bool = { true },
-        onClosed: @escaping @Sendable (Topic) -> Void
+        defaultCompression: CompressionType, policyDefaults: TopicPolicies.Defaults = .init(), logger: Logger,
+        mayServe: @escaping @Sendable () -> Bool = { true }, onClosed: @escaping @Sendable (Topic) -> Void
     ) async throws -> Topic {
         let key = Self.policiesKey(tenant: name.tenant, namespace: name.namespace)
         let policies = try await metadata.get(key).map { stored throws(BrokerError) in try NamespacePolicies.decoded(stored.value, key: key) }
@@ -86,12 +90,36 @@ final class BrokerContext: Sendable {
             configuration.ackQuorum = persistence.bookkeeperAckQuorum
         }
         let compression = try policies.storageCompression.map { text throws(BrokerError) in try CompressionType(policy: text) }
+        let own = try await Self.topicPolicies(name, metadata: metadata)
         let ledger = try await ManagedLedger.open(
             name: name.ledgerName, client: client, metadata: metadata, configuration: configuration, logger: logger
         )
-        return Topic(
+        let topic = Topic(
             name: name, ledger: ledger, compression: compression ?? defaultCompression, logger: logger, mayServe: mayServe, onClosed: onClosed
         )
+        do {
+            try await topic.apply(TopicPolicies(topic: own, namespace: policies, defaults: policyDefaults), loading: true)
+        } catch {
+            await topic.closeAndWait(.failed(error))
+            throw error
+        }
+        return topic
+    }
+
+    static func topicPoliciesKey(_ name: TopicName) -> String {
+        ClusterLayout.topicPolicies(tenant: name.tenant, namespace: name.namespace, topic: name.local)
+    }
+
+    /// A topic's own policies, or nil when it sets none.
+    static func topicPolicies(_ name: TopicName, metadata: any MetadataStore) async throws -> NamespacePolicies? {
+        let key = Self.topicPoliciesKey(name)
+        return try await metadata.get(key).map { stored throws(BrokerError) in try NamespacePolicies.decoded(stored.value, key: key) }
+    }
+
+    /// The policies `name` runs under now: its own, its namespace's, the broker's.
+    func effectivePolicies(_ name: TopicName) async throws -> TopicPolicies {
+        let namespace = try await self.policies(tenant: name.tenant, namespace: name.namespace) ?? NamespacePolicies()
+        return TopicPolicies(topic: try await Self.topicPolicies(name, metadata: self.metadata), namespace: namespace, defaults: self.policyDefaults)
     }
 
     /// The ledger client, and so the event loop, of a topic: by a hash of its name that

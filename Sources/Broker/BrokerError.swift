@@ -21,6 +21,12 @@ public struct BrokerError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let notFound = Code(name: "NotFound", serverError: .topicNotFound)
         /// The topic was terminated: it takes no more messages.
         public static let topicTerminated = Code(name: "TopicTerminatedError", serverError: .topicTerminatedError)
+        /// The backlog quota is exceeded under `producer_request_hold`: the client retries.
+        public static let backlogQuotaHold = Code(name: "ProducerBlockedQuotaExceededError", serverError: .producerBlockedQuotaExceededError)
+        /// The backlog quota is exceeded under `producer_exception`: the client's sends fail.
+        public static let backlogQuotaExceeded = Code(
+            name: "ProducerBlockedQuotaExceededException", serverError: .producerBlockedQuotaExceededException
+        )
         /// It exists already (REST: 409).
         public static let conflict = Code(name: "Conflict", serverError: .notAllowedError)
     }

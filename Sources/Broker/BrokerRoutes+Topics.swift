@@ -61,8 +61,7 @@ extension BrokerRoutes {
         router.get("\(topicPath)/stats") { request, route in
             try await onOwner(request, route) { broker, name in
                 let topic = try await broker.existingTopic(name)
-                let policies = try await broker.policies(tenant: name.tenant, namespace: name.namespace)
-                return try Response.json(await topic.stats(deduplication: policies?.deduplicationEnabled ?? false))
+                return try Response.json(await topic.stats())
             }
         }
         router.get("\(topicPath)/partitioned-stats") { request, route in

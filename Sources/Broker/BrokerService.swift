@@ -56,6 +56,21 @@ public final class BrokerService: Sendable {
         /// Metrics per topic (default true); false sums each namespace's topics into one
         /// series, for brokers with many topics.
         public var topicLevelMetrics: Bool
+        /// How often loaded topics' policies are read again and TTL and backlog quotas
+        /// enforced (default 5 s).
+        public var policyCheckInterval: Duration = .seconds(5)
+        /// Deduplication where no policy sets it (default false).
+        public var deduplicationEnabled = false
+        /// Retention where no policy sets it: minutes and megabytes, -1 for no limit
+        /// (default 0 and 0: consumed data goes).
+        public var defaultRetentionMinutes = 0
+        public var defaultRetentionMegabytes: Int64 = 0
+        /// Message TTL where no policy sets it, in seconds (default 0: none).
+        public var defaultMessageTTLSeconds = 0
+        /// Backlog size quota where no policy sets it, in bytes (default -1: none), and its
+        /// policy (default producer_request_hold).
+        public var defaultBacklogQuotaBytes: Int64 = -1
+        public var defaultBacklogQuotaPolicy = "producer_request_hold"
 
         public init(
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
@@ -89,8 +104,9 @@ public final class BrokerService: Sendable {
     }
 
     /// The broker's long-running parts, to run in one `ServiceGroup` in this order:
-    /// storage clients, binary server, REST server, cluster membership, topic manager. The
-    /// group shuts them down in reverse: close every topic's ledger, telling its clients to
+    /// storage clients, binary server, REST server, cluster membership, topic manager,
+    /// policy rounds. The group shuts them down in reverse: stop the policy rounds, close
+    /// every topic's ledger, telling its clients to
     /// reconnect (and load no topic from then on); close the metadata session, which
     /// releases the broker's bundles; stop the REST API; stop accepting and close the
     /// connections left; close the ledger clients and the metadata store.
@@ -133,7 +149,8 @@ public final class BrokerService: Sendable {
                 maxMessageSize: configuration.maxMessageSize, metadata: metadata, clients: clients, ledgerConfiguration: ledgerConfiguration,
                 defaultCompression: configuration.storageCompression, topicIdleTimeout: configuration.topicIdleTimeout,
                 topicLevelMetrics: configuration.topicLevelMetrics,
-                sessionTTL: configuration.sessionTTL, defaultBundles: configuration.defaultBundles, logger: logger
+                sessionTTL: configuration.sessionTTL, defaultBundles: configuration.defaultBundles, policyDefaults: configuration.policyDefaults,
+                logger: logger
             )
             try await context.createDefaultNamespace()
             shared.context = context
@@ -148,10 +165,25 @@ public final class BrokerService: Sendable {
                 ),
                 advertisedHost: advertised, cluster: configuration.clusterName, httpPort: { try await server.boundPort() }
             )
-            return BrokerService(services: [storage, binary, server, membership, context.topics], serviceURL: context.serviceURL)
+            let policies = PolicyService(context: context, interval: configuration.policyCheckInterval)
+            return BrokerService(services: [storage, binary, server, membership, context.topics, policies], serviceURL: context.serviceURL)
         } catch {
             await storage.close()
             throw error
         }
+    }
+}
+
+extension BrokerService.Configuration {
+    /// The policy defaults the configuration sets.
+    var policyDefaults: TopicPolicies.Defaults {
+        TopicPolicies.Defaults(
+            deduplication: self.deduplicationEnabled,
+            retention: RetentionRule(minutes: self.defaultRetentionMinutes, megabytes: self.defaultRetentionMegabytes),
+            messageTTL: self.defaultMessageTTLSeconds > 0 ? .seconds(self.defaultMessageTTLSeconds) : nil,
+            sizeQuota: TopicPolicies.Quota.Policy(rawValue: self.defaultBacklogQuotaPolicy).flatMap { policy in
+                self.defaultBacklogQuotaBytes >= 0 ? TopicPolicies.Quota(limit: self.defaultBacklogQuotaBytes, policy: policy) : nil
+            }
+        )
     }
 }

@@ -11,6 +11,7 @@ extension PulsarConnection {
     func createProducer(_ request: Pulsar_Proto_CommandProducer) async {
         do {
             let topic = try await self.broker.topic(try TopicName(request.topic))
+            try await topic.checkProducerQuota()
             let (producer, ready) = try await topic.addProducer(
                 name: request.hasProducerName ? request.producerName : nil, accessMode: request.producerAccessMode,
                 connection: ObjectIdentifier(self), producerID: request.producerID, requestID: request.requestID, brokerName: self.broker.name, sink: self
@@ -20,7 +21,8 @@ extension PulsarConnection {
                 topic.onLoop { $0.removeProducer(producer) }
                 return
             }
-            self.send(Self.producerSuccess(request.requestID, producer.name, ready: ready))
+            let lastSequenceID = await topic.lastSequenceID(of: producer.name)
+            self.send(Self.producerSuccess(request.requestID, producer.name, ready: ready, lastSequenceID: lastSequenceID))
             // Closed by its topic before it was registered here: the client hears it now.
             if producer.isClosed { self.producerClosed(producer) }
         } catch {
@@ -28,12 +30,14 @@ extension PulsarConnection {
         }
     }
 
-    static func producerSuccess(_ requestID: UInt64, _ name: String, ready: Bool) -> Pulsar_Proto_BaseCommand {
+    /// PRODUCER_SUCCESS; `lastSequenceID` is the producer's highest sequence id stored
+    /// (deduplication), or -1.
+    static func producerSuccess(_ requestID: UInt64, _ name: String, ready: Bool, lastSequenceID: Int64 = -1) -> Pulsar_Proto_BaseCommand {
         var command = Pulsar_Proto_BaseCommand()
         command.type = .producerSuccess
         command.producerSuccess.requestID = requestID
         command.producerSuccess.producerName = name
-        command.producerSuccess.lastSequenceID = -1
+        command.producerSuccess.lastSequenceID = lastSequenceID
         command.producerSuccess.producerReady = ready
         return command
     }

@@ -163,7 +163,9 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
     // MARK: Per-message commands
 
     private func publish(_ producer: Producer, _ request: Pulsar_Proto_CommandSend, _ payload: PulsarPayload) {
-        producer.topic.publish(producer, payload) { result in
+        let low = Int64(bitPattern: request.sequenceID)
+        let high = request.hasHighestSequenceID ? max(low, Int64(bitPattern: request.highestSequenceID)) : low
+        producer.topic.publish(producer, payload, sequenceIDs: low...high) { result in
             switch result {
             case .success(let position):
                 var command = Pulsar_Proto_BaseCommand()

@@ -6,20 +6,21 @@ import PulsarWire
 extension Topic {
     /// The durable subscriptions of the topic: every stored cursor, attached or not.
     func subscriptionNames() async -> [String] {
-        let cursors = await self.ledger.cursors.map(\.name)
+        let cursors = await self.subscriptionCursors().map(\.name)
         return Set(cursors).union(self.subscriptions.filter { $0.value.durable }.keys).sorted()
     }
 
     /// The cursor of subscription `name`, or nil when there is none.
     func cursor(named name: String) async -> ManagedCursor? {
         if let subscription = self.subscriptions[name] { return subscription.cursor }
-        return await self.ledger.cursors.first { $0.name == name }
+        return await self.subscriptionCursors().first { $0.name == name }
     }
 
     /// Creates a durable subscription with no consumer at `start` (nil: after the last
     /// entry). Throws `conflict` when it exists.
     func createSubscription(_ name: String, at start: Position?) async throws {
         try self.checkOpen()
+        guard name != Deduplication.cursorName else { throw BrokerError(.notAllowed, "\(name) is the broker's own cursor, not a subscription") }
         guard await self.cursor(named: name) == nil else { throw BrokerError(.conflict, "subscription \(name) already exists on \(self.name)") }
         let cursor = try await self.ledger.openCursor(name, initialPosition: start == nil ? .latest : .earliest)
         if let start { await cursor.seek(to: start) }

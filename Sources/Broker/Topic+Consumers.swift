@@ -53,6 +53,9 @@ extension Topic {
     /// which one is active.
     func subscribe(_ request: SubscribeRequest, sink: any ConsumerSink) async throws -> Consumer {
         try self.checkOpen()
+        guard request.subscription != Deduplication.cursorName else {
+            throw BrokerError(.notAllowed, "\(Deduplication.cursorName) is the broker's own cursor, not a subscription")
+        }
         let subscription: Subscription
         if let existing = self.subscriptions[request.subscription] {
             subscription = existing

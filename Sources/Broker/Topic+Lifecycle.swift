@@ -49,6 +49,9 @@ extension Topic {
             for consumer in subscription.removeAll() { consumer.sink.consumerClosed(consumer) }
         }
         self.subscriptions.removeAll()
+        // The deduplication numbers go with the cursors the ledger persists as it closes.
+        self.snapshotDeduplication()
+        self.failDuplicatesWaiting()
         let (ledger, logger, name) = (self.ledger, self.logger, self.name)
         self.closing = Task {
             do {

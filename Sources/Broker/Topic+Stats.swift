@@ -3,7 +3,7 @@ import ManagedLedger
 
 extension Topic {
     /// The topic's stats now (see ``TopicStats``).
-    func stats(deduplication: Bool = false) -> TopicStats {
+    func stats() -> TopicStats {
         let now = ContinuousClock.now
         let reading = self.counters.reading
         let rates = self.counters.rates(at: now)
@@ -12,7 +12,7 @@ extension Topic {
             msgInCounter: reading.messagesIn, bytesInCounter: reading.bytesIn, msgOutCounter: reading.messagesOut, bytesOutCounter: reading.bytesOut
         )
         stats.averageMsgSize = reading.messagesIn > 0 ? Double(reading.bytesIn) / Double(reading.messagesIn) : 0
-        stats.deduplicationStatus = deduplication ? "Enabled" : "Disabled"
+        stats.deduplicationStatus = self.deduplication != nil ? "Enabled" : "Disabled"
         let ledger = self.ledger
         stats.storageSize = ledger.assumeIsolated { $0.totalSize }
         stats.publishers = self.producers.values.sorted { $0.producerID < $1.producerID }.map { producer in
@@ -30,7 +30,7 @@ extension Topic {
             stats.subscriptions[name] = subscription.stats(at: now)
         }
         // Durable subscriptions with no consumer since the topic was loaded: their cursors.
-        for cursor in ledger.assumeIsolated({ $0.cursors }) where stats.subscriptions[cursor.name] == nil {
+        for cursor in ledger.assumeIsolated({ $0.cursors }) where stats.subscriptions[cursor.name] == nil && cursor.name != Deduplication.cursorName {
             let (backlog, markDelete) = cursor.assumeIsolated { ($0.backlog, $0.markDeletePosition) }
             stats.subscriptions[cursor.name] = TopicStats.SubscriptionStats(
                 msgBacklog: backlog, backlogSize: ledger.assumeIsolated { $0.estimatedSize(after: markDelete) }, type: "Exclusive", isDurable: true

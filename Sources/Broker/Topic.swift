@@ -50,6 +50,22 @@ actor Topic {
     /// Whether this broker may still acknowledge writes of the topic: false once its
     /// ownership lapsed (a paused broker woke up past its session's TTL).
     nonisolated let mayServe: @Sendable () -> Bool
+    /// The policies in force (see ``apply(_:)``).
+    var policies = TopicPolicies()
+    /// Producer deduplication, while it is on (see ``enableDeduplication()``).
+    var deduplication: Deduplication?
+    /// Whether sends go through deduplication (read off the loop).
+    nonisolated let deduplicating = Atomic<Bool>(false)
+    /// Duplicates whose earlier copy is still being stored, receipted once it is.
+    var duplicatesWaiting: [DuplicateWaiting] = []
+    /// The last entry stored through deduplication, and its snapshot cursor.
+    var lastDeduplicated: Position?
+    var deduplicationCursor: ManagedCursor?
+    /// Set by the policy rounds while the age quota that holds producers back is exceeded.
+    var ageQuotaExceeded = false
+
+    /// What a send is answered with once stored (or refused).
+    typealias PublishCompletion = @Sendable (Result<Position, BrokerError>) -> Void
 
     init(
         name: TopicName, ledger: ManagedLedger, compression: CompressionType, logger: Logger, clock: any Clock<Duration> = ContinuousClock(),
@@ -92,15 +108,27 @@ actor Topic {
     // MARK: Publishing
 
     /// Stores a message of `producer` and calls `completion` with its position once the
-    /// ack quorum has it, in the order of the calls. A failed write closes the topic:
-    /// nothing sent after a failed message may be stored before it, so its producers
-    /// reconnect and resend from there, in order.
+    /// ack quorum has it, in the order of the calls. `sequenceIDs` are the producer's
+    /// sequence ids of the message (a batch's first and last): with deduplication on, a
+    /// message sent before is not stored again and is answered with
+    /// ``Position/duplicate``. A failed write closes the topic: nothing sent after a failed
+    /// message may be stored before it, so its producers reconnect and resend from there,
+    /// in order.
     nonisolated func publish(
-        _ producer: Producer, _ payload: PulsarPayload, completion: @escaping @Sendable (Result<Position, BrokerError>) -> Void
+        _ producer: Producer, _ payload: PulsarPayload, sequenceIDs: ClosedRange<Int64>, completion: @escaping PublishCompletion
     ) {
         guard !producer.isClosed, !self.isClosed else {
             return completion(.failure(BrokerError(.serviceNotReady, "producer \(producer.name) of \(self.name) was closed; reconnect")))
         }
+        if self.deduplicating.load(ordering: .relaxed) {
+            // Decided on the topic's loop, where the appends are submitted in the same order.
+            return self.onLoop { $0.publishOnce(producer, payload, sequenceIDs: sequenceIDs, completion: completion) }
+        }
+        self.store(producer, payload, completion: completion)
+    }
+
+    /// Hands a message to the managed ledger (see ``publish(_:_:sequenceIDs:completion:)``).
+    nonisolated func store(_ producer: Producer, _ payload: PulsarPayload, completion: @escaping PublishCompletion) {
         let (messages, bytes) = (Int(max(1, payload.metadata.numMessagesInBatch)), payload.metadataAndPayload.readableBytes)
         self.counters.recordIn(messages: messages, bytes: bytes)
         producer.counters.recordIn(messages: messages, bytes: bytes)

@@ -20,6 +20,9 @@ public actor ManagedCursor {
         var markDelete: Position
         var acked: [ClosedRange<Position>]
         var batches: [PartialBatch]?
+        /// Named numbers stored with the position (Pulsar's cursor properties), e.g. the
+        /// highest sequence id of each producer for deduplication.
+        var properties: [String: Int64]?
 
         struct PartialBatch: Codable, Equatable {
             var position: Position
@@ -44,6 +47,7 @@ public actor ManagedCursor {
         var persistedMarkDelete: Position
         var dirty = false
         var deleted = false
+        var properties: [String: Int64] = [:]
     }
 
     public nonisolated let name: String
@@ -61,7 +65,8 @@ public actor ManagedCursor {
         self.state = State(
             markDelete: record.markDelete, acked: record.acked,
             batches: Dictionary((record.batches ?? []).map { ($0.position, $0.unacked) }, uniquingKeysWith: { $1 }),
-            readPosition: ledger.next(after: record.markDelete), version: version, persistedMarkDelete: record.markDelete
+            readPosition: ledger.next(after: record.markDelete), version: version, persistedMarkDelete: record.markDelete,
+            properties: record.properties ?? [:]
         )
     }
 
@@ -125,6 +130,18 @@ public actor ManagedCursor {
     /// are the messages still unacknowledged. Nil otherwise.
     public func unackedBatchIndexes(of position: Position) -> [Int64]? {
         self.state.batches[position]
+    }
+
+    /// The named numbers stored with the cursor.
+    public var properties: [String: Int64] { self.state.properties }
+
+    /// Moves the mark-delete position to `position` and replaces the properties, stored
+    /// together at the next persist: the properties describe the log through `position`.
+    public func mark(_ position: Position, properties: [String: Int64]) {
+        guard !self.state.deleted else { return }
+        if position > self.state.markDelete, self.isWritten(position) { self.state.markDelete = position }
+        self.state.properties = properties
+        self.state.dirty = true
     }
 
     // MARK: Acknowledging
@@ -291,7 +308,10 @@ public actor ManagedCursor {
         let batches = self.state.batches.filter { $0.key > markDelete }.sorted { $0.key < $1.key }.map {
             Record.PartialBatch(position: $0.key, unacked: $0.value)
         }
-        let record = Record(markDelete: markDelete, acked: self.state.acked, batches: batches.isEmpty ? nil : batches)
+        let record = Record(
+            markDelete: markDelete, acked: self.state.acked, batches: batches.isEmpty ? nil : batches,
+            properties: self.state.properties.isEmpty ? nil : self.state.properties
+        )
         do {
             // A write whose answer was lost is read back: the cursor builds on the version
             // it wrote, instead of failing every later compare-and-set as "fenced".

@@ -109,7 +109,9 @@ extension ManagedLedger {
         do {
             if let old = self.state.writer {
                 let closed = try await old.close()
-                self.state.ledgers[self.state.ledgers.count - 1] = LedgerInfo(id: old.ledgerID, entries: closed.lastEntryID + 1, size: Int64(closed.length))
+                self.state.ledgers[self.state.ledgers.count - 1] = LedgerInfo(
+                    id: old.ledgerID, entries: closed.lastEntryID + 1, size: Int64(closed.length), timestamp: LedgerInfo.now
+                )
                 self.state.writer = nil
             }
             let writer = try await self.client.createLedger(

@@ -95,10 +95,11 @@ extension ManagedLedger {
 
     // MARK: Trimming
 
-    /// Removes from the list (CAS) the ledgers before the current one whose every entry is
-    /// at or before every cursor's mark-delete position, both as persisted and as it is now,
-    /// then deletes them (best effort: a ledger left behind only wastes space). With no
-    /// cursors, nothing is trimmed.
+    /// Removes from the list (CAS) the ledgers before the current one that the retention
+    /// rule lets go (``RetentionRule``): every entry at or before every cursor's
+    /// mark-delete position, both as persisted and as it is now, and past retention. Then
+    /// deletes them (best effort: a ledger left behind only wastes space). With no
+    /// cursors, retention alone decides.
     ///
     /// The persisted position guards what a restart would read from; the current one what
     /// a seek moved back to before persisting (the stored position is then stale and ahead).
@@ -109,13 +110,7 @@ extension ManagedLedger {
         let positions = self.state.cursors.values.map { cursor in
             cursor.assumeIsolated { min($0.persistedMarkDeletePosition, $0.markDeletePosition) }
         }
-        guard let slowest = positions.min() else { return }
-        var count = 0
-        while count < self.state.ledgers.count - 1 {
-            let info = self.state.ledgers[count]
-            guard info.id < slowest.ledgerID || (info.id == slowest.ledgerID && slowest.entryID >= info.entries - 1) else { break }
-            count += 1
-        }
+        let count = self.state.retention.deletable(self.state.ledgers, slowest: positions.min(), now: LedgerInfo.now)
         let removed = Array(self.state.ledgers[..<count])
         guard !removed.isEmpty else { return }
         do {

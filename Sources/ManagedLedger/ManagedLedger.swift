@@ -34,12 +34,19 @@ public actor ManagedLedger {
         public var id: Int64
         public var entries: Int64
         public var size: Int64
+        /// When the ledger was closed, in milliseconds since 1970 (nil while it is open, and
+        /// for ledgers listed before closing times were kept). Retention by time reads it.
+        public var timestamp: Int64?
 
-        public init(id: Int64, entries: Int64, size: Int64) {
+        public init(id: Int64, entries: Int64, size: Int64, timestamp: Int64? = nil) {
             self.id = id
             self.entries = entries
             self.size = size
+            self.timestamp = timestamp
         }
+
+        /// The time now, as ``timestamp`` keeps it.
+        static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
     }
 
     struct LedgerList: Codable {
@@ -85,6 +92,8 @@ public actor ManagedLedger {
         var timer: RepeatedTask?
         /// The log takes no more appends (see ``ManagedLedger/terminate()``).
         var terminated = false
+        /// Which consumed ledgers are kept (see ``ManagedLedger/setRetention(_:)``).
+        var retention = RetentionRule()
 
         var lastConfirmed: Position {
             let current = self.ledgers[self.ledgers.count - 1]
@@ -202,7 +211,9 @@ public actor ManagedLedger {
                 if !closedBefore {
                     logger.info("recovered the last ledger of a managed ledger", metadata: ["name": "\(name)", "ledger": "\(last.id)"])
                 }
-                ledgers[ledgers.count - 1] = LedgerInfo(id: last.id, entries: reader.metadata.lastEntryID + 1, size: Int64(reader.metadata.length))
+                ledgers[ledgers.count - 1] = LedgerInfo(
+                    id: last.id, entries: reader.metadata.lastEntryID + 1, size: Int64(reader.metadata.length), timestamp: last.timestamp ?? LedgerInfo.now
+                )
                 readers[last.id] = reader
             } catch let error as LedgerError where error.code == .noSuchLedger {
                 ledgers[ledgers.count - 1].entries = 0
@@ -229,6 +240,7 @@ public actor ManagedLedger {
         var state = State(ledgers: ledgers, version: version, writer: writer, cache: EntryCache(capacity: configuration.cacheSize))
         state.readers = readers
         state.terminated = terminated
+        state.retention = configuration.retention
         return ManagedLedger(name: name, client: client, metadata: metadata, configuration: configuration, logger: logger, state: state)
     }
 
@@ -312,6 +324,18 @@ public actor ManagedLedger {
         }
     }
 
+    /// Changes which consumed ledgers are kept; the next trim applies it.
+    public func setRetention(_ rule: RetentionRule) {
+        self.state.retention = rule
+    }
+
+    /// The retention rule in force.
+    public var retention: RetentionRule { self.state.retention }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        Self.nanoseconds(duration) / 1_000_000
+    }
+
     static func nanoseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
@@ -349,7 +373,9 @@ public actor ManagedLedger {
         if let writer = self.state.writer, !fenced {
             do {
                 let closed = try await writer.close()
-                self.state.ledgers[self.state.ledgers.count - 1] = LedgerInfo(id: writer.ledgerID, entries: closed.lastEntryID + 1, size: Int64(closed.length))
+                self.state.ledgers[self.state.ledgers.count - 1] = LedgerInfo(
+                    id: writer.ledgerID, entries: closed.lastEntryID + 1, size: Int64(closed.length), timestamp: LedgerInfo.now
+                )
                 self.state.writer = nil
                 self.state.version = try await self.storeList(self.state.ledgers, expecting: self.state.version)
             } catch {

@@ -19,6 +19,8 @@ public struct ManagedLedgerConfiguration: Sendable {
     /// How often changed cursors are written to the metadata store, and consumed ledgers
     /// trimmed (default 1 s). A crash loses at most this much of the acknowledgements.
     public var cursorPersistInterval: Duration = .seconds(1)
+    /// Which consumed ledgers are kept, and how long (default: none, as in Pulsar).
+    public var retention = RetentionRule()
 
     public init(
         ensembleSize: Int = 2,
@@ -28,7 +30,8 @@ public struct ManagedLedgerConfiguration: Sendable {
         maxSizePerLedger: Int = 256 << 20,
         maxLedgerAge: Duration = .seconds(4 * 3600),
         cacheSize: Int = 64 << 20,
-        cursorPersistInterval: Duration = .seconds(1)
+        cursorPersistInterval: Duration = .seconds(1),
+        retention: RetentionRule = RetentionRule()
     ) {
         self.ensembleSize = ensembleSize
         self.writeQuorum = writeQuorum
@@ -38,5 +41,6 @@ public struct ManagedLedgerConfiguration: Sendable {
         self.maxLedgerAge = maxLedgerAge
         self.cacheSize = cacheSize
         self.cursorPersistInterval = cursorPersistInterval
+        self.retention = retention
     }
 }

@@ -82,6 +82,12 @@ public enum ClusterLayout {
         "/admin/partitioned-topics/\(tenant)/\(namespace)/persistent"
     }
 
+    /// A topic's own policies (retention, TTL, backlog quotas, deduplication), which win
+    /// over its namespace's: `/admin/topic-policies/<tenant>/<namespace>/<topic>`.
+    public static func topicPolicies(tenant: String, namespace: String, topic: String) -> String {
+        "/admin/topic-policies/\(tenant)/\(namespace)/\(topic)"
+    }
+
     /// Live brokers register here as ephemeral keys with their addresses and load:
     /// `/brokers/available/<id>`, the id being the broker's `host:http-port`.
     public static let availableBrokers = "/brokers/available"

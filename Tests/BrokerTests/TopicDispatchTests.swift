@@ -85,7 +85,7 @@ struct TopicDispatchTests {
                 var decoder = PulsarFrameDecoder()
                 let payload = try #require(try decoder.decode(buffer: &frame)?.payload)
                 let position = try await withCheckedThrowingContinuation { continuation in
-                    self.topic.publish(self.producer, payload) { continuation.resume(with: $0) }
+                    self.topic.publish(self.producer, payload, sequenceIDs: Int64(index)...Int64(index)) { continuation.resume(with: $0) }
                 }
                 positions.append(position)
             }

@@ -101,7 +101,8 @@ struct ManagedLedgerTests {
         let cluster = try await ManagedLedgerCluster.start(label: "ml-rollover")
         do {
             let name = "public/default/persistent/rollover"
-            let configuration = ManagedLedgerConfiguration(maxEntriesPerLedger: 300, cacheSize: 16 << 10)
+            // Kept for ever: no cursor reads it, and the reads below go over every ledger.
+            let configuration = ManagedLedgerConfiguration(maxEntriesPerLedger: 300, cacheSize: 16 << 10, retention: .infinite)
             let ledger = try await ManagedLedger.open(name: name, client: cluster.client, metadata: cluster.metadata, configuration: configuration)
             await ledger.run { ledger in
                 let empty = ledger.lastConfirmed

@@ -1,0 +1,82 @@
+/// Producer deduplication of one topic, as a pure value: the highest sequence id each
+/// producer (by name) has had stored, and handed to the log but not confirmed yet.
+///
+/// A message whose sequence id is not above its producer's highest handed to the log is a
+/// duplicate: receipted at once when the earlier copy is stored, or once it is stored when
+/// it is still on its way. Kept durable in the ``cursorName`` cursor: its mark-delete
+/// position is the last entry the stored numbers cover, its properties the numbers; a
+/// loading topic reads them and the entries after that position.
+struct Deduplication: Sendable {
+    /// The cursor holding the snapshot; not a subscription.
+    static let cursorName = "pulsar.dedup"
+    /// Entries stored between two snapshots (Pulsar's brokerDeduplicationEntriesInterval).
+    static let snapshotInterval = 1000
+
+    /// Highest sequence id per producer handed to the log.
+    private(set) var pushed: [String: Int64] = [:]
+    /// Highest sequence id per producer confirmed stored.
+    private(set) var persisted: [String: Int64] = [:]
+    /// Entries confirmed since the last snapshot.
+    private(set) var sinceSnapshot = 0
+
+    /// What to do with a message.
+    enum Verdict: Equatable, Sendable {
+        /// Store it.
+        case new
+        /// Stored before: receipt it without storing.
+        case duplicate
+        /// Its earlier copy is still being stored: receipt it once that one is.
+        case inFlight
+    }
+
+    init(snapshot: [String: Int64] = [:]) {
+        self.pushed = snapshot
+        self.persisted = snapshot
+    }
+
+    /// Decides for a message of `producer` with sequence ids `low...high` (a batch's
+    /// first and last), and records a new one as handed to the log.
+    mutating func check(producer: String, low: Int64, high: Int64) -> Verdict {
+        if let pushed = self.pushed[producer], low <= pushed {
+            if let persisted = self.persisted[producer], low <= persisted { return .duplicate }
+            return .inFlight
+        }
+        self.pushed[producer] = max(low, high)
+        return .new
+    }
+
+    /// Records a stored message of `producer` up to sequence id `high`; true when a
+    /// snapshot is due.
+    mutating func stored(producer: String, high: Int64) -> Bool {
+        self.persisted[producer] = max(self.persisted[producer] ?? high, high)
+        self.sinceSnapshot += 1
+        return self.sinceSnapshot >= Self.snapshotInterval
+    }
+
+    /// Records an entry found in the log while rebuilding (it was stored before).
+    mutating func replayed(producer: String, high: Int64) {
+        guard !producer.isEmpty else { return }
+        self.persisted[producer] = max(self.persisted[producer] ?? high, high)
+        self.pushed[producer] = max(self.pushed[producer] ?? high, high)
+    }
+
+    /// A failed write: what was handed to the log but not stored may be sent again.
+    mutating func forgetUnstored() {
+        self.pushed = self.persisted
+    }
+
+    /// The snapshot was taken.
+    mutating func snapshotTaken() {
+        self.sinceSnapshot = 0
+    }
+
+    /// The highest sequence id stored for `producer`, or -1.
+    func lastSequenceID(of producer: String) -> Int64 {
+        self.persisted[producer] ?? -1
+    }
+
+    /// Whether `high` of `producer` is now stored (an in-flight duplicate may be receipted).
+    func isStored(producer: String, sequenceID: Int64) -> Bool {
+        (self.persisted[producer] ?? -1) >= sequenceID
+    }
+}
