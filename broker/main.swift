@@ -64,6 +64,8 @@ struct BrokerCommand: AsyncParsableCommand {
     var backlogQuotaDefaultLimitBytes: String?
     @Option(help: "What happens past that backlog: producer_request_hold, producer_exception or consumer_backlog_eviction (default producer_request_hold).")
     var backlogQuotaDefaultPolicy: String?
+    @Option(help: "Most messages a subscription holds back for their delivery time (default 1000000).")
+    var delayedDeliveryMaxIndex: String?
 
     static let settingNames: Set<String> = [
         "metadata-url", "listen", "http-port", "advertised-address", "cluster-name", "ensemble-size", "write-quorum", "ack-quorum",
@@ -71,6 +73,7 @@ struct BrokerCommand: AsyncParsableCommand {
         "load-report-interval-seconds", "load-shedding-interval-seconds", "bundle-split-max-topics", "bundle-split-max-msg-rate",
         "expose-topic-level-metrics", "policy-check-interval-seconds", "deduplication-enabled", "default-retention-time-minutes",
         "default-retention-size-mb", "ttl-duration-default-seconds", "backlog-quota-default-limit-bytes", "backlog-quota-default-policy",
+        "delayed-delivery-max-index",
     ]
 
     func run() async throws {
@@ -145,6 +148,9 @@ struct BrokerCommand: AsyncParsableCommand {
             configuration.defaultBacklogQuotaPolicy = try settings.value(
                 "backlog-quota-default-policy", flag: self.backlogQuotaDefaultPolicy, default: "producer_request_hold"
             ) { ["producer_request_hold", "producer_exception", "consumer_backlog_eviction"].contains($0) ? $0 : nil }
+            configuration.delayedDeliveryMaxIndex = try settings.value(
+                "delayed-delivery-max-index", flag: self.delayedDeliveryMaxIndex, default: 1_000_000, count
+            )
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)
         }

@@ -95,7 +95,8 @@ final class BrokerContext: Sendable {
             name: name.ledgerName, client: client, metadata: metadata, configuration: configuration, logger: logger
         )
         let topic = Topic(
-            name: name, ledger: ledger, compression: compression ?? defaultCompression, logger: logger, mayServe: mayServe, onClosed: onClosed
+            name: name, ledger: ledger, compression: compression ?? defaultCompression, logger: logger, mayServe: mayServe,
+            delayedDeliveryCapacity: policyDefaults.delayedDeliveryCapacity, onClosed: onClosed
         )
         do {
             try await topic.apply(TopicPolicies(topic: own, namespace: policies, defaults: policyDefaults), loading: true)

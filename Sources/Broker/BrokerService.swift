@@ -71,6 +71,9 @@ public final class BrokerService: Sendable {
         /// policy (default producer_request_hold).
         public var defaultBacklogQuotaBytes: Int64 = -1
         public var defaultBacklogQuotaPolicy = "producer_request_hold"
+        /// Most messages a subscription holds back for their delivery time (default
+        /// 1 000 000, 24 bytes each); past it, the subscription reads on only as they go.
+        public var delayedDeliveryMaxIndex = 1_000_000
 
         public init(
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
@@ -177,7 +180,7 @@ public final class BrokerService: Sendable {
 extension BrokerService.Configuration {
     /// The policy defaults the configuration sets.
     var policyDefaults: TopicPolicies.Defaults {
-        TopicPolicies.Defaults(
+        var defaults = TopicPolicies.Defaults(
             deduplication: self.deduplicationEnabled,
             retention: RetentionRule(minutes: self.defaultRetentionMinutes, megabytes: self.defaultRetentionMegabytes),
             messageTTL: self.defaultMessageTTLSeconds > 0 ? .seconds(self.defaultMessageTTLSeconds) : nil,
@@ -185,5 +188,7 @@ extension BrokerService.Configuration {
                 self.defaultBacklogQuotaBytes >= 0 ? TopicPolicies.Quota(limit: self.defaultBacklogQuotaBytes, policy: policy) : nil
             }
         )
+        defaults.delayedDeliveryCapacity = self.delayedDeliveryMaxIndex
+        return defaults
     }
 }

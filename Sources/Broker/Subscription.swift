@@ -48,6 +48,10 @@ final class Subscription: @unchecked Sendable {
     /// The next batch, already being read while the current one is sent, for consumers
     /// catching up from bookies.
     private var readAhead: (from: Position, read: Task<[(Position, ByteBuffer)], any Error>)?
+    /// Messages held until their delivery time (Shared and Key_Shared only).
+    var delayed: DelayedDeliveryIndex
+    /// The pending release of held messages, and when it fires (milliseconds since 1970).
+    var delayedRelease: (at: Int64, task: Scheduled<Void>)?
 
     init(
         name: String, type: Pulsar_Proto_CommandSubscribe.SubType, partition: Int, durable: Bool, cursor: ManagedCursor,
@@ -60,7 +64,12 @@ final class Subscription: @unchecked Sendable {
         self.partition = partition
         self.topic = topic
         self.consumers = ConsumerSet(type: type, partition: partition)
+        self.delayed = DelayedDeliveryIndex(capacity: topic.delayedDeliveryCapacity)
     }
+
+    /// Whether messages with a delivery time wait for it: on Shared and Key_Shared
+    /// subscriptions, as in Pulsar; Exclusive and Failover deliver at once.
+    var holdsDelayedMessages: Bool { self.consumers.type == .shared || self.consumers.type == .keyShared }
 
     var isEmpty: Bool { self.consumers.isEmpty }
 
@@ -118,6 +127,7 @@ final class Subscription: @unchecked Sendable {
         self.epoch += 1
         self.redeliveries.removeAll()
         self.redeliveryCounts.removeAll()
+        self.dropDelayed()
         let removed = self.consumers.removeAll()
         for consumer in removed { _ = consumer.close() }
         return removed
@@ -185,7 +195,9 @@ final class Subscription: @unchecked Sendable {
         self.dispatch()
     }
 
-    private func scheduleRedelivery(_ positions: [Position]) {
+    /// Queues positions to be sent before reading on; `counting` adds one to each one's
+    /// redelivery count (not for held messages whose time came).
+    func scheduleRedelivery(_ positions: [Position], counting: Bool = true) {
         let unacked = self.cursor.assumeIsolated { cursor in positions.filter { !cursor.isAcked($0) } }
         for position in unacked {
             // Kept sorted: find the place by bisection, and skip a position already there.
@@ -197,7 +209,7 @@ final class Subscription: @unchecked Sendable {
             }
             guard low == self.redeliveries.count || self.redeliveries[low] != position else { continue }
             self.redeliveries.insert(position, at: low)
-            self.redeliveryCounts[position, default: 0] += 1
+            if counting { self.redeliveryCounts[position, default: 0] += 1 }
         }
     }
 
@@ -255,17 +267,31 @@ final class Subscription: @unchecked Sendable {
                     return
                 }
                 var lastSent: Position?
+                var delivered = 0
+                let (holds, now) = (self.holdsDelayedMessages, Self.now)
                 for (position, entry) in entries {
+                    // Acknowledged already (individually, before a reload): not again.
+                    if self.isAcked(position) {
+                        lastSent = position
+                        continue
+                    }
                     let facts = EntryFacts(entry)
+                    if holds, facts.deliverAt > now {
+                        // Held until its time; a full index stops the reading here.
+                        guard self.hold(position, until: facts.deliverAt) else { break }
+                        lastSent = position
+                        continue
+                    }
                     let target: Consumer?
                     if keyShared {
                         // Every entry of a key goes to the same consumer; wait for its permits.
                         target = self.consumers.owner(ofKey: facts.key).flatMap { $0.permits > 0 ? $0 : nil }
                     } else {
-                        target = position == entries[0].0 ? consumer : self.consumers.nextConsumer()
+                        target = delivered == 0 ? consumer : self.consumers.nextConsumer()
                     }
                     guard let target, self.deliver(position, entry, facts, to: target, redeliveryCount: 0) else { break }
                     lastSent = position
+                    delivered += 1
                 }
                 self.flushDeliveries()
                 // None sent: the next entry's consumer has no permits; its FLOW resumes dispatch.
@@ -277,6 +303,10 @@ final class Subscription: @unchecked Sendable {
             }
         }
         self.dispatching = false
+    }
+
+    private func isAcked(_ position: Position) -> Bool {
+        self.cursor.assumeIsolated { $0.isAcked(position) }
     }
 
     /// Sends what the consumers were given since the last flush: one flush per consumer
@@ -329,10 +359,13 @@ struct EntryFacts {
     var messages = 1
     /// The ordering or partition key, the Key_Shared key ("" when none).
     var key = ""
+    /// When it may be delivered (milliseconds since 1970; 0: at once).
+    var deliverAt: Int64 = 0
 
     init(_ entry: ByteBuffer) {
         guard let metadata = try? PulsarPayload(parsing: entry).metadata else { return }
         if metadata.hasNumMessagesInBatch { self.messages = max(1, Int(metadata.numMessagesInBatch)) }
+        if metadata.hasDeliverAtTime { self.deliverAt = metadata.deliverAtTime }
         self.key = metadata.hasOrderingKey ? String(decoding: metadata.orderingKey, as: UTF8.self) : metadata.partitionKey
     }
 }

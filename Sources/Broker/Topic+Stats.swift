@@ -15,6 +15,9 @@ extension Topic {
         stats.deduplicationStatus = self.deduplication != nil ? "Enabled" : "Disabled"
         let ledger = self.ledger
         stats.storageSize = ledger.assumeIsolated { $0.totalSize }
+        stats.retainedSize = ledger.assumeIsolated { $0.retainedSize }
+        stats.backlogQuotaLimitSize = self.policies.sizeQuota?.limit ?? -1
+        stats.backlogQuotaLimitTime = self.policies.ageQuota?.limit ?? -1
         stats.publishers = self.producers.values.sorted { $0.producerID < $1.producerID }.map { producer in
             let rates = producer.counters.rates(at: now)
             let total = producer.counters.reading
@@ -50,7 +53,7 @@ extension Subscription {
         var stats = TopicStats.SubscriptionStats(
             msgRateOut: rates.messagesOut, msgThroughputOut: rates.bytesOut, msgOutCounter: total.messagesOut, bytesOutCounter: total.bytesOut,
             msgBacklog: backlog, backlogSize: self.ledger.assumeIsolated { $0.estimatedSize(after: markDelete) },
-            totalMsgExpired: self.expiredMessages, type: ConsumerSet<Consumer>.describe(self.type), isDurable: self.durable
+            totalMsgExpired: self.expiredMessages, msgDelayed: self.delayed.count, type: ConsumerSet<Consumer>.describe(self.type), isDurable: self.durable
         )
         for consumer in self.attached {
             let rates = consumer.counters.rates(at: now)

@@ -64,13 +64,18 @@ actor Topic {
     /// Set by the policy rounds while the age quota that holds producers back is exceeded.
     var ageQuotaExceeded = false
 
+    /// Most messages each subscription holds back for their delivery time.
+    nonisolated let delayedDeliveryCapacity: Int
+
     /// What a send is answered with once stored (or refused).
     typealias PublishCompletion = @Sendable (Result<Position, BrokerError>) -> Void
 
     init(
         name: TopicName, ledger: ManagedLedger, compression: CompressionType, logger: Logger, clock: any Clock<Duration> = ContinuousClock(),
-        mayServe: @escaping @Sendable () -> Bool = { true }, onClosed: @escaping @Sendable (Topic) -> Void = { _ in }
+        mayServe: @escaping @Sendable () -> Bool = { true }, delayedDeliveryCapacity: Int = 1_000_000,
+        onClosed: @escaping @Sendable (Topic) -> Void = { _ in }
     ) {
+        self.delayedDeliveryCapacity = delayedDeliveryCapacity
         self.mayServe = mayServe
         self.name = name
         self.ledger = ledger

@@ -51,6 +51,8 @@ struct TopicPolicies: Equatable, Sendable {
         var messageTTL: Duration?
         /// backlogQuotaDefaultLimitBytes and its policy (default none).
         var sizeQuota: Quota?
+        /// Most messages a subscription holds back for their delivery time (default 1 000 000).
+        var delayedDeliveryCapacity = 1_000_000
 
         init(deduplication: Bool = false, retention: RetentionRule = RetentionRule(), messageTTL: Duration? = nil, sizeQuota: Quota? = nil) {
             self.deduplication = deduplication

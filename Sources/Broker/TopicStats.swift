@@ -22,6 +22,11 @@ struct TopicStats: Codable, Equatable, Sendable {
     var subscriptions: [String: SubscriptionStats] = [:]
     /// `Enabled` or `Disabled`.
     var deduplicationStatus = "Disabled"
+    /// The backlog quotas in force: bytes and seconds (-1: none).
+    var backlogQuotaLimitSize: Int64 = -1
+    var backlogQuotaLimitTime: Int64 = -1
+    /// Bytes of consumed ledgers kept by retention.
+    var retainedSize: Int64 = 0
 
     struct PublisherStats: Codable, Equatable, Sendable {
         var producerId: UInt64
@@ -45,6 +50,8 @@ struct TopicStats: Codable, Equatable, Sendable {
         var unackedMessages = 0
         var msgRateExpired = 0.0
         var totalMsgExpired = 0
+        /// Messages held back for their delivery time.
+        var msgDelayed = 0
         /// `Exclusive`, `Shared`, `Failover` or `Key_Shared`.
         var type: String
         var isDurable: Bool

@@ -12,6 +12,8 @@ public struct ManagedLedgerInternalStats: Codable, Equatable, Sendable {
     /// `LedgerOpened`, `ClosingLedger`, `Closed` or `Fenced`.
     public var state = ""
     public var pendingAddEntriesCount = 0
+    /// Bytes of closed ledgers every cursor has passed, kept by retention.
+    public var retainedSize: Int64 = 0
     public var ledgers: [LedgerStats] = []
     public var cursors: [String: CursorStats] = [:]
 
@@ -19,6 +21,8 @@ public struct ManagedLedgerInternalStats: Codable, Equatable, Sendable {
         public var ledgerId: Int64
         public var entries: Int64
         public var size: Int64
+        /// When the ledger was closed (milliseconds since 1970; absent while it is open).
+        public var timestamp: Int64?
         public var offloaded = false
     }
 
@@ -53,6 +57,14 @@ extension ManagedLedger {
         return total
     }
 
+    /// Bytes of closed ledgers that every cursor has passed (all closed ledgers with no
+    /// cursor): what only retention keeps.
+    public var retainedSize: Int64 {
+        let slowest = self.state.cursors.values.map { cursor in cursor.assumeIsolated { $0.markDeletePosition } }.min()
+        let count = RetentionRule(time: nil, size: 0).deletable(self.state.ledgers, slowest: slowest, now: 0)
+        return self.state.ledgers[..<count].reduce(Int64(0)) { $0 + $1.size }
+    }
+
     /// The internal stats, read now.
     public func internalStats() async -> ManagedLedgerInternalStats {
         var stats = ManagedLedgerInternalStats()
@@ -69,7 +81,10 @@ extension ManagedLedger {
         case .fenced: stats.state = "Fenced"
         }
         stats.pendingAddEntriesCount = self.state.queue.count
-        stats.ledgers = self.state.ledgers.map { ManagedLedgerInternalStats.LedgerStats(ledgerId: $0.id, entries: $0.entries, size: $0.size) }
+        stats.ledgers = self.state.ledgers.map {
+            ManagedLedgerInternalStats.LedgerStats(ledgerId: $0.id, entries: $0.entries, size: $0.size, timestamp: $0.timestamp)
+        }
+        stats.retainedSize = self.retainedSize
         for cursor in self.state.cursors.values {
             stats.cursors[cursor.name] = await cursor.internalStats()
         }
