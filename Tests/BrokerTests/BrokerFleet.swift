@@ -78,7 +78,8 @@ final class BrokerFleet: Sendable {
             slots[index].starts += 1
             let process = try ChildProcess(
                 broker,
-                ["--metadata-url", self.metadataURL, "--listen", "127.0.0.1:\(slot.port)", "--http-port", "\(slot.httpPort)"] + self.brokerArguments,
+                ["--metadata-url", self.metadataURL, "--listen", "127.0.0.1:\(slot.port)", "--http-port", "\(slot.httpPort)"]
+                    + BrokerCluster.keepEverything + self.brokerArguments,
                 logPath: self.directory.file("broker-\(index + 1)-\(slot.starts + 1).log")
             )
             slots[index].process = process

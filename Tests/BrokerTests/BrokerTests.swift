@@ -16,6 +16,11 @@ struct BrokerCluster {
 
     var serviceURL: String { "pulsar://127.0.0.1:\(self.port)" }
 
+    /// Broker arguments that keep every message for ever (no retention limit): these
+    /// tests drain topics, after restarts and moves, with subscriptions made after the
+    /// messages were published. Arguments given after these win over them.
+    static let keepEverything = ["--default-retention-time-minutes=-1", "--default-retention-size-mb=-1"]
+
     /// Starts the bookies and a broker; `brokerArguments` are added to the broker's command line.
     static func start(label: String, brokerArguments: [String] = []) async throws -> BrokerCluster {
         let directory = try TemporaryDirectory(label: label)
@@ -24,7 +29,8 @@ struct BrokerCluster {
         let httpPort = try FreePort.allocate()
         let broker = try ChildProcess(
             try BuiltProducts.path(of: "broker"),
-            ["--metadata-url", bookies.metadataURL, "--listen", "127.0.0.1:\(port)", "--http-port", "\(httpPort)"] + brokerArguments,
+            ["--metadata-url", bookies.metadataURL, "--listen", "127.0.0.1:\(port)", "--http-port", "\(httpPort)"] + Self.keepEverything
+                + brokerArguments,
             logPath: directory.file("broker.log")
         )
         try await broker.waitForOutput("broker serving")
@@ -47,7 +53,8 @@ struct BrokerCluster {
     func startSecondBroker() async throws -> ChildProcess {
         let restarted = try ChildProcess(
             try BuiltProducts.path(of: "broker"),
-            ["--metadata-url", self.bookies.metadataURL, "--listen", "127.0.0.1:\(self.port)", "--http-port", "\(self.httpPort)"],
+            ["--metadata-url", self.bookies.metadataURL, "--listen", "127.0.0.1:\(self.port)", "--http-port", "\(self.httpPort)"]
+                + Self.keepEverything,
             logPath: self.directory.file("broker-2.log")
         )
         do {
