@@ -184,7 +184,8 @@ final class BrokerContext: Sendable {
     }
 
     /// Changes a namespace's policies by compare-and-set, retrying on a concurrent change.
-    /// Topics loaded from then on use them. Throws `notFound` when the namespace does not
+    /// The namespace's topics loaded here run under them at once; those on other brokers
+    /// within a policy round; persistence and compression apply to topics loaded from then on. Throws `notFound` when the namespace does not
     /// exist.
     func updatePolicies(tenant: String, namespace: String, _ change: (inout NamespacePolicies) throws -> Void) async throws {
         let key = Self.policiesKey(tenant: tenant, namespace: namespace)
@@ -196,11 +197,12 @@ final class BrokerContext: Sendable {
             try change(&policies)
             do {
                 _ = try await self.metadata.put(key, value: try policies.encoded(), expecting: .version(stored.version))
-                return
+                break
             } catch let error as MetadataError where error.code == .badVersion {
                 continue
             }
         }
+        await self.reapplyPolicies { $0.tenant == tenant && $0.namespace == namespace }
     }
 
     /// Makes sure tenant `public` and namespace `public/default` exist, the namespace with

@@ -1,5 +1,3 @@
-import Foundation
-import Logging
 import ServiceLifecycle
 
 /// Keeps every loaded topic under its policies, as a `Service`: every ``interval`` it
@@ -26,13 +24,7 @@ final class PolicyService: Service, Sendable {
 
     /// One pass over the loaded topics.
     func round() async {
-        for topic in await self.context.topics.loaded() {
-            do {
-                try await topic.apply(try await self.context.effectivePolicies(topic.name))
-                await topic.enforcePolicies()
-            } catch {
-                self.context.logger.warning("applying policies failed", metadata: ["topic": "\(topic.name)", "error": "\(error)"])
-            }
-        }
+        await self.context.reapplyPolicies { _ in true }
+        for topic in await self.context.topics.loaded() { await topic.enforcePolicies() }
     }
 }

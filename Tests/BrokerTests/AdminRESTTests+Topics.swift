@@ -24,7 +24,7 @@ extension AdminRESTTests {
         let produced = try await cluster.python("produce_then_consume.py", [cluster.serviceURL, "persistent://public/default/orders", "produce", "200"])
         #expect(produced.status == 0, "\(produced.output)")
 
-        #expect(try await cluster.http("GET", "\(topic)/subscriptions").body == #"["audit"]"#)
+        #expect(try await cluster.http("GET", "\(topic)/subscriptions").body == #"["audit","check"]"#)
         func backlog() async throws -> Int? {
             let stats = Self.json(try await cluster.http("GET", "\(topic)/stats").body) as? [String: Any]
             return ((stats?["subscriptions"] as? [String: Any])?["audit"] as? [String: Any])?["msgBacklog"] as? Int
@@ -81,7 +81,7 @@ extension AdminRESTTests {
         let metrics = try await cluster.http("GET", "/metrics").body
         let labels = #"{cluster="standalone",namespace="public/default",topic="persistent://public/default/orders"}"#
         #expect(metrics.contains("pulsar_in_messages_total\(labels) 200"), "\(metrics.suffix(4000))")
-        #expect(metrics.contains("pulsar_subscriptions_count\(labels) 1"))
+        #expect(metrics.contains("pulsar_subscriptions_count\(labels) 2"))
         #expect(metrics.contains("pulsar_entry_size_count\(labels) 200"))
         #expect(metrics.contains("pulsar_storage_write_latency_count\(labels) 200"))
         #expect(metrics.contains(#"pulsar_subscription_back_log{cluster="standalone",namespace="public/default",topic="persistent://public/default/orders",subscription="audit"} 0"#))

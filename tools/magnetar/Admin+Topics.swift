@@ -14,6 +14,10 @@ extension Admin {
                 PeekMessages.self, ExamineMessage.self, Terminate.self, Unload.self, Lookup.self, BundleRange.self,
                 Subscriptions.self, CreateSubscription.self, Unsubscribe.self, Skip.self, ClearBacklog.self, ResetCursor.self,
                 ExpireMessages.self,
+                SetRetention.self, GetPolicy<Retention>.self, RemovePolicy<Retention>.self,
+                SetMessageTTL.self, GetPolicy<MessageTTL>.self, RemovePolicy<MessageTTL>.self,
+                SetDeduplication.self, GetPolicy<Deduplication>.self, RemovePolicy<Deduplication>.self,
+                SetBacklogQuota.self, GetPolicy<BacklogQuotas>.self, RemoveBacklogQuota.self,
             ]
         )
 
