@@ -75,6 +75,7 @@ extension BrokerContext {
         for topic in await self.topics.loaded() {
             await topic.close(.ownershipLost)
         }
+        await self.closeNonPersistentTopics { _ in true }
     }
 
     /// Stops serving a bundle whose key was deleted or taken by someone else.
@@ -86,10 +87,13 @@ extension BrokerContext {
         for topic in await self.topics.loaded() where bundle.contains(topic.name) {
             await topic.close(.ownershipLost)
         }
+        await self.closeNonPersistentTopics { bundle.contains($0) }
     }
 
-    /// Closes the loaded topics of `bundles` and waits for their ledgers to close.
+    /// Closes the loaded topics of `bundles` (non-persistent ones too) and waits for
+    /// their ledgers to close.
     func closeTopics(in bundles: Set<Bundle>, _ reason: Topic.CloseReason) async {
+        await self.closeNonPersistentTopics { name in bundles.contains { $0.contains(name) } }
         let topics = await self.topics.loaded().filter { topic in bundles.contains { $0.contains(topic.name) } }
         await withDiscardingTaskGroup { group in
             for topic in topics {

@@ -24,6 +24,8 @@ final class BrokerContext: Sendable {
     let logger: Logger
     /// The topics loaded here.
     let topics: TopicManager
+    /// The non-persistent topics served here.
+    let volatileTopics = NonPersistentTopics()
     /// The broker's session, the bundles it owns, the leader.
     let membership: BrokerMembership
     /// Whether metrics go per topic, or per namespace.
@@ -69,7 +71,8 @@ final class BrokerContext: Sendable {
 
     /// The topic, loaded on first use (see ``TopicManager``).
     func topic(_ name: TopicName) async throws -> Topic {
-        try await self.topics.topic(name)
+        guard name.persistent else { throw BrokerError(.notAllowed, "\(name) is not persistent") }
+        return try await self.topics.topic(name)
     }
 
     /// Opens a topic's managed ledger with its namespace's persistence and compression

@@ -126,7 +126,14 @@ extension BrokerRoutes {
         _ context: @escaping @Sendable () throws -> BrokerContext, _ request: Request, _ route: BasicRequestContext,
         _ body: @escaping @Sendable (BrokerContext, TopicName) async throws -> Response
     ) async throws -> Response {
-        let name = try Self.topic(route)
+        try await Self.onOwner(context, request, name: try Self.topic(route), body)
+    }
+
+    /// Runs `body` on the broker that serves `name`: here, or a 307 there.
+    static func onOwner(
+        _ context: @escaping @Sendable () throws -> BrokerContext, _ request: Request, name: TopicName,
+        _ body: @escaping @Sendable (BrokerContext, TopicName) async throws -> Response
+    ) async throws -> Response {
         let broker = try context()
         let authoritative = request.uri.queryParameters["authoritative"] == "true"
         return try await Self.mapped {

@@ -47,6 +47,7 @@ enum BrokerRoutes {
         Self.addNamespaceRoutes(to: router, context)
         Self.addPolicyRoutes(to: router, context)
         Self.addTopicPolicyRoutes(to: router, context)
+        Self.addNonPersistentRoutes(to: router, context)
         Self.addTenantRoutes(to: router, context)
         Self.addTopicRoutes(to: router, context)
         Self.addBookieRoutes(to: router, context)

@@ -16,15 +16,15 @@ protocol ConsumerSink: AnyObject, Sendable {
     /// Sends one stored entry (`[u16 magic][u32 crc32c][metadata and payload]`) as a
     /// message. `ackSet` marks, for a batch acked in part, the messages still to deliver.
     /// Nothing is flushed until ``flush()``.
-    func deliver(_ consumer: Consumer, _ position: Position, entry: ByteBuffer, redeliveryCount: UInt32, ackSet: [Int64]?)
+    func deliver(_ consumer: any ConsumerHandle, _ position: Position, entry: ByteBuffer, redeliveryCount: UInt32, ackSet: [Int64]?)
     /// Sends what ``deliver(_:_:entry:redeliveryCount:ackSet:)`` queued.
     func flush()
     /// Tells the client whether the consumer is now the active one of its Failover
     /// subscription.
-    func activeChanged(_ consumer: Consumer, active: Bool)
+    func activeChanged(_ consumer: any ConsumerHandle, active: Bool)
     /// The broker closed the consumer (a seek, or its topic closed or unloaded): the
     /// client subscribes again.
-    func consumerClosed(_ consumer: Consumer)
+    func consumerClosed(_ consumer: any ConsumerHandle)
     /// The consumer has everything of its terminated topic (REACHED_END_OF_TOPIC).
-    func reachedEndOfTopic(_ consumer: Consumer)
+    func reachedEndOfTopic(_ consumer: any ConsumerHandle)
 }

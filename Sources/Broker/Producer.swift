@@ -4,7 +4,7 @@ import Synchronization
 /// A producer as its topic knows it: its name, the connection and id it came with, and
 /// where to tell it that the broker closed it or let it in.
 final class Producer: Sendable {
-    let topic: Topic
+    let topic: any PublishTarget
     let name: String
     /// The producer id on its connection.
     let producerID: UInt64
@@ -20,7 +20,7 @@ final class Producer: Sendable {
     let counters = TrafficCounters()
     let connectedSince = Date()
 
-    init(topic: Topic, name: String, producerID: UInt64, requestID: UInt64, connection: ObjectIdentifier, exclusive: Bool, sink: any ProducerSink) {
+    init(topic: any PublishTarget, name: String, producerID: UInt64, requestID: UInt64, connection: ObjectIdentifier, exclusive: Bool, sink: any ProducerSink) {
         self.topic = topic
         self.name = name
         self.producerID = producerID

@@ -10,7 +10,9 @@ extension PulsarConnection {
     /// lets it in (``producerReady(_:)``).
     func createProducer(_ request: Pulsar_Proto_CommandProducer) async {
         do {
-            let topic = try await self.broker.topic(try TopicName(request.topic))
+            let name = try TopicName(request.topic)
+            guard name.persistent else { return await self.createNonPersistentProducer(name, request) }
+            let topic = try await self.broker.topic(name)
             try await topic.checkProducerQuota()
             let (producer, ready) = try await topic.addProducer(
                 name: request.hasProducerName ? request.producerName : nil, accessMode: request.producerAccessMode,
@@ -24,6 +26,23 @@ extension PulsarConnection {
             let lastSequenceID = await topic.lastSequenceID(of: producer.name)
             self.send(Self.producerSuccess(request.requestID, producer.name, ready: ready, lastSequenceID: lastSequenceID))
             // Closed by its topic before it was registered here: the client hears it now.
+            if producer.isClosed { self.producerClosed(producer) }
+        } catch {
+            self.fail(requestID: request.requestID, error)
+        }
+    }
+
+    /// Registers a producer of a non-persistent topic (always ready: Shared access).
+    func createNonPersistentProducer(_ name: TopicName, _ request: Pulsar_Proto_CommandProducer) async {
+        do {
+            let topic = try await self.broker.nonPersistentTopic(name)
+            let producer = try await topic.addProducer(
+                name: request.hasProducerName ? request.producerName : nil, producerID: request.producerID, requestID: request.requestID,
+                connection: ObjectIdentifier(self), brokerName: self.broker.name, sink: self
+            )
+            let registered = try await self.eventLoop.submit { self.machine.producerCreated(request.producerID, producer) }.get()
+            guard registered else { return topic.release(producer) }
+            self.send(Self.producerSuccess(request.requestID, producer.name, ready: true))
             if producer.isClosed { self.producerClosed(producer) }
         } catch {
             self.fail(requestID: request.requestID, error)
@@ -44,11 +63,16 @@ extension PulsarConnection {
 
     func subscribe(_ request: Pulsar_Proto_CommandSubscribe) async {
         do {
-            let topic = try await self.broker.topic(try TopicName(request.topic))
-            let consumer = try await topic.subscribe(SubscribeRequest(request), sink: self)
+            let name = try TopicName(request.topic)
+            let consumer: any ConsumerHandle
+            if name.persistent {
+                consumer = try await self.broker.topic(name).subscribe(SubscribeRequest(request), sink: self)
+            } else {
+                consumer = try await self.broker.nonPersistentTopic(name).subscribe(SubscribeRequest(request), sink: self)
+            }
             let registered = try await self.eventLoop.submit { self.machine.consumerCreated(request.consumerID, consumer) }.get()
             guard registered else {
-                topic.onLoop { $0.removeConsumer(consumer) }
+                consumer.release()
                 return
             }
             self.send(PulsarErrorAnswer.success(request.requestID))
@@ -57,15 +81,15 @@ extension PulsarConnection {
                 self.consumerClosed(consumer)
                 return
             }
-            topic.onLoop { _ in consumer.subscription.announceActiveConsumer() }
+            consumer.subscribed()
         } catch {
             self.fail(requestID: request.requestID, error)
         }
     }
 
-    func unsubscribe(_ consumer: Consumer, requestID: UInt64) async {
+    func unsubscribe(_ consumer: any ConsumerHandle, requestID: UInt64) async {
         do {
-            try await consumer.topic?.unsubscribe(consumer)
+            try await consumer.unsubscribe()
             _ = try? await self.eventLoop.submit { self.machine.consumerClosedByBroker(consumer.consumerID) { $0 === consumer } }.get()
             self.send(PulsarErrorAnswer.success(requestID))
         } catch {
@@ -75,21 +99,22 @@ extension PulsarConnection {
 
     /// Moves the subscription to a message or a publish time; its consumers are closed,
     /// each told on its own connection, so that their clients subscribe again from there.
-    func seek(_ consumer: Consumer, _ request: Pulsar_Proto_CommandSeek) async {
+    func seek(_ consumer: any ConsumerHandle, _ request: Pulsar_Proto_CommandSeek) async {
         do {
-            guard let topic = consumer.topic else { throw BrokerError(.serviceNotReady, "the topic was closed; retry") }
-            try await topic.seek(consumer, request)
+            try await consumer.seek(request)
             self.send(PulsarErrorAnswer.success(request.requestID))
         } catch {
             self.fail(requestID: request.requestID, error)
         }
     }
 
-    func lastMessageID(_ consumer: Consumer, _ request: Pulsar_Proto_CommandGetLastMessageId) async {
-        guard let topic = consumer.topic else {
-            return self.send(PulsarErrorAnswer.error(requestID: request.requestID, .serviceNotReady, "the topic was closed; retry"))
+    func lastMessageID(_ consumer: any ConsumerHandle, _ request: Pulsar_Proto_CommandGetLastMessageId) async {
+        let last: LastMessage
+        do {
+            last = try await consumer.lastMessage()
+        } catch {
+            return self.fail(requestID: request.requestID, error)
         }
-        let last = await topic.lastMessage(for: consumer)
         var command = Pulsar_Proto_BaseCommand()
         command.type = .getLastMessageIDResponse
         command.getLastMessageIDResponse.requestID = request.requestID
@@ -101,14 +126,16 @@ extension PulsarConnection {
         self.send(command)
     }
 
-    func consumerStats(_ consumer: Consumer, _ request: Pulsar_Proto_CommandConsumerStats) async {
-        guard let topic = consumer.topic else {
+    func consumerStats(_ consumer: any ConsumerHandle, _ request: Pulsar_Proto_CommandConsumerStats) async {
+        let stats: ConsumerStats
+        do {
+            stats = try await consumer.stats()
+        } catch {
             var command = Pulsar_Proto_BaseCommand()
             command.type = .consumerStats
             command.consumerStats = request
-            return self.fail(command, BrokerError(.serviceNotReady, "the topic was closed; retry"))
+            return self.fail(command, error)
         }
-        let stats = await topic.stats(of: consumer)
         var command = Pulsar_Proto_BaseCommand()
         command.type = .consumerStatsResponse
         command.consumerStatsResponse.requestID = request.requestID
@@ -152,7 +179,12 @@ extension PulsarConnection {
                 guard parts.count == 2 else { throw BrokerError(.invalidTopicName, "'\(namespace)' is not a namespace (tenant/namespace)") }
                 command.type = .getTopicsOfNamespaceResponse
                 command.getTopicsOfNamespaceResponse.requestID = request.getTopicsOfNamespace.requestID
-                command.getTopicsOfNamespaceResponse.topics = try await self.broker.topics(tenant: String(parts[0]), namespace: String(parts[1]))
+                let (tenant, local) = (String(parts[0]), String(parts[1]))
+                // Pattern consumers ask by mode: persistent (the default), non-persistent or all.
+                let mode = request.getTopicsOfNamespace.mode
+                var topics = mode == .nonPersistent ? [] : try await self.broker.topics(tenant: tenant, namespace: local)
+                if mode != .persistent { topics += await self.broker.nonPersistentTopics(tenant: tenant, namespace: local) }
+                command.getTopicsOfNamespaceResponse.topics = topics
             }
             self.send(command)
         } catch {

@@ -23,7 +23,7 @@ extension PulsarConnection: ProducerSink, ConsumerSink {
         }
     }
 
-    func deliver(_ consumer: Consumer, _ position: Position, entry: ByteBuffer, redeliveryCount: UInt32, ackSet: [Int64]?) {
+    func deliver(_ consumer: any ConsumerHandle, _ position: Position, entry: ByteBuffer, redeliveryCount: UInt32, ackSet: [Int64]?) {
         var stored = entry
         guard let (_, checksum) = stored.readMultipleIntegers(as: (UInt16, UInt32).self) else { return }
         var command = Pulsar_Proto_BaseCommand()
@@ -31,7 +31,7 @@ extension PulsarConnection: ProducerSink, ConsumerSink {
         command.message.consumerID = consumer.consumerID
         command.message.messageID.ledgerID = UInt64(bitPattern: position.ledgerID)
         command.message.messageID.entryID = UInt64(bitPattern: position.entryID)
-        command.message.messageID.partition = Int32(consumer.subscription.partition)
+        command.message.messageID.partition = Int32(consumer.partition)
         if redeliveryCount > 0 { command.message.redeliveryCount = redeliveryCount }
         if let ackSet { command.message.ackSet = ackSet }
         self.outbox.enqueue(command, metadataAndPayload: stored, checksum: checksum)
@@ -41,7 +41,7 @@ extension PulsarConnection: ProducerSink, ConsumerSink {
         self.outbox.flush()
     }
 
-    func activeChanged(_ consumer: Consumer, active: Bool) {
+    func activeChanged(_ consumer: any ConsumerHandle, active: Bool) {
         var command = Pulsar_Proto_BaseCommand()
         command.type = .activeConsumerChange
         command.activeConsumerChange.consumerID = consumer.consumerID
@@ -51,14 +51,14 @@ extension PulsarConnection: ProducerSink, ConsumerSink {
 
     /// The notice is queued at once (a seek's SUCCESS, queued after, must follow it); the
     /// machine forgets the consumer on the connection's loop.
-    func reachedEndOfTopic(_ consumer: Consumer) {
+    func reachedEndOfTopic(_ consumer: any ConsumerHandle) {
         var command = Pulsar_Proto_BaseCommand()
         command.type = .reachedEndOfTopic
         command.reachedEndOfTopic.consumerID = consumer.consumerID
         self.send(command)
     }
 
-    func consumerClosed(_ consumer: Consumer) {
+    func consumerClosed(_ consumer: any ConsumerHandle) {
         var command = Pulsar_Proto_BaseCommand()
         command.type = .closeConsumer
         command.closeConsumer.consumerID = consumer.consumerID

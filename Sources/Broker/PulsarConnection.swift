@@ -19,13 +19,14 @@ import PulsarWire
 final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = PulsarFrame
     typealias Request = @Sendable () async -> Void
+    typealias Machine = PulsarConnectionStateMachine<Producer, any ConsumerHandle>
 
     let broker: BrokerContext
     let channel: any Channel
     let eventLoop: any EventLoop
     let outbox: Outbox
     /// Confined to ``eventLoop``.
-    var machine = PulsarConnectionStateMachine<Producer, Consumer>()
+    var machine = Machine()
     private let requests: AsyncStream<Request>
     private let requestContinuation: AsyncStream<Request>.Continuation
 
@@ -74,7 +75,7 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let action: PulsarConnectionStateMachine<Producer, Consumer>.Action
+        let action: Machine.Action
         if let error = error as? PulsarWireError {
             action = self.machine.decodingFailed(error)
         } else {
@@ -86,7 +87,7 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
 
     // MARK: Actions
 
-    private func perform(_ action: PulsarConnectionStateMachine<Producer, Consumer>.Action, context: ChannelHandlerContext) {
+    private func perform(_ action: Machine.Action, context: ChannelHandlerContext) {
         switch action {
         case .none:
             break
@@ -104,22 +105,22 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
             command.connected.maxMessageSize = Int32(self.broker.maxMessageSize)
             self.outbox.enqueue(command)
         case .release(let producers, let consumers):
-            for producer in producers { producer.topic.onLoop { $0.removeProducer(producer) } }
-            for consumer in consumers { consumer.topic?.onLoop { $0.removeConsumer(consumer) } }
+            for producer in producers { producer.topic.release(producer) }
+            for consumer in consumers { consumer.release() }
         case .publish(let producer, let request, let payload):
             self.publish(producer, request, payload)
         case .closeProducer(let producer, let requestID):
-            producer.topic.onLoop { $0.removeProducer(producer) }
+            producer.topic.release(producer)
             self.outbox.enqueue(PulsarErrorAnswer.success(requestID))
         case .flow(let consumer, let permits):
-            consumer.topic?.flow(consumer, permits: permits)
+            consumer.flow(permits: permits)
         case .ack(let consumer, let request):
             self.ack(consumer, request)
         case .redeliver(let consumer, let request):
             let positions = request.messageIds.map { Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)) }
-            consumer.topic?.redeliver(consumer, positions: positions)
+            consumer.redeliver(positions)
         case .closeConsumer(let consumer, let requestID):
-            consumer.topic?.onLoop { $0.removeConsumer(consumer) }
+            consumer.release()
             self.outbox.enqueue(PulsarErrorAnswer.success(requestID))
         case .createProducer(let request):
             self.start { await self.createProducer(request) }
@@ -182,13 +183,12 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    private func ack(_ consumer: Consumer, _ request: Pulsar_Proto_CommandAck) {
-        guard let topic = consumer.topic else { return }
+    private func ack(_ consumer: any ConsumerHandle, _ request: Pulsar_Proto_CommandAck) {
         let messages = request.messageID.map {
             AckedMessage(position: Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)), ackSet: $0.ackSet)
         }
         let logger = self.broker.logger
-        topic.ack(consumer, messages, cumulative: request.ackType == .cumulative) { refusal in
+        consumer.ack(messages, cumulative: request.ackType == .cumulative) { refusal in
             if let answer = Self.ackAnswer(request, refusal, logger: logger) { self.send(answer) }
         }
     }

@@ -1,7 +1,8 @@
 import Foundation
 import PulsarProto
 
-/// A topic's full name, `persistent://tenant/namespace/local`, parsed and checked.
+/// A topic's full name, `persistent://tenant/namespace/local` or
+/// `non-persistent://tenant/namespace/local`, parsed and checked.
 public struct TopicName: Hashable, Sendable, CustomStringConvertible {
     public var persistent: Bool
     public var tenant: String
@@ -15,7 +16,8 @@ public struct TopicName: Hashable, Sendable, CustomStringConvertible {
             self.persistent = true
             rest = rest.dropFirst("persistent://".count)
         } else if rest.hasPrefix("non-persistent://") {
-            throw BrokerError(.notAllowed, "non-persistent topics are not supported: \(text)")
+            self.persistent = false
+            rest = rest.dropFirst("non-persistent://".count)
         } else if !rest.contains("/") {
             self.persistent = true
             rest = "public/default/" + rest
@@ -31,7 +33,10 @@ public struct TopicName: Hashable, Sendable, CustomStringConvertible {
         self.local = String(parts[2])
     }
 
-    public var description: String { "persistent://\(self.tenant)/\(self.namespace)/\(self.local)" }
+    public var description: String { "\(self.domain)://\(self.tenant)/\(self.namespace)/\(self.local)" }
+
+    /// `persistent` or `non-persistent`.
+    public var domain: String { self.persistent ? "persistent" : "non-persistent" }
 
     /// N for a partition `…-partition-N` of a partitioned topic, else -1.
     var partitionIndex: Int {

@@ -27,6 +27,8 @@ struct TopicStats: Codable, Equatable, Sendable {
     var backlogQuotaLimitTime: Int64 = -1
     /// Bytes of consumed ledgers kept by retention.
     var retainedSize: Int64 = 0
+    /// Non-persistent topics: messages a subscription missed (no consumer had a permit).
+    var msgDropped: Int?
 
     struct PublisherStats: Codable, Equatable, Sendable {
         var producerId: UInt64

@@ -29,14 +29,14 @@ struct TopicDispatchTests {
         var closed: [UInt64] { self.state.withLock { $0.closed } }
         var ended: [UInt64] { self.state.withLock { $0.ended } }
 
-        func deliver(_ consumer: Consumer, _ position: Position, entry: ByteBuffer, redeliveryCount: UInt32, ackSet: [Int64]?) {
+        func deliver(_ consumer: any ConsumerHandle, _ position: Position, entry: ByteBuffer, redeliveryCount: UInt32, ackSet: [Int64]?) {
             self.state.withLock { $0.deliveries.append(Delivery(consumerID: consumer.consumerID, position: position, redeliveryCount: redeliveryCount)) }
         }
 
         func flush() {}
-        func activeChanged(_ consumer: Consumer, active: Bool) {}
-        func consumerClosed(_ consumer: Consumer) { self.state.withLock { $0.closed.append(consumer.consumerID) } }
-        func reachedEndOfTopic(_ consumer: Consumer) { self.state.withLock { $0.ended.append(consumer.consumerID) } }
+        func activeChanged(_ consumer: any ConsumerHandle, active: Bool) {}
+        func consumerClosed(_ consumer: any ConsumerHandle) { self.state.withLock { $0.closed.append(consumer.consumerID) } }
+        func reachedEndOfTopic(_ consumer: any ConsumerHandle) { self.state.withLock { $0.ended.append(consumer.consumerID) } }
         func producerReady(_ producer: Producer) {}
         func producerClosed(_ producer: Producer) {}
     }
