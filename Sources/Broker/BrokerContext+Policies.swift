@@ -35,13 +35,23 @@ extension BrokerContext {
         try await Self.topicPolicies(name, metadata: self.metadata) ?? NamespacePolicies()
     }
 
-    /// Puts the current policies in force on the loaded topics `matching`.
+    /// Puts the current policies in force on the loaded topics `matching`. Each
+    /// namespace's policies are read once, and a topic's own only when its namespace lists
+    /// it among those that have some, so a round costs a few reads per namespace.
     func reapplyPolicies(matching: (TopicName) -> Bool) async {
-        for topic in await self.topics.loaded() where matching(topic.name) {
+        let loaded = await self.topics.loaded().filter { matching($0.name) }
+        let byNamespace = Dictionary(grouping: loaded) { "\($0.name.tenant)/\($0.name.namespace)" }
+        for topics in byNamespace.values {
+            let (tenant, namespace) = (topics[0].name.tenant, topics[0].name.namespace)
             do {
-                try await topic.apply(try await self.effectivePolicies(topic.name))
+                let policies = try await self.policies(tenant: tenant, namespace: namespace) ?? NamespacePolicies()
+                let withOwn = Set(try await self.metadata.children(of: ClusterLayout.topicPolicies(tenant: tenant, namespace: namespace)))
+                for topic in topics {
+                    let own = withOwn.contains(topic.name.local) ? try await Self.topicPolicies(topic.name, metadata: self.metadata) : nil
+                    try await topic.apply(TopicPolicies(topic: own, namespace: policies, defaults: self.policyDefaults))
+                }
             } catch {
-                self.logger.warning("applying policies failed", metadata: ["topic": "\(topic.name)", "error": "\(error)"])
+                self.logger.warning("applying policies failed", metadata: ["namespace": "\(tenant)/\(namespace)", "error": "\(error)"])
             }
         }
     }

@@ -69,9 +69,12 @@ extension BrokerContext {
         }
     }
 
-    /// Deletes a topic's log, which no one may have open.
+    /// Deletes a topic's log, which no one may have open, and its own policies.
     func deleteTopicData(_ name: TopicName) async throws {
         try await ManagedLedger.delete(name: name.ledgerName, client: Self.client(for: name, among: self.clients), metadata: self.metadata)
+        do {
+            try await self.metadata.delete(Self.topicPoliciesKey(name))
+        } catch let error as MetadataError where error.code == .notFound {}
     }
 
     /// Raises a partitioned topic's partition count (never lowers it).

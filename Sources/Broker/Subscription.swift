@@ -234,7 +234,8 @@ final class Subscription: @unchecked Sendable {
             do {
                 if !self.redeliveries.isEmpty {
                     let position = self.redeliveries.removeFirst()
-                    let count = self.redeliveryCounts[position] ?? 1
+                    // Held messages whose time came have no count: they were not delivered before.
+                    let count = self.redeliveryCounts[position] ?? 0
                     let epoch = self.epoch
                     guard let (_, entry) = try await self.ledger.read(from: position, count: 1).first, epoch == self.epoch else { continue }
                     let facts = EntryFacts(entry)

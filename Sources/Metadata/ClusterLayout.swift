@@ -85,7 +85,12 @@ public enum ClusterLayout {
     /// A topic's own policies (retention, TTL, backlog quotas, deduplication), which win
     /// over its namespace's: `/admin/topic-policies/<tenant>/<namespace>/<topic>`.
     public static func topicPolicies(tenant: String, namespace: String, topic: String) -> String {
-        "/admin/topic-policies/\(tenant)/\(namespace)/\(topic)"
+        "\(Self.topicPolicies(tenant: tenant, namespace: namespace))/\(topic)"
+    }
+
+    /// The topics of a namespace that have policies of their own, as children.
+    public static func topicPolicies(tenant: String, namespace: String) -> String {
+        "/admin/topic-policies/\(tenant)/\(namespace)"
     }
 
     /// Live brokers register here as ephemeral keys with their addresses and load:

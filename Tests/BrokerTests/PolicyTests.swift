@@ -148,7 +148,8 @@ struct PolicyTests {
 
     /// Messages delivered later wait for their time on a Shared subscription, through a
     /// broker SIGKILL and restart: none arrives early, none is lost, and those delivered
-    /// before the kill do not come again. An Exclusive subscription gets them at once.
+    /// before the kill do not come again. An Exclusive subscription gets them at once. A
+    /// retry topic with negative acknowledgements and a dead-letter topic work on top.
     @Test func delayedMessagesWaitForTheirTimeAcrossARestart() async throws {
         let cluster = try await BrokerCluster.start(label: "delayed", brokerArguments: Self.arguments)
         defer { cluster.stop() }
@@ -170,5 +171,7 @@ struct PolicyTests {
         #expect(Set(lines.map { String($0[1]) }) == Set((0..<10).map { "d\($0)" }), "\(received)")
         let times = lines.compactMap { Int($0[2]) }
         #expect(times.count == 10 && times.allSatisfy { $0 >= due - 50 }, "delivered before \(due): \(times)")
+        // Retry topics, negative acknowledgements and a dead-letter topic on top of it.
+        _ = try await Self.run(cluster, "delayed.py", ["persistent://public/default/jobs", "retry"], expecting: "OK")
     }
 }

@@ -2,6 +2,7 @@
 
 usage: delayed.py SERVICE_URL TOPIC publish DELAY_MS COUNT
        delayed.py SERVICE_URL TOPIC receive COUNT
+       delayed.py SERVICE_URL TOPIC retry
 
 publish: subscribes "shared" (Shared) and "exclusive" (Exclusive); sends COUNT messages
 "d<i>" delivered DELAY_MS later and COUNT "now<i>" at once; checks the Shared subscription
@@ -9,6 +10,11 @@ gets every "now" message and no "d" one, and the Exclusive one every message at 
 prints "DUE <ms since 1970>" for the earliest delivery time, then "OK".
 receive: receives COUNT messages on "shared", prints "R <name> <ms since 1970>" for each
 on arrival, acknowledges them, checks nothing more comes within 3 s, then prints "OK".
+retry: the flows clients build on delivery times: a consumer sends a message it cannot
+handle yet to TOPIC-RETRY, delivered 2 s later, and acknowledges it; a Shared consumer of
+the retry topic gets it no sooner, negatively acknowledges it, gets it again (redelivery
+count 1), and after a second negative acknowledgement it goes to TOPIC-DLQ (dead-letter
+policy, one redelivery); prints "OK".
 """
 import sys
 import time
@@ -48,6 +54,28 @@ if mode == "publish":
     at_once = [exclusive.receive(timeout_millis=10000).data().decode() for _ in range(2 * count)]
     assert sorted(at_once) == sorted(["d%d" % i for i in range(count)] + ["now%d" % i for i in range(count)]), at_once
     producer.close()
+    print("OK", flush=True)
+elif mode == "retry":
+    import datetime
+    work = client.subscribe(topic, "work", consumer_type=pulsar.ConsumerType.Shared)
+    retry_topic, dead_topic = topic + "-RETRY", topic + "-DLQ"
+    dead = client.subscribe(dead_topic, "dead", consumer_type=pulsar.ConsumerType.Shared)
+    retried = client.subscribe(retry_topic, "work", consumer_type=pulsar.ConsumerType.Shared,
+                               negative_ack_redelivery_delay_ms=300,
+                               dead_letter_policy=pulsar.ConsumerDeadLetterPolicy(max_redeliver_count=1,
+                                                                                   dead_letter_topic=dead_topic))
+    client.create_producer(topic).send(b"job")
+    message = work.receive(timeout_millis=10000)
+    sent_at = now_ms()
+    client.create_producer(retry_topic).send(message.data(), deliver_after=datetime.timedelta(seconds=2))
+    work.acknowledge(message)
+    again = retried.receive(timeout_millis=10000)
+    assert again.data() == b"job" and now_ms() >= sent_at + 2000 - 50, "retried after %d ms" % (now_ms() - sent_at)
+    retried.negative_acknowledge(again)
+    redelivered = retried.receive(timeout_millis=10000)
+    assert redelivered.data() == b"job" and redelivered.redelivery_count() == 1, redelivered.redelivery_count()
+    retried.negative_acknowledge(redelivered)
+    assert dead.receive(timeout_millis=15000).data() == b"job"
     print("OK", flush=True)
 else:
     count = int(sys.argv[4])
