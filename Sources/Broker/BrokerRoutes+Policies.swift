@@ -55,17 +55,27 @@ extension BrokerRoutes {
             try Response.json(try await read(route).backlogQuotas ?? [:])
         }
         router.post("/admin/v2/namespaces/{tenant}/{namespace}/backlogQuota") { request, route in
-            let type = request.uri.queryParameters["backlogQuotaType"].map(String.init) ?? "destination_storage"
-            let quota: BacklogQuota = try Self.decodeBody(try await request.collectBody(), "a backlog quota (limitSize, limitTime, policy)")
-            try Self.mapped { () throws(BrokerError) in try quota.validate(type: type) }
-            return try await update(route) { $0.backlogQuotas = ($0.backlogQuotas ?? [:]).merging([type: quota]) { $1 } }
+            try await update(route, try await Self.settingBacklogQuota(request))
         }
         router.delete("/admin/v2/namespaces/{tenant}/{namespace}/backlogQuota") { request, route in
-            let type = request.uri.queryParameters["backlogQuotaType"].map(String.init) ?? "destination_storage"
-            return try await update(route) { policies in
-                policies.backlogQuotas?[type] = nil
-                if policies.backlogQuotas?.isEmpty == true { policies.backlogQuotas = nil }
-            }
+            try await update(route, Self.removingBacklogQuota(request))
+        }
+    }
+
+    /// The change a POST of a backlog quota makes (by `backlogQuotaType`), checked.
+    static func settingBacklogQuota(_ request: Request) async throws -> @Sendable (inout NamespacePolicies) -> Void {
+        let type = request.uri.queryParameters["backlogQuotaType"].map(String.init) ?? "destination_storage"
+        let quota: BacklogQuota = try Self.decodeBody(try await request.collectBody(), "a backlog quota (limitSize, limitTime, policy)")
+        try Self.mapped { () throws(BrokerError) in try quota.validate(type: type) }
+        return { $0.backlogQuotas = ($0.backlogQuotas ?? [:]).merging([type: quota]) { $1 } }
+    }
+
+    /// The change a DELETE of a backlog quota makes (by `backlogQuotaType`).
+    static func removingBacklogQuota(_ request: Request) -> @Sendable (inout NamespacePolicies) -> Void {
+        let type = request.uri.queryParameters["backlogQuotaType"].map(String.init) ?? "destination_storage"
+        return { policies in
+            policies.backlogQuotas?[type] = nil
+            if policies.backlogQuotas?.isEmpty == true { policies.backlogQuotas = nil }
         }
     }
 

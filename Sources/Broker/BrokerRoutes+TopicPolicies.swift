@@ -51,18 +51,7 @@ extension BrokerRoutes {
         }
         router.delete("\(base)/deduplicationEnabled") { _, route in try await update(route) { $0.deduplicationEnabled = nil } }
         router.get("\(base)/backlogQuotaMap") { _, route in try Response.json(try await read(route).backlogQuotas ?? [:]) }
-        router.post("\(base)/backlogQuota") { request, route in
-            let type = request.uri.queryParameters["backlogQuotaType"].map(String.init) ?? "destination_storage"
-            let quota: BacklogQuota = try Self.decodeBody(try await request.collectBody(), "a backlog quota (limitSize, limitTime, policy)")
-            try Self.mapped { () throws(BrokerError) in try quota.validate(type: type) }
-            return try await update(route) { $0.backlogQuotas = ($0.backlogQuotas ?? [:]).merging([type: quota]) { $1 } }
-        }
-        router.delete("\(base)/backlogQuota") { request, route in
-            let type = request.uri.queryParameters["backlogQuotaType"].map(String.init) ?? "destination_storage"
-            return try await update(route) { policies in
-                policies.backlogQuotas?[type] = nil
-                if policies.backlogQuotas?.isEmpty == true { policies.backlogQuotas = nil }
-            }
-        }
+        router.post("\(base)/backlogQuota") { request, route in try await update(route, try await Self.settingBacklogQuota(request)) }
+        router.delete("\(base)/backlogQuota") { request, route in try await update(route, Self.removingBacklogQuota(request)) }
     }
 }

@@ -66,7 +66,7 @@ actor NonPersistentTopic: PublishTarget {
             name = requested
         } else {
             self.producerCounter += 1
-            name = "\(brokerName)-np-\(self.producerCounter)-\(UInt32.random(in: 0...UInt32.max))"
+            name = Producer.generatedName(broker: brokerName, number: self.producerCounter)
         }
         let producer = Producer(
             topic: self, name: name, producerID: producerID, requestID: requestID, connection: connection, exclusive: false, sink: sink

@@ -30,6 +30,11 @@ final class Producer: Sendable {
         self.sink = sink
     }
 
+    /// A name for a producer that came without one: unique in the cluster.
+    static func generatedName(broker: String, number: Int) -> String {
+        "\(broker)-\(number)-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
     /// Set once the topic dropped the producer; its sends are refused from then on.
     var isClosed: Bool { self.closedFlag.load(ordering: .acquiring) }
 

@@ -52,8 +52,7 @@ extension Admin.Namespaces {
         var size: ByteSize
 
         func request() throws(AdminError) -> AdminRequest {
-            let body: AdminJSON = .object(["retentionTimeInMinutes": .int(self.time.minutes), "retentionSizeInMB": .int(self.size.megabytes)])
-            return .post(try Admin.Namespaces.path(self.namespace, "/retention"), body: body)
+            .post(try Admin.Namespaces.path(self.namespace, "/retention"), body: Admin.Namespaces.retention(self.time, self.size))
         }
         var confirmation: String? { "set retention of \(self.namespace)" }
     }
@@ -115,6 +114,18 @@ extension Admin.Namespaces {
         case consumerBacklogEviction = "consumer_backlog_eviction"
     }
 
+    /// A retention body: minutes and megabytes, -1 unlimited.
+    static func retention(_ time: RelativeTime, _ size: ByteSize) -> AdminJSON {
+        .object(["retentionTimeInMinutes": .int(time.minutes), "retentionSizeInMB": .int(size.megabytes)])
+    }
+
+    /// A backlog quota body; the limit its type needs must be given.
+    static func backlogQuota(type: BacklogQuotaType, limit: ByteSize?, limitTime: RelativeTime?, policy: BacklogQuotaPolicy) throws(AdminError) -> AdminJSON {
+        if type == .destinationStorage, limit == nil { throw AdminError(.invalidArgument, "a destination_storage quota needs --limit") }
+        if type == .messageAge, limitTime == nil { throw AdminError(.invalidArgument, "a message_age quota needs --limitTime") }
+        return .object(["limitSize": .int(limit?.bytes ?? -1), "limitTime": .int(limitTime?.seconds ?? -1), "policy": .string(policy.rawValue)])
+    }
+
     struct SetBacklogQuota: AdminCommand {
         static let configuration = CommandConfiguration(commandName: "set-backlog-quota", abstract: "Limit the backlog by size or age.")
         @OptionGroup var options: AdminOptions
@@ -126,17 +137,7 @@ extension Admin.Namespaces {
         @Option(name: [.customShort("t"), .long], help: "Which quota to set.") var type: BacklogQuotaType = .destinationStorage
 
         func request() throws(AdminError) -> AdminRequest {
-            switch self.type {
-            case .destinationStorage where self.limit == nil:
-                throw AdminError(.invalidArgument, "a destination_storage quota needs --limit")
-            case .messageAge where self.limitTime == nil:
-                throw AdminError(.invalidArgument, "a message_age quota needs --limitTime")
-            default: break
-            }
-            let body: AdminJSON = .object([
-                "limitSize": .int(self.limit?.bytes ?? -1), "limitTime": .int(self.limitTime?.seconds ?? -1),
-                "policy": .string(self.policy.rawValue),
-            ])
+            let body = try Admin.Namespaces.backlogQuota(type: self.type, limit: self.limit, limitTime: self.limitTime, policy: self.policy)
             return .post(
                 try Admin.Namespaces.path(self.namespace, "/backlogQuota"), query: ["backlogQuotaType": self.type.rawValue], body: body
             )

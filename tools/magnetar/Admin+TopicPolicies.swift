@@ -18,8 +18,7 @@ extension Admin.Topics {
         @Option(name: [.customShort("s"), .long], parsing: .unconditional, help: "Retention size, e.g. 10M, 1G or -1.")
         var size: ByteSize
         func request() throws(AdminError) -> AdminRequest {
-            let body: AdminJSON = .object(["retentionTimeInMinutes": .int(self.time.minutes), "retentionSizeInMB": .int(self.size.megabytes)])
-            return .post(try Admin.Topics.path(self.topic, "/retention"), body: body)
+            .post(try Admin.Topics.path(self.topic, "/retention"), body: Admin.Namespaces.retention(self.time, self.size))
         }
         var confirmation: String? { "set retention of \(self.topic)" }
     }
@@ -57,11 +56,7 @@ extension Admin.Topics {
         @Option(name: [.customShort("p"), .long], help: "What happens at the limit.") var policy: QuotaPolicy
         @Option(name: [.customShort("t"), .long], help: "Which quota to set.") var type: QuotaType = .destinationStorage
         func request() throws(AdminError) -> AdminRequest {
-            if self.type == .destinationStorage, self.limit == nil { throw AdminError(.invalidArgument, "a destination_storage quota needs --limit") }
-            if self.type == .messageAge, self.limitTime == nil { throw AdminError(.invalidArgument, "a message_age quota needs --limitTime") }
-            let body: AdminJSON = .object([
-                "limitSize": .int(self.limit?.bytes ?? -1), "limitTime": .int(self.limitTime?.seconds ?? -1), "policy": .string(self.policy.rawValue),
-            ])
+            let body = try Admin.Namespaces.backlogQuota(type: self.type, limit: self.limit, limitTime: self.limitTime, policy: self.policy)
             return .post(try Admin.Topics.path(self.topic, "/backlogQuota"), query: ["backlogQuotaType": self.type.rawValue], body: body)
         }
         var confirmation: String? { "set \(self.type.rawValue) backlog quota of \(self.topic)" }
