@@ -146,6 +146,42 @@ struct PolicyTests {
         _ = try await Self.run(cluster, "quota.py", ["persistent://public/consumer_backlog_eviction/full", "create"], expecting: "CREATED")
     }
 
+    /// A connected producer past a `producer_request_hold` quota is held: disconnected,
+    /// refused while the backlog is over the limit (its client keeps its sends), and let
+    /// back once the backlog is consumed, with no receipted message lost.
+    @Test func aHeldProducerResumesWhenTheBacklogIsConsumed() async throws {
+        // Data is kept, so that a new subscription can check every receipted message at the end.
+        let cluster = try await BrokerCluster.start(label: "quota-hold", brokerArguments: ["--policy-check-interval-seconds", "1"])
+        defer { cluster.stop() }
+        #expect(try await cluster.http("PUT", "/admin/v2/namespaces/public/held").status == 204)
+        let quota = #"{"limitSize":20000,"policy":"producer_request_hold"}"#
+        #expect(try await cluster.http("POST", "/admin/v2/namespaces/public/held/backlogQuota?backlogQuotaType=destination_storage", body: quota).status == 204)
+        let topic = "persistent://public/held/stream"
+        #expect(try await cluster.http("PUT", "/admin/v2/persistent/public/held/stream").status == 204)
+        #expect(try await cluster.http("PUT", "/admin/v2/persistent/public/held/stream/subscription/slow").status == 204)
+        let producer = try cluster.keepProducing(topic)
+        defer { producer.stop() }
+        func receipted() -> [Int] { BrokerCluster.numbers(in: producer.output(), prefix: "R ") }
+        // Held: receipts stop for a while.
+        var held = false
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !held, ContinuousClock.now < deadline {
+            let before = receipted().count
+            try await Task.sleep(for: .seconds(2))
+            held = before > 0 && receipted().count == before
+        }
+        #expect(held, "the producer was not held: \(receipted().count) receipts")
+        guard held else { return }
+        let atHold = receipted().count
+        _ = try await Self.run(cluster, "quota.py", [topic, "drain", "8"], expecting: "DRAINED")
+        let resumed = try await Self.eventually(.seconds(60)) { receipted().count > atHold + 50 }
+        #expect(resumed, "still held after the backlog was consumed: \(receipted().count) receipts")
+        producer.stop()
+        let confirmed = Set(receipted())
+        let consumed = Set(try await cluster.drain(topic))
+        #expect(confirmed.isSubset(of: consumed), "\(confirmed.subtracting(consumed).count) receipted messages lost")
+    }
+
     /// Messages delivered later wait for their time on a Shared subscription, through a
     /// broker SIGKILL and restart: none arrives early, none is lost, and those delivered
     /// before the kill do not come again. An Exclusive subscription gets them at once. A

@@ -7,10 +7,12 @@ usage: quota.py SERVICE_URL TOPIC fill COUNT SIZE   subscribes "slow", then send
        quota.py SERVICE_URL TOPIC create            tries to create a producer; prints
                                                     "CREATED" and sends one message, or
                                                     "REFUSED <exception class>"
-       quota.py SERVICE_URL TOPIC drain             acknowledges everything on "slow"
+       quota.py SERVICE_URL TOPIC drain [SECONDS]   acknowledges everything on "slow" until
+                                                    quiet for 2 s (or SECONDS have passed)
 """
 import os
 import sys
+import time
 
 import pulsar
 
@@ -35,7 +37,8 @@ elif mode == "create":
 else:
     consumer = client.subscribe(topic, "slow", initial_position=pulsar.InitialPosition.Earliest)
     drained = 0
-    while True:
+    deadline = time.time() + float(sys.argv[4]) if len(sys.argv) > 4 else None
+    while deadline is None or time.time() < deadline:
         try:
             message = consumer.receive(timeout_millis=2000)
         except pulsar.Timeout:
