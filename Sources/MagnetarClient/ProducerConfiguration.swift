@@ -36,10 +36,6 @@ public struct ProducerConfiguration: Sendable {
     public var accessMode: AccessMode
     /// Partition choice for messages without a key on partitioned topics.
     public var routingMode: RoutingMode
-    /// Splits a message larger than the broker's limit into chunks (batching is then
-    /// skipped for that message). Default off: such a message fails with
-    /// ``PulsarClientError/Code/messageTooBig``.
-    public var chunking: Bool
 
     public init(
         name: String? = nil,
@@ -48,8 +44,7 @@ public struct ProducerConfiguration: Sendable {
         maxPendingMessages: Int = 1000,
         sendTimeout: Duration? = .seconds(30),
         accessMode: AccessMode = .shared,
-        routingMode: RoutingMode = .roundRobin,
-        chunking: Bool = false
+        routingMode: RoutingMode = .roundRobin
     ) {
         self.name = name
         self.batching = batching
@@ -58,6 +53,5 @@ public struct ProducerConfiguration: Sendable {
         self.sendTimeout = sendTimeout
         self.accessMode = accessMode
         self.routingMode = routingMode
-        self.chunking = chunking
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 public import MagnetarClient
+import NIOCore
 
 /// `magnetar perf consume`: consumers receiving and acknowledging, with end-to-end
 /// latency from each message's publish time to its receipt (millisecond resolution, as
@@ -45,8 +46,9 @@ public struct ConsumeBenchmark: Sendable {
         let end = ContinuousClock.now + self.duration
         let limit = self.messages
         let received = ReceivedCount()
+        let all = consumers
         await withTaskGroup(of: Void.self) { group in
-            for consumer in consumers {
+            for consumer in all {
                 group.addTask {
                     // Ends when the reporting task closes the consumers.
                     while let message = try? await consumer.receive() {
@@ -64,7 +66,7 @@ public struct ConsumeBenchmark: Sendable {
                     try? await Task.sleep(for: min(.seconds(1), ContinuousClock.now.duration(to: end)))
                     report(meter.interval())
                 }
-                for consumer in consumers { await consumer.close() }
+                for consumer in all { await consumer.close() }
             }
             await group.waitForAll()
         }

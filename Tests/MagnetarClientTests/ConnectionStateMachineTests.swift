@@ -35,8 +35,9 @@ struct ConnectionStateMachineTests {
 
     @Test func answersGoToTheirRequestByID() {
         var machine = Self.active()
-        #expect(machine.sending("lookup", id: 1))
-        #expect(machine.sending("subscribe", id: 2))
+        let first = machine.sending("lookup", id: 1)
+        let second = machine.sending("subscribe", id: 2)
+        #expect(first && second)
         guard case .succeed(let request, _) = machine.received(Self.frame(.success) { $0.success.requestID = 2 }) else {
             Issue.record("SUCCESS was not matched")
             return
@@ -70,8 +71,9 @@ struct ConnectionStateMachineTests {
 
     @Test func framesGoToTheirProducerOrConsumerAndBrokerClosesUnregister() {
         var machine = Self.active()
-        #expect(machine.register(producer: 1, "producer-1"))
-        #expect(machine.register(consumer: 1, "consumer-1"))
+        let producerRegistered = machine.register(producer: 1, "producer-1")
+        let consumerRegistered = machine.register(consumer: 1, "consumer-1")
+        #expect(producerRegistered && consumerRegistered)
         guard case .deliver(let producer, _) = machine.received(Self.frame(.sendReceipt) { $0.sendReceipt.producerID = 1; $0.sendReceipt.sequenceID = 0 }),
             case .deliver(let consumer, _) = machine.received(Self.frame(.message) { $0.message.consumerID = 1; $0.message.messageID = MessageID(ledgerID: 1, entryID: 1).wire })
         else {
@@ -101,6 +103,7 @@ struct ConnectionStateMachineTests {
             return
         }
         #expect(requests == ["a"] && listeners.sorted() == ["c", "p"])
-        #expect(!machine.sending("b", id: 2))
+        let afterClose = machine.sending("b", id: 2)
+        #expect(!afterClose)
     }
 }

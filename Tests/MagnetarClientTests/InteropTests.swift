@@ -119,7 +119,7 @@ struct InteropTests {
         let produced = try await cluster.python("produce.py", [cluster.serviceURL, topic, "lz4", "\(count)"])
         #expect(produced.status == 0, "\(produced.output.suffix(2000))")
 
-        let received = Mutex<[(consumer: Int, message: Message)]>([])
+        let received = Locked<[(consumer: Int, message: Message)]>([])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, consumer) in [first, second].compactMap({ $0 }).enumerated() {
                 group.addTask {

@@ -18,8 +18,8 @@ struct ReconnectTests {
             topic: topic, configuration: ProducerConfiguration(batching: BatchPolicy(maxMessages: 20, maxDelay: .milliseconds(2)), maxPendingMessages: 200)
         )
         let count = 3000
-        let receipted = Mutex<[Int]>([])
-        let failed = Mutex<[String]>([])
+        let receipted = Locked<[Int]>([])
+        let failed = Locked<[String]>([])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for index in 0..<count {

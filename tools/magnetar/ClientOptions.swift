@@ -1,5 +1,6 @@
-import ArgumentParser
-import MagnetarClient
+public import ArgumentParser
+import Foundation
+public import MagnetarClient
 
 /// The options every client command takes: where the cluster is.
 struct ClientOptions: ParsableArguments {

@@ -62,7 +62,7 @@ struct PerfConsume: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
     @Argument(help: "The topic(s).") var topics: [String]
     @Option(name: [.short, .customLong("subscriber-name")], help: "The subscription.") var subscription = "sub"
-    @Option(name: [.customShort("st"), .customLong("subscription-type")], help: "Exclusive, Shared, Failover or Key_Shared.")
+    @Option(name: [.customLong("st", withSingleDash: true), .customLong("subscription-type")], help: "Exclusive, Shared, Failover or Key_Shared.")
     var type: SubscriptionType = .exclusive
     @Option(name: [.customLong("subscription-position")], help: "Earliest or Latest.") var position: InitialPosition = .latest
     @Option(name: [.short, .customLong("num-topics")], help: "Topics per given topic name (suffixed -0, -1, …).") var numTopics = 1
