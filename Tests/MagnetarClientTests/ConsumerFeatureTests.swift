@@ -4,7 +4,7 @@ import MagnetarClient
 import Testing
 
 /// Readers, seeks, acknowledgments and redelivery against a real broker.
-@Suite("Consumer and reader features", .timeLimit(.minutes(3)))
+@Suite("Consumer and reader features", .timeLimit(.minutes(1)))
 struct ConsumerFeatureTests {
     static func publish(_ producer: Producer, _ count: Int) async throws -> [MessageID] {
         var ids: [MessageID] = []
@@ -90,10 +90,7 @@ struct ConsumerFeatureTests {
 
         var counts: [UInt32] = []
         var fine = false
-        let deadline = ContinuousClock.now + .seconds(20)
         while counts.count < 2 || !fine {
-            #expect(ContinuousClock.now < deadline)
-            if ContinuousClock.now >= deadline { break }
             let message = try await consumer.receive()
             if message.text == "poison" {
                 counts.append(message.redeliveryCount)
@@ -104,7 +101,16 @@ struct ConsumerFeatureTests {
             }
         }
         #expect(counts == [0, 1])
+        // The third delivery passes the limit: receive moves it to the dead-letter topic
+        // instead of returning it.
+        let pump = Task {
+            while true {
+                let message = try await consumer.receive()
+                Issue.record("\(message.text) was delivered past the redelivery limit")
+            }
+        }
         let moved = try await dead.receive()
+        pump.cancel()
         #expect(moved.text == "poison")
         #expect(moved.properties["REAL_TOPIC"] == topic)
         await consumer.close()

@@ -116,7 +116,10 @@ struct InteropTests {
             await #expect(throws: PulsarClientError.self) { _ = try await client.subscribe(topic: topic, subscription: "s", configuration: configuration) }
         }
         let count = 300
-        let produced = try await cluster.python("produce.py", [cluster.serviceURL, topic, "lz4", "\(count)"])
+        // Shared dispatch spreads entries, and Key_Shared routes an entry by its key: send
+        // messages one per entry, or batches of one key.
+        let batching = type == .shared ? "none" : type == .keyShared ? "keybased" : "default"
+        let produced = try await cluster.python("produce.py", [cluster.serviceURL, topic, "lz4", "\(count)", batching])
         #expect(produced.status == 0, "\(produced.output.suffix(2000))")
 
         let received = Locked<[(consumer: Int, message: Message)]>([])

@@ -12,7 +12,7 @@ struct Consume: AsyncParsableCommand {
     @Option(name: [.short, .customLong("subscription-type")], help: "Exclusive, Shared, Failover or Key_Shared.") var type: SubscriptionType = .exclusive
     @Option(name: [.short, .customLong("subscription-position")], help: "Where a new subscription starts: Earliest or Latest.")
     var position: InitialPosition = .latest
-    @Option(name: [.short, .customLong("num-messages")], help: "Messages to consume; 0 consumes until interrupted.") var count = 1
+    @Option(name: [.customShort("n"), .customLong("num-messages")], help: "Messages to consume; 0 consumes until interrupted.") var count = 1
     @Option(name: [.short, .customLong("rate")], help: "Messages per second at most; 0: no limit.") var rate = 0.0
     @Option(name: [.short, .customLong("receiver-queue-size")], help: "The consumer's receiver queue.") var queueSize = 1000
     @Flag(help: "Do not print the payload.") var hideContent = false

@@ -13,16 +13,16 @@ struct PerfProduce: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
     @Argument(help: "The topic(s).") var topics: [String]
-    @Option(name: [.short, .customLong("rate")], help: "Messages per second over all producers; 0: as fast as possible.") var rate = 0.0
-    @Option(name: [.short, .customLong("size")], help: "Message size in bytes.") var size = 1024
-    @Option(name: [.short, .customLong("num-topics")], help: "Topics per given topic name (suffixed -0, -1, …); 1 uses the name as is.") var numTopics = 1
-    @Option(name: [.short, .customLong("num-producers")], help: "Producers per topic.") var producers = 1
-    @Option(name: [.short, .customLong("batch-time-window")], help: "Batching delay in milliseconds; 0 disables batching.") var batchTime = 1.0
+    @Option(name: [.customShort("r"), .customLong("rate")], help: "Messages per second over all producers; 0: as fast as possible.") var rate = 0.0
+    @Option(name: [.customShort("s"), .customLong("size")], help: "Message size in bytes.") var size = 1024
+    @Option(name: [.customShort("t"), .customLong("num-topics")], help: "Topics per given topic name (suffixed -0, -1, …); 1 uses the name as is.") var numTopics = 1
+    @Option(name: [.customShort("n"), .customLong("num-producers")], help: "Producers per topic.") var producers = 1
+    @Option(name: [.customShort("b"), .customLong("batch-time-window")], help: "Batching delay in milliseconds; 0 disables batching.") var batchTime = 1.0
     @Option(name: [.customLong("batch-max-messages")], help: "Messages per batch at most.") var batchMessages = 1000
     @Option(name: [.customLong("batch-max-bytes")], help: "Bytes per batch at most.") var batchBytes = 128 << 10
-    @Option(name: [.short, .customLong("compression")], help: "none, lz4 or zstd.") var compression: MessageCompression = .none
-    @Option(name: [.short, .customLong("max-outstanding")], help: "Messages pending per producer partition before sends wait.") var maxPending = 1000
-    @Option(name: [.short, .customLong("num-messages")], help: "Stop after this many messages; 0: no limit.") var messages = 0
+    @Option(name: [.customShort("z"), .customLong("compression")], help: "none, lz4 or zstd.") var compression: MessageCompression = .none
+    @Option(name: [.customShort("o"), .customLong("max-outstanding")], help: "Messages pending per producer partition before sends wait.") var maxPending = 1000
+    @Option(name: [.customShort("m"), .customLong("num-messages")], help: "Stop after this many messages; 0: no limit.") var messages = 0
     @Option(name: [.customLong("test-duration"), .customLong("duration")], help: "Seconds to run.") var duration = 10.0
     @Flag(help: "End with one JSON summary line.") var json = false
 
@@ -61,14 +61,14 @@ struct PerfConsume: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
     @Argument(help: "The topic(s).") var topics: [String]
-    @Option(name: [.short, .customLong("subscriber-name")], help: "The subscription.") var subscription = "sub"
+    @Option(name: [.customShort("s"), .customLong("subscriber-name")], help: "The subscription.") var subscription = "sub"
     @Option(name: [.customLong("st", withSingleDash: true), .customLong("subscription-type")], help: "Exclusive, Shared, Failover or Key_Shared.")
     var type: SubscriptionType = .exclusive
     @Option(name: [.customLong("subscription-position")], help: "Earliest or Latest.") var position: InitialPosition = .latest
-    @Option(name: [.short, .customLong("num-topics")], help: "Topics per given topic name (suffixed -0, -1, …).") var numTopics = 1
-    @Option(name: [.short, .customLong("num-consumers")], help: "Consumers per topic.") var consumers = 1
-    @Option(name: [.short, .customLong("receiver-queue-size")], help: "Receiver queue per consumer.") var queueSize = 1000
-    @Option(name: [.short, .customLong("num-messages")], help: "Stop after this many messages; 0: no limit.") var messages = 0
+    @Option(name: [.customShort("t"), .customLong("num-topics")], help: "Topics per given topic name (suffixed -0, -1, …).") var numTopics = 1
+    @Option(name: [.customShort("n"), .customLong("num-consumers")], help: "Consumers per topic.") var consumers = 1
+    @Option(name: [.customShort("q"), .customLong("receiver-queue-size")], help: "Receiver queue per consumer.") var queueSize = 1000
+    @Option(name: [.customShort("m"), .customLong("num-messages")], help: "Stop after this many messages; 0: no limit.") var messages = 0
     @Option(name: [.customLong("test-duration"), .customLong("duration")], help: "Seconds to run.") var duration = 10.0
     @Flag(help: "End with one JSON summary line.") var json = false
 

@@ -15,12 +15,12 @@ struct Produce: AsyncParsableCommand {
     @Argument(help: "The topic, e.g. my-topic or persistent://public/default/my-topic.") var topic: String
     @Option(name: [.short, .customLong("messages")], help: "Messages to send, split at --separator.") var messages: [String] = []
     @Option(name: [.short, .customLong("files")], help: "Files whose contents are sent, one message each.") var files: [String] = []
-    @Option(name: [.short, .customLong("num-produce")], help: "How many times the messages are sent.") var count = 1
+    @Option(name: [.customShort("n"), .customLong("num-produce")], help: "How many times the messages are sent.") var count = 1
     @Option(name: [.short, .customLong("rate")], help: "Messages per second; 0 sends as fast as possible.") var rate = 0.0
     @Option(name: [.short, .customLong("key")], help: "The messages' key.") var key: String?
     @Option(name: [.short, .customLong("properties")], help: "A property, key=value (repeatable).") var properties: [String] = []
     @Option(name: [.customLong("separator")], help: "What separates messages in one -m value.") var separator = ","
-    @Option(help: "none, lz4 or zstd.") var compression: MessageCompression = .none
+    @Option(name: [.customShort("z"), .customLong("compression")], help: "none, lz4 or zstd.") var compression: MessageCompression = .none
     @Flag(help: "Send each message on its own (no batching).") var disableBatching = false
     @Flag(help: "Print a JSON line per message (its id) instead of the summary.") var json = false
 
