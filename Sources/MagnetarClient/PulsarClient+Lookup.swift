@@ -84,7 +84,9 @@ extension PulsarClient {
     }
 
     /// Retries `attempt` with the client's backoff while it fails with a retriable error,
-    /// until `deadline`; returns its value or throws the last error.
+    /// until `deadline`; returns its value or throws the last error. A first registration
+    /// refused as busy (another exclusive consumer or producer holds the topic) fails at
+    /// once: only a reconnection waits for the broker to let an old registration go.
     func retrying<Value>(
         until deadline: ContinuousClock.Instant,
         _ attempt: () async throws(PulsarClientError) -> Value
@@ -93,7 +95,7 @@ extension PulsarClient {
         while true {
             do {
                 return try await attempt()
-            } catch where error.isRetriable && !self.isClosed {
+            } catch where error.isRetriable && !self.isClosed && error.serverError != .consumerBusy && error.serverError != .producerBusy {
                 let delay = backoff.next()
                 guard ContinuousClock.now + delay < deadline else { throw error }
                 self.logger.debug("retrying", metadata: ["error": "\(error)", "delay": "\(delay)"])
