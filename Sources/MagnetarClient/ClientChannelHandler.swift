@@ -138,7 +138,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
             try PulsarFrame.write(command: command, into: &buffer)
         } catch {
             promise?.fail(error)
-            self.logger.error("a command could not be encoded", metadata: ["command": "\(command.typeDescription)", "error": "\(error)"])
+            self.logger.info("a command could not be encoded", metadata: ["command": "\(command.typeDescription)", "error": "\(error)"])
             return
         }
         context.write(self.wrapOutboundOut(buffer), promise: promise)

@@ -88,7 +88,7 @@ public final class Consumer: Sendable, ClientMember {
                     try await self.moveToDeadLetter(delivery.message)
                     continue
                 } catch {
-                    self.client.logger.error("a message could not be moved to the dead-letter topic", metadata: ["error": "\(error)"])
+                    self.client.logger.info("a message could not be moved to the dead-letter topic", metadata: ["error": "\(error)"])
                 }
             }
             return delivery.message

@@ -152,7 +152,7 @@ final class TopicConsumer: ConnectionListener, Sendable {
                 payload, id: id, topic: self.topic.description, redeliveryCount: command.redeliveryCount, ackSet: command.ackSet
             )
         } catch {
-            self.client.logger.error("dropping an entry that cannot be read", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
+            self.client.logger.info("dropping an entry that cannot be read", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
             self.discard(id, count: entryCount)
             return
         }
@@ -293,7 +293,7 @@ final class TopicConsumer: ConnectionListener, Sendable {
                 self.client.logger.debug("consumer reconnection failed", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
                 try? await Task.sleep(for: backoff.next())
             } catch {
-                self.client.logger.error("consumer failed for good", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
+                self.client.logger.info("consumer failed for good", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
                 self.queue.fail(error)
                 await self.close()
                 return

@@ -257,7 +257,7 @@ final class TopicProducer: ConnectionListener, Sendable {
                 self.client.logger.debug("producer reconnection failed", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
                 try? await Task.sleep(for: delay)
             } catch {
-                self.client.logger.error("producer failed for good", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
+                self.client.logger.info("producer failed for good", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
                 await self.close(error)
                 return
             }
