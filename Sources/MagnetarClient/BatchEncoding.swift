@@ -73,6 +73,58 @@ enum BatchEncoding {
         return frame
     }
 
+    /// The SEND frames of one message split into chunks of at most `chunkSize` bytes of
+    /// its (compressed) payload: one sequence id, a shared uuid, chunk ids 0…n-1.
+    static func chunkFrames(
+        _ item: Item,
+        chunkSize: Int,
+        producerID: UInt64,
+        producerName: String,
+        compression: MessageCompression,
+        publishTime: UInt64,
+        allocator: ByteBufferAllocator
+    ) throws(PulsarClientError) -> [ByteBuffer] {
+        var metadata = Pulsar_Proto_MessageMetadata()
+        metadata.producerName = producerName
+        metadata.sequenceID = item.sequenceID
+        metadata.publishTime = publishTime
+        Self.fill(&metadata, with: item.message)
+        if let deliverAt = item.message.deliverAt { metadata.deliverAtTime = deliverAt }
+        var payload = item.message.payload
+        if compression != .none {
+            metadata.compression = Pulsar_Proto_CompressionType(rawValue: Int(compression.codec.rawValue)) ?? .none
+            metadata.uncompressedSize = UInt32(payload.readableBytes)
+            do {
+                payload = try compression.codec.compress(payload, allocator: allocator)
+            } catch {
+                throw PulsarClientError(.compressionFailed, "\(compression) compression of a message failed", cause: error)
+            }
+        }
+        let total = payload.readableBytes
+        let count = max(1, (total + chunkSize - 1) / chunkSize)
+        metadata.uuid = "\(producerName)-\(item.sequenceID)"
+        metadata.numChunksFromMsg = Int32(count)
+        metadata.totalChunkMsgSize = Int32(total)
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .send
+        command.send.producerID = producerID
+        command.send.sequenceID = item.sequenceID
+        command.send.isChunk = true
+        var frames: [ByteBuffer] = []
+        for index in 0..<count {
+            metadata.chunkID = Int32(index)
+            let slice = payload.readSlice(length: min(chunkSize, payload.readableBytes)) ?? ByteBuffer()
+            var frame = allocator.buffer(capacity: slice.readableBytes + 256 + producerName.utf8.count)
+            do {
+                try PulsarFrame.write(command: command, metadata: metadata, payload: slice, into: &frame)
+            } catch {
+                throw PulsarClientError(.invalidArgument, "the message cannot be encoded: \(error)", cause: error)
+            }
+            frames.append(frame)
+        }
+        return frames
+    }
+
     /// The fields of a non-batched message's metadata that come from the message.
     private static func fill(_ metadata: inout Pulsar_Proto_MessageMetadata, with message: OutgoingMessage) {
         if let key = message.key { metadata.partitionKey = key }

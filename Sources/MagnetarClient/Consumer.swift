@@ -125,7 +125,12 @@ public final class Consumer: Sendable, ClientMember {
 
     /// Acknowledges one message.
     public func acknowledge(_ message: Message) {
-        self.member(for: message).acknowledge(message.id)
+        let member = self.member(for: message)
+        if message.chunks.isEmpty {
+            member.acknowledge(message.id)
+        } else {
+            for chunk in message.chunks { member.acknowledge(chunk) }
+        }
     }
 
     /// Acknowledges `message` and every message before it on its topic (partition).
@@ -139,7 +144,8 @@ public final class Consumer: Sendable, ClientMember {
 
     /// Asks for `message` again after the negative-ack delay.
     public func negativeAcknowledge(_ message: Message) {
-        self.member(for: message).negativeAcknowledge(message.id)
+        let member = self.member(for: message)
+        for id in message.chunks.isEmpty ? [message.id] : message.chunks { member.negativeAcknowledge(id) }
     }
 
     /// Moves the subscription to `id` (on its partition); the message at `id` is

@@ -56,6 +56,8 @@ public struct Message: Sendable {
     public var eventTime: UInt64
     /// How many times the broker has delivered it before (Shared and Key_Shared).
     public var redeliveryCount: UInt32
+    /// For a message sent in chunks, the id of every chunk (acknowledged together).
+    var chunks: [MessageID] = []
 
     public init(
         id: MessageID, topic: String, payload: ByteBuffer, key: String? = nil, orderingKey: [UInt8]? = nil,

@@ -36,6 +36,10 @@ public struct ProducerConfiguration: Sendable {
     public var accessMode: AccessMode
     /// Partition choice for messages without a key on partitioned topics.
     public var routingMode: RoutingMode
+    /// Splits a message larger than the broker's limit into chunks that consumers put
+    /// back together (other messages are still batched). Default off: such a message
+    /// fails with ``PulsarClientError/Code/messageTooBig``.
+    public var chunking: Bool
 
     public init(
         name: String? = nil,
@@ -44,7 +48,8 @@ public struct ProducerConfiguration: Sendable {
         maxPendingMessages: Int = 1000,
         sendTimeout: Duration? = .seconds(30),
         accessMode: AccessMode = .shared,
-        routingMode: RoutingMode = .roundRobin
+        routingMode: RoutingMode = .roundRobin,
+        chunking: Bool = false
     ) {
         self.name = name
         self.batching = batching
@@ -53,5 +58,6 @@ public struct ProducerConfiguration: Sendable {
         self.sendTimeout = sendTimeout
         self.accessMode = accessMode
         self.routingMode = routingMode
+        self.chunking = chunking
     }
 }

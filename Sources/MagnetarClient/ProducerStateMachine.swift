@@ -63,11 +63,19 @@ struct ProducerStateMachine<Completion, Instant: InstantProtocol<Duration>> {
     /// Messages in the open batch.
     var batchedCount: Int { self.batch.count }
 
-    /// A message to send. `publishTime` is the wall clock in milliseconds.
-    mutating func send(_ message: OutgoingMessage, completion: Completion, now: Instant, publishTime: UInt64) -> Actions {
+    /// A message to send. `publishTime` is the wall clock in milliseconds. With a
+    /// `chunkSize`, a message larger than it is split into chunks of that size, each
+    /// sent (and receipted) on its own under the message's one sequence id, after the
+    /// open batch.
+    mutating func send(_ message: OutgoingMessage, completion: Completion, now: Instant, publishTime: UInt64, chunkSize: Int? = nil) -> Actions {
         var actions = Actions()
         if case .closed(let error) = self.connection {
             actions.fail.append((completion, error))
+            return actions
+        }
+        if let chunkSize, chunkSize > 0, message.payload.readableBytes > chunkSize {
+            self.seal(now: now, publishTime: publishTime, into: &actions)
+            self.sendChunked(message, completion: completion, chunkSize: chunkSize, now: now, publishTime: publishTime, into: &actions)
             return actions
         }
         if self.batch.needsFlush(before: message) { self.seal(now: now, publishTime: publishTime, into: &actions) }
@@ -79,6 +87,29 @@ struct ProducerStateMachine<Completion, Instant: InstantProtocol<Duration>> {
             actions.scheduleFlush = self.batch.deadline
         }
         return actions
+    }
+
+    private mutating func sendChunked(
+        _ message: OutgoingMessage, completion: Completion, chunkSize: Int, now: Instant, publishTime: UInt64, into actions: inout Actions
+    ) {
+        let sequenceID = self.nextSequenceID
+        self.nextSequenceID += 1
+        let frames: [ByteBuffer]
+        do {
+            frames = try BatchEncoding.chunkFrames(
+                BatchEncoding.Item(message: message, sequenceID: sequenceID), chunkSize: chunkSize, producerID: self.producerID,
+                producerName: self.producerName, compression: self.compression, publishTime: publishTime, allocator: self.allocator
+            )
+        } catch {
+            actions.fail.append((completion, error))
+            return
+        }
+        for (index, frame) in frames.enumerated() {
+            // Only the last chunk's receipt completes the message, with the last chunk's id.
+            let completions = index == frames.count - 1 ? [completion] : []
+            self.pending.append(Pending(sequenceID: sequenceID, frame: frame, completions: completions, batched: false, sealedAt: now))
+            if self.isConnected { actions.write.append(frame) }
+        }
     }
 
     /// The flush timer fired: seals the open batch if it is due.

@@ -19,6 +19,7 @@ final class TopicConsumer: ConnectionListener, Sendable {
         var ackTimer: Scheduled<Void>?
         var start: StartPosition?
         var lastTaken: MessageID?
+        var chunks = ChunkAssembler()
     }
 
     let client: PulsarClient
@@ -76,6 +77,7 @@ final class TopicConsumer: ConnectionListener, Sendable {
         self.queue.removeAll(from: self.index)
         let start: StartPosition? = self.state.withLock { state in
             state.acks.reset()
+            state.chunks = ChunkAssembler()
             state.redelivery.reset()
             if let last = state.lastTaken, !self.durable {
                 state.start = StartPosition(id: last, inclusive: false, publishedAtOrAfter: state.start?.publishedAtOrAfter)
@@ -141,16 +143,39 @@ final class TopicConsumer: ConnectionListener, Sendable {
 
     private func received(_ frame: PulsarFrame, connectionID: UInt64) {
         let command = frame.command.message
-        guard let payload = frame.payload else { return }
+        guard var payload = frame.payload else { return }
         let id = MessageID(command.messageID, partition: self.partition)
         let (current, start) = self.state.withLock { ($0.connection?.id == connectionID, $0.start) }
         guard current else { return }
         var messages: [Message]
+        var chunks: [MessageID] = []
+        if payload.metadata.hasNumChunksFromMsg, payload.metadata.numChunksFromMsg > 1, payload.checksumValid {
+            // A chunk: gathered until its message is whole; each chunk but the last frees its permit now.
+            let metadata = payload.metadata
+            let (assembled, _) = self.state.withLock { state in
+                state.chunks.add(
+                    uuid: metadata.uuid, index: metadata.chunkID, count: metadata.numChunksFromMsg, totalSize: Int(metadata.totalChunkMsgSize),
+                    bytes: payload.payload, id: id
+                )
+            }
+            guard let assembled else {
+                self.freePermits(1)
+                return
+            }
+            var whole = metadata
+            whole.clearUuid()
+            whole.clearNumChunksFromMsg()
+            whole.clearTotalChunkMsgSize()
+            whole.clearChunkID()
+            payload = PulsarPayload(metadata: whole, payload: assembled.payload, metadataAndPayload: assembled.payload, checksum: nil, checksumValid: true)
+            chunks = assembled.chunks
+        }
         let entryCount = payload.metadata.hasNumMessagesInBatch ? Int(payload.metadata.numMessagesInBatch) : 1
         do {
             messages = try EntryDecoding.messages(
                 payload, id: id, topic: self.topic.description, redeliveryCount: command.redeliveryCount, ackSet: command.ackSet
             )
+            if !chunks.isEmpty { for index in messages.indices { messages[index].chunks = chunks } }
         } catch {
             self.client.logger.info("dropping an entry that cannot be read", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
             self.discard(id, count: entryCount)

@@ -130,13 +130,16 @@ final class TopicProducer: ConnectionListener, Sendable {
             permits.release()
             completion(result)
         }
-        if let limit = self.state.withLock({ $0.connection?.maxMessageSize }), message.payload.readableBytes > limit {
-            wrapped(.failure(PulsarClientError(.messageTooBig, "a message of \(message.payload.readableBytes) bytes is above the broker's limit of \(limit)")))
+        let limit = self.state.withLock { $0.connection?.maxMessageSize } ?? PulsarFrame.defaultMaxMessageSize
+        // Room for the command and the metadata beside a chunk's bytes.
+        let chunkSize = self.configuration.chunking ? max(1024, limit - (8 << 10)) : nil
+        if chunkSize == nil, message.payload.readableBytes > limit {
+            wrapped(.failure(PulsarClientError(.messageTooBig, "a message of \(message.payload.readableBytes) bytes is above the broker's limit of \(limit); enable chunking to send it")))
             return
         }
         let now = ContinuousClock.now
         let actions = self.state.withLock { state in
-            let actions = state.machine.send(message, completion: wrapped, now: now, publishTime: Self.wallClockMilliseconds())
+            let actions = state.machine.send(message, completion: wrapped, now: now, publishTime: Self.wallClockMilliseconds(), chunkSize: chunkSize)
             self.apply(actions, &state)
             return actions
         }

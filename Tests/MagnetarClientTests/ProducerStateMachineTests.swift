@@ -140,4 +140,23 @@ struct ProducerStateMachineTests {
         #expect(messages.count == 1)
         #expect(messages[0].text == "solo" && messages[0].key == "k" && messages[0].properties == ["a": "b"] && messages[0].id.batchIndex == -1)
     }
+
+    @Test func aMessageAboveTheChunkSizeGoesInChunksUnderOneSequenceID() throws {
+        var machine = Self.machine()
+        _ = machine.send(OutgoingMessage("small"), completion: 0, now: .zero, publishTime: 1, chunkSize: 10)
+        let big = machine.send(OutgoingMessage(String(repeating: "b", count: 25)), completion: 1, now: .zero, publishTime: 1, chunkSize: 10)
+        // The open batch goes first, then three chunks.
+        #expect(big.write.count == 4)
+        let chunks = try big.write.dropFirst().map { try Self.decode($0) }
+        #expect(chunks.map(\.command.send.sequenceID) == [1, 1, 1])
+        #expect(chunks.allSatisfy { $0.command.send.isChunk && $0.payload?.metadata.numChunksFromMsg == 3 && $0.payload?.metadata.totalChunkMsgSize == 25 })
+        #expect(chunks.map { $0.payload?.metadata.chunkID } == [0, 1, 2])
+        #expect(chunks.map { $0.payload?.payload.readableBytes } == [10, 10, 5])
+        _ = machine.receipt(sequenceID: 0, id: MessageID(ledgerID: 1, entryID: 0))
+        #expect(machine.receipt(sequenceID: 1, id: MessageID(ledgerID: 1, entryID: 1)).succeed.isEmpty)
+        #expect(machine.receipt(sequenceID: 1, id: MessageID(ledgerID: 1, entryID: 2)).succeed.isEmpty)
+        let last = machine.receipt(sequenceID: 1, id: MessageID(ledgerID: 1, entryID: 3))
+        #expect(last.succeed.map(\.0) == [1])
+        #expect(last.succeed.first?.1 == MessageID(ledgerID: 1, entryID: 3))
+    }
 }
