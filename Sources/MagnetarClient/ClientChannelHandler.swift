@@ -3,10 +3,27 @@ import NIOCore
 import PulsarProto
 import PulsarWire
 
+/// A request with its id, timeout and answer, boxed once so that ``ClientOutbound``
+/// stays small in the pipeline.
+final class ClientRequest: Sendable {
+    let command: Pulsar_Proto_BaseCommand
+    let requestID: UInt64
+    /// Nil: the request waits for its answer as long as the connection lives.
+    let timeout: TimeAmount?
+    let answer: EventLoopPromise<PulsarFrame>
+
+    init(command: Pulsar_Proto_BaseCommand, requestID: UInt64, timeout: TimeAmount?, answer: EventLoopPromise<PulsarFrame>) {
+        self.command = command
+        self.requestID = requestID
+        self.timeout = timeout
+        self.answer = answer
+    }
+}
+
 /// What a ``ClientConnection`` asks its channel handler to do.
 enum ClientOutbound: Sendable {
-    /// Writes a request and waits for its answer, failing it after `timeout` (nil: never).
-    case request(Pulsar_Proto_BaseCommand, requestID: UInt64, timeout: TimeAmount?, EventLoopPromise<PulsarFrame>)
+    /// Writes a request and waits for its answer.
+    case request(ClientRequest)
     /// Writes a command that has no answer.
     case command(Pulsar_Proto_BaseCommand)
     /// Writes an encoded frame (a SEND).
@@ -92,7 +109,8 @@ final class ClientChannelHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch self.unwrapOutboundIn(data) {
-        case .request(let command, let requestID, let timeout, let answer):
+        case .request(let boxed):
+            let (command, requestID, timeout, answer) = (boxed.command, boxed.requestID, boxed.timeout, boxed.answer)
             var request = PendingRequest(promise: answer, timeout: nil)
             if let timeout {
                 let bound = NIOLoopBound(self, eventLoop: context.eventLoop)

@@ -85,7 +85,7 @@ final class ClientConnection: Sendable {
         let command = make(requestID)
         let promise = self.channel.eventLoop.makePromise(of: PulsarFrame.self)
         let amount = timeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) }
-        self.channel.writeAndFlush(ClientOutbound.request(command, requestID: requestID, timeout: amount, promise)).whenFailure { error in
+        self.channel.writeAndFlush(ClientOutbound.request(ClientRequest(command: command, requestID: requestID, timeout: amount, answer: promise))).whenFailure { error in
             promise.fail(PulsarClientError(.connectionClosed, "a \(command.typeDescription) could not be written: \(error)", cause: error))
         }
         do {
@@ -103,15 +103,27 @@ final class ClientConnection: Sendable {
     }
 
     /// Writes an encoded frame; with `flush` false it waits for the next flush.
+    ///
+    /// Frames are always queued on the event loop, even from the event loop itself, so
+    /// they leave in the order of these calls whichever thread makes them: a direct
+    /// write from the loop would overtake one queued a moment before from elsewhere, and
+    /// the broker would store a producer's batches out of order.
     func write(frame: ByteBuffer, flush: Bool = true) {
-        if flush {
-            self.channel.writeAndFlush(ClientOutbound.frame(frame), promise: nil)
-        } else {
-            self.channel.write(ClientOutbound.frame(frame), promise: nil)
+        let channel = self.channel
+        channel.eventLoop.execute {
+            if flush {
+                channel.writeAndFlush(ClientOutbound.frame(frame), promise: nil)
+            } else {
+                channel.write(ClientOutbound.frame(frame), promise: nil)
+            }
         }
     }
 
-    func flush() { self.channel.flush() }
+    /// Flushes what ``write(frame:flush:)`` queued before.
+    func flush() {
+        let channel = self.channel
+        channel.eventLoop.execute { channel.flush() }
+    }
 
     func register(producer id: UInt64, _ listener: any ConnectionListener) {
         self.channel.write(ClientOutbound.registerProducer(id, listener), promise: nil)

@@ -6,6 +6,7 @@ extension Consumer {
         public typealias Failure = PulsarClientError
         let consumer: Consumer
 
+        /// Takes the consumer's next message on each `next()`; nil once it is closed.
         public struct AsyncIterator: AsyncIteratorProtocol {
             public typealias Failure = PulsarClientError
             let consumer: Consumer
