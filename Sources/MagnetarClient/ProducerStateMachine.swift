@@ -30,6 +30,11 @@ struct ProducerStateMachine<Completion, Instant: InstantProtocol<Duration>> {
         var fail: [(Completion, PulsarClientError)] = []
         /// The connection must be dropped and the producer reconnected.
         var reconnect = false
+        /// Flush barriers among `succeed` and `fail`: completions that are not messages.
+        var barriers = 0
+
+        /// Messages completed (each frees a place in the pending queue).
+        var completedMessages: Int { self.succeed.count + self.fail.count - self.barriers }
     }
 
     enum Connection {
@@ -131,6 +136,7 @@ struct ProducerStateMachine<Completion, Instant: InstantProtocol<Duration>> {
         if let barrier {
             if self.pending.isEmpty {
                 actions.succeed.append((barrier, MessageID.earliest))
+                actions.barriers += 1
             } else {
                 self.pending[self.pending.index(before: self.pending.endIndex)].barriers.append(barrier)
             }
@@ -178,6 +184,7 @@ struct ProducerStateMachine<Completion, Instant: InstantProtocol<Duration>> {
             actions.succeed.append((completion, messageID))
         }
         actions.succeed += head.barriers.map { ($0, id) }
+        actions.barriers += head.barriers.count
         return actions
     }
 
@@ -209,6 +216,7 @@ struct ProducerStateMachine<Completion, Instant: InstantProtocol<Duration>> {
         let error = PulsarClientError(.timeout, "no receipt within \(timeout)")
         while let pending = self.pending.popFirst() {
             actions.fail += (pending.completions + pending.barriers).map { ($0, error) }
+            actions.barriers += pending.barriers.count
         }
         return actions
     }
@@ -219,6 +227,7 @@ struct ProducerStateMachine<Completion, Instant: InstantProtocol<Duration>> {
         self.connection = .closed(error)
         while let pending = self.pending.popFirst() {
             actions.fail += (pending.completions + pending.barriers).map { ($0, error) }
+            actions.barriers += pending.barriers.count
         }
         actions.fail += self.batch.take().map { ($0.completion, error) }
         return actions

@@ -125,21 +125,17 @@ final class TopicProducer: ConnectionListener, Sendable {
 
     /// Sends `message` after a permit was taken.
     func enqueueAfterPermit(_ message: OutgoingMessage, completion: @escaping Completion) {
-        let permits = self.permits
-        let wrapped: Completion = { result in
-            permits.release()
-            completion(result)
-        }
         let limit = self.state.withLock { $0.connection?.maxMessageSize } ?? PulsarFrame.defaultMaxMessageSize
         // Room for the command and the metadata beside a chunk's bytes.
         let chunkSize = self.configuration.chunking ? max(1024, limit - (8 << 10)) : nil
         if chunkSize == nil, message.payload.readableBytes > limit {
-            wrapped(.failure(PulsarClientError(.messageTooBig, "a message of \(message.payload.readableBytes) bytes is above the broker's limit of \(limit); enable chunking to send it")))
+            self.permits.release()
+            completion(.failure(PulsarClientError(.messageTooBig, "a message of \(message.payload.readableBytes) bytes is above the broker's limit of \(limit); enable chunking to send it")))
             return
         }
         let now = ContinuousClock.now
         let actions = self.state.withLock { state in
-            let actions = state.machine.send(message, completion: wrapped, now: now, publishTime: Self.wallClockMilliseconds(), chunkSize: chunkSize)
+            let actions = state.machine.send(message, completion: completion, now: now, publishTime: Self.wallClockMilliseconds(), chunkSize: chunkSize)
             self.apply(actions, &state)
             return actions
         }
@@ -193,10 +189,12 @@ final class TopicProducer: ConnectionListener, Sendable {
         self.run(actions)
     }
 
-    /// Runs completions (outside the lock) and reconnects when asked.
+    /// Runs completions (outside the lock), frees their places in the pending queue, and
+    /// reconnects when asked.
     private func run(_ actions: Machine.Actions) {
         for (completion, id) in actions.succeed { completion(.success(id)) }
         for (completion, error) in actions.fail { completion(.failure(error)) }
+        self.permits.release(actions.completedMessages)
         if actions.reconnect {
             self.client.logger.info("a receipt did not match the pending queue; reconnecting", metadata: ["topic": "\(self.topic)"])
             self.state.withLock { $0.connection }?.close()

@@ -95,7 +95,9 @@ struct ProducerStateMachineTests {
         _ = machine.send(OutgoingMessage("a"), completion: 0, now: .zero, publishTime: 1)
         let flush = machine.flush(now: .zero, publishTime: 1, barrier: 101)
         #expect(flush.write.count == 1 && flush.succeed.isEmpty)
-        #expect(machine.receipt(sequenceID: 0, id: MessageID(ledgerID: 1, entryID: 1)).succeed.map(\.0) == [0, 101])
+        let receipt = machine.receipt(sequenceID: 0, id: MessageID(ledgerID: 1, entryID: 1))
+        #expect(receipt.succeed.map(\.0) == [0, 101])
+        #expect(receipt.completedMessages == 1)
     }
 
     @Test func unreceiptedBatchesExpireAfterTheSendTimeout() {
