@@ -15,7 +15,9 @@ final class TopicConsumer: ConnectionListener, Sendable {
         var permits: FlowPermits
         var acks = BatchAckTracker()
         var redelivery: RedeliveryTracker<ContinuousClock.Instant>
-        var pendingAcks: [Pulsar_Proto_MessageIdData] = []
+        /// Individual acks waiting to be sent, one per entry: a later ack of a batch
+        /// message replaces the earlier one, as its ack_set says everything acked so far.
+        var pendingAcks: [MessageID: Pulsar_Proto_MessageIdData] = [:]
         var ackTimer: Scheduled<Void>?
         var start: StartPosition?
         var lastTaken: MessageID?
@@ -223,7 +225,7 @@ final class TopicConsumer: ConnectionListener, Sendable {
             if ack.ackSet == nil { state.redelivery.acknowledged(entry: ack.entry) }
             var wire = ack.entry.wire
             if let ackSet = ack.ackSet { wire.ackSet = ackSet }
-            state.pendingAcks.append(wire)
+            state.pendingAcks[ack.entry] = wire
             if self.configuration.ackGroupingTime <= .zero || state.pendingAcks.count >= 1000 { return (true, state.connection) }
             if state.ackTimer == nil {
                 state.ackTimer = self.eventLoop.scheduleTask(in: .nanoseconds(TopicProducer.nanoseconds(self.configuration.ackGroupingTime))) {
@@ -241,7 +243,7 @@ final class TopicConsumer: ConnectionListener, Sendable {
             state.ackTimer?.cancel()
             state.ackTimer = nil
             defer { state.pendingAcks.removeAll(keepingCapacity: true) }
-            return (state.pendingAcks, state.connection)
+            return (Array(state.pendingAcks.values), state.connection)
         }
         guard !ids.isEmpty, let connection else { return }
         var command = Pulsar_Proto_BaseCommand()
