@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "Codec", targets: ["Codec"]),
         .library(name: "Metadata", targets: ["Metadata"]),
         .library(name: "BookieWire", targets: ["BookieWire"]),
+        .library(name: "MagnetarClient", targets: ["MagnetarClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -164,11 +165,23 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .target(
+            name: "MagnetarClient",
+            dependencies: [
+                "Codec", "PulsarProto", "PulsarWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // Tools and test harness.
         .target(
             name: "Perf",
             dependencies: [
-                "Codec", "Metadata", "BookieWire", "Ledger",
+                "Codec", "Metadata", "BookieWire", "Ledger", "MagnetarClient",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -219,7 +232,7 @@ let package = Package(
         .executableTarget(
             name: "magnetar",
             dependencies: [
-                "MagnetarHTTP", "MagnetarVersion", "Metadata", "Perf", "Settings",
+                "MagnetarClient", "MagnetarHTTP", "MagnetarVersion", "Metadata", "Perf", "Settings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -323,6 +336,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MagnetarClientTests",
+            dependencies: [
+                "MagnetarClient", "ClusterTesting", "Codec", "PulsarProto", "PulsarWire", "bookie", "broker", "magnetar",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Scripts"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "SettingsTests", dependencies: ["Settings", "ClusterTesting"], swiftSettings: strictSettings),

@@ -8,7 +8,7 @@ import Perf
 struct Perf: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput and latency.",
-        subcommands: [Codec.self, MetadataPerf.self, BookiePerf.self, LedgerPerf.self]
+        subcommands: [Codec.self, MetadataPerf.self, BookiePerf.self, LedgerPerf.self, PerfProduce.self, PerfConsume.self]
     )
 
     struct Codec: AsyncParsableCommand {
