@@ -44,7 +44,7 @@ public struct ProduceBenchmark: Sendable {
             throw error
         }
         let meter = LoadMeter()
-        let payload = ByteBuffer(repeating: UInt8(ascii: "p"), count: self.size)
+        let payloads = Self.payloads(size: self.size)
         let perProducerRate = self.rate / Double(producers.count)
         let perProducerLimit = self.messages > 0 ? (self.messages + producers.count - 1) / producers.count : Int.max
         let end = ContinuousClock.now + self.duration
@@ -53,7 +53,7 @@ public struct ProduceBenchmark: Sendable {
             for producer in producers {
                 group.addTask {
                     do {
-                        try await Self.drive(producer, payload: payload, size: size, rate: perProducerRate, limit: perProducerLimit, until: end, meter: meter)
+                        try await Self.drive(producer, payloads: payloads, size: size, rate: perProducerRate, limit: perProducerLimit, until: end, meter: meter)
                         return nil
                     } catch {
                         return error
@@ -93,8 +93,17 @@ public struct ProduceBenchmark: Sendable {
         )
     }
 
+    /// Random payloads to send in turn: more distinct bytes than LZ4's 64 KiB window and a
+    /// batch hold, so compression finds no repeats to remove (as with real data, not with
+    /// one payload sent again and again).
+    static func payloads(size: Int) -> [ByteBuffer] {
+        let count = max(8, (256 << 10) / max(1, size))
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in ByteBuffer(bytes: (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }) }
+    }
+
     private static func drive(
-        _ producer: Producer, payload: ByteBuffer, size: Int, rate: Double, limit: Int, until end: ContinuousClock.Instant, meter: LoadMeter
+        _ producer: Producer, payloads: [ByteBuffer], size: Int, rate: Double, limit: Int, until end: ContinuousClock.Instant, meter: LoadMeter
     ) async throws {
         let start = ContinuousClock.now
         var sent = 0
@@ -108,7 +117,7 @@ public struct ProduceBenchmark: Sendable {
                 if due > now + .milliseconds(1) { try await Task.sleep(until: due, clock: .continuous) }
             }
             let sentAt = ContinuousClock.now
-            try await producer.sendAsync(OutgoingMessage(payload: payload)) { result in
+            try await producer.sendAsync(OutgoingMessage(payload: payloads[sent % payloads.count])) { result in
                 switch result {
                 case .success:
                     let latency = sentAt.duration(to: .now)
