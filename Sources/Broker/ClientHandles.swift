@@ -63,7 +63,7 @@ extension Consumer: ConsumerHandle {
 
     func seek(_ request: Pulsar_Proto_CommandSeek) async throws { try await self.loadedTopic().seek(self, request) }
 
-    func lastMessage() async throws -> LastMessage { await try self.loadedTopic().lastMessage(for: self) }
+    func lastMessage() async throws -> LastMessage { try await self.loadedTopic().lastMessage(for: self) }
 
-    func stats() async throws -> ConsumerStats { await try self.loadedTopic().stats(of: self) }
+    func stats() async throws -> ConsumerStats { try await self.loadedTopic().stats(of: self) }
 }
