@@ -42,6 +42,9 @@ extension Magnetar {
             let directory = URL(fileURLWithPath: self.dataDir).standardizedFileURL.path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+            for executable in ["bookie", "broker"] where !FileManager.default.isExecutableFile(atPath: "\(binaries)/\(executable)") {
+                throw ValidationError("no \(executable) executable beside magnetar in \(binaries): build every product first (swift build -c release)")
+            }
             let metadata = "sqlite:\(directory)/metadata.db"
             // Two bookies per ledger when there are three or more, so one can die without
             // stopping writes; fewer bookies, fewer copies.
