@@ -178,6 +178,17 @@ struct StandaloneTests {
 
     /// SIGKILL the broker and a bookie of a running standalone cluster: each is started
     /// again, and the cluster serves the messages published before.
+    /// A `magnetar` with no bookie and broker beside it says what to build, and starts nothing.
+    @Test func standaloneWithoutItsExecutablesSaysWhatToBuild() async throws {
+        let directory = try TemporaryDirectory(label: "standalone-alone")
+        defer { directory.remove() }
+        let alone = directory.file("magnetar")
+        try FileManager.default.copyItem(atPath: try BuiltProducts.path(of: "magnetar"), toPath: alone)
+        let result = try await ChildProcess.run(alone, ["standalone", "--data-dir", directory.file("data")], timeout: .seconds(30))
+        #expect(result.status != 0 && result.output.contains("no bookie executable beside magnetar") && result.output.contains("swift build"), "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("data/metadata.db")))
+    }
+
     @Test func aChildThatDiesIsStartedAgain() async throws {
         let directory = try TemporaryDirectory(label: "standalone-supervise")
         defer { directory.remove() }
