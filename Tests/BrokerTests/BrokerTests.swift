@@ -107,19 +107,6 @@ extension BookieCluster {
     }
 }
 
-/// The virtual environment with `pulsar-client` that `tools/setup` makes under `.build/`.
-enum PythonClient {
-    static func interpreter() throws -> String {
-        var directory = URL(fileURLWithPath: #filePath)
-        while directory.path != "/" {
-            directory.deleteLastPathComponent()
-            let candidate = directory.appendingPathComponent(".build/pyvenv/bin/python").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw TestHarnessError("no .build/pyvenv with pulsar-client: run tools/setup")
-    }
-}
-
 @Suite("Broker with the real Pulsar client", .timeLimit(.minutes(4)))
 struct BrokerTests {
     @Test(arguments: [("lz4", "exclusive"), ("zstd", "shared"), ("none", "failover")])

@@ -81,7 +81,7 @@ final class ClientCluster: Sendable {
     /// Runs a script of `Scripts/` with the Python Pulsar client.
     func python(_ script: String, _ arguments: [String], timeout: Duration = .seconds(90)) async throws -> (status: Int32, output: String) {
         let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
-        return try await ChildProcess.run(try Self.pythonInterpreter(), [scripts.appendingPathComponent(script).path] + arguments, timeout: timeout)
+        return try await ChildProcess.run(try PythonClient.interpreter(), [scripts.appendingPathComponent(script).path] + arguments, timeout: timeout)
     }
 
     /// The records a `consume.py` run printed.
@@ -90,16 +90,6 @@ final class ClientCluster: Sendable {
             guard line.hasPrefix("M ") else { return nil }
             return try? JSONSerialization.jsonObject(with: Data(line.dropFirst(2).utf8)) as? [String: Any]
         }
-    }
-
-    static func pythonInterpreter() throws -> String {
-        var directory = URL(fileURLWithPath: #filePath)
-        while directory.path != "/" {
-            directory.deleteLastPathComponent()
-            let candidate = directory.appendingPathComponent(".build/pyvenv/bin/python").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw TestHarnessError("no .build/pyvenv with pulsar-client: run tools/setup")
     }
 }
 
