@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "Broker",
             dependencies: [
-                "Codec", "Ledger", "MagnetarHTTP", "MagnetarVersion", "ManagedLedger", "Metadata", "PulsarProto", "PulsarWire",
+                "Codec", "Ledger", "MagnetarHTTP", "MagnetarHTTPClient", "MagnetarVersion", "ManagedLedger", "Metadata", "PulsarProto", "PulsarWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -151,6 +151,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "MagnetarHTTPClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "MagnetarHTTP",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -168,7 +177,7 @@ let package = Package(
         .target(
             name: "MagnetarClient",
             dependencies: [
-                "Codec", "PulsarProto", "PulsarWire",
+                "Codec", "MagnetarHTTPClient", "PulsarProto", "PulsarWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -232,7 +241,7 @@ let package = Package(
         .executableTarget(
             name: "magnetar",
             dependencies: [
-                "MagnetarClient", "MagnetarHTTP", "MagnetarVersion", "Metadata", "Perf", "Settings",
+                "MagnetarClient", "MagnetarHTTP", "MagnetarHTTPClient", "MagnetarVersion", "Metadata", "Perf", "Settings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -341,7 +350,7 @@ let package = Package(
         .testTarget(
             name: "MagnetarClientTests",
             dependencies: [
-                "MagnetarClient", "ClusterTesting", "Codec", "PulsarProto", "PulsarWire", "bookie", "broker", "magnetar",
+                "MagnetarClient", "MagnetarHTTPClient", "ClusterTesting", "Codec", "PulsarProto", "PulsarWire", "bookie", "broker", "magnetar",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -355,7 +364,7 @@ let package = Package(
         .testTarget(
             name: "MagnetarHTTPTests",
             dependencies: [
-                "MagnetarHTTP",
+                "MagnetarHTTP", "MagnetarHTTPClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metadata
+import PulsarWire
 
 extension BrokerContext {
     /// The answer to a lookup: the broker to connect to, or one to ask again.

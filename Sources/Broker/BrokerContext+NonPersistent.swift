@@ -2,6 +2,7 @@ import Foundation
 import Ledger
 import Logging
 import NIOCore
+import PulsarWire
 import Synchronization
 
 #if canImport(FoundationNetworking)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metadata
+import PulsarWire
 
 extension BrokerContext {
     /// Changes a topic's own policies by compare-and-set (creating them when it has none),

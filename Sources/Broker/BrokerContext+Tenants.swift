@@ -1,5 +1,6 @@
 import Foundation
 import Metadata
+import PulsarWire
 
 extension BrokerContext {
     // MARK: Clusters

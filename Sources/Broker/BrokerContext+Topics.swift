@@ -1,7 +1,9 @@
 import Foundation
 import MagnetarHTTP
+import MagnetarHTTPClient
 import ManagedLedger
 import Metadata
+import PulsarWire
 
 extension BrokerContext {
     /// Where a request about a topic is served.
@@ -44,6 +46,18 @@ extension BrokerContext {
     /// The loaded topic `name`, which must exist (`notFound`); loads it on first use.
     func existingTopic(_ name: TopicName) async throws -> Topic {
         guard try await self.topicExists(name) else { throw BrokerError(.notFound, "topic \(name) does not exist") }
+        return try await self.topic(name)
+    }
+
+    /// The topic a producer or consumer asks for, created on first use unless its
+    /// namespace turned auto-creation off: then a topic that does not exist is `notFound`,
+    /// as Pulsar answers.
+    func topicForClient(_ name: TopicName) async throws -> Topic {
+        if !self.topics.isLoaded(name), try await !self.topicExists(name),
+            try await self.policies(tenant: name.tenant, namespace: name.namespace)?.autoTopicCreation?.allowAutoTopicCreation == false
+        {
+            throw BrokerError(.notFound, "topic \(name) does not exist, and namespace \(name.namespaceName) does not create topics on first use")
+        }
         return try await self.topic(name)
     }
 

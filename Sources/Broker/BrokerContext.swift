@@ -4,6 +4,7 @@ import Ledger
 import Logging
 import ManagedLedger
 import Metadata
+import PulsarWire
 import Synchronization
 
 /// What every connection of a broker shares: its identity, the metadata store, the ledger

@@ -1,4 +1,5 @@
 import PulsarProto
+import PulsarWire
 
 /// Why the broker refused something, with the Pulsar error it maps to.
 public struct BrokerError: Error, Hashable, Sendable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Metadata
+import PulsarWire
 import Synchronization
 
 /// Where a broker serves: its id and its two URLs.

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import MagnetarHTTP
 import Metadata
+import PulsarWire
 
 extension BrokerRoutes {
     /// The routes of a cluster of brokers: HTTP lookup (`/lookup/v2/topic/…`, with
@@ -12,18 +13,21 @@ extension BrokerRoutes {
     /// does.
     static func addClusterRoutes(to router: Router<BasicRequestContext>, _ context: @escaping @Sendable () throws -> BrokerContext) {
         @Sendable func topic(_ route: BasicRequestContext) throws -> TopicName { try Self.topic(route) }
-        router.get("/lookup/v2/topic/persistent/{tenant}/{namespace}/{topic}") { request, route in
-            let name = try topic(route)
-            let authoritative = request.uri.queryParameters["authoritative"].map { $0 == "true" } ?? false
-            switch try await Self.unready({ try await context().lookup(name, authoritative: authoritative) }) {
-            case .connect(let broker):
-                // Pulsar's LookupData; the client insists on the TLS fields even when empty.
-                return try Response.json([
-                    "brokerUrl": broker.pulsarURL, "brokerUrlTls": "", "httpUrl": broker.httpURL, "httpUrlTls": "", "nativeUrl": broker.pulsarURL,
-                ])
-            case .redirect(let broker, let authoritative):
-                let path = "/lookup/v2/topic/persistent/\(name.tenant)/\(name.namespace)/\(name.local)?authoritative=\(authoritative)"
-                return Self.redirect(to: broker.httpURL + path)
+        for domain in ["persistent", "non-persistent"] {
+            router.get("/lookup/v2/topic/\(domain)/{tenant}/{namespace}/{topic}") { request, route in
+                var name = try topic(route)
+                name.persistent = domain == "persistent"
+                let authoritative = request.uri.queryParameters["authoritative"].map { $0 == "true" } ?? false
+                switch try await Self.unready({ try await context().lookup(name, authoritative: authoritative) }) {
+                case .connect(let broker):
+                    // Pulsar's LookupData; the client insists on the TLS fields even when empty.
+                    return try Response.json([
+                        "brokerUrl": broker.pulsarURL, "brokerUrlTls": "", "httpUrl": broker.httpURL, "httpUrlTls": "", "nativeUrl": broker.pulsarURL,
+                    ])
+                case .redirect(let broker, let authoritative):
+                    let path = "/lookup/v2/topic/\(domain)/\(name.tenant)/\(name.namespace)/\(name.local)?authoritative=\(authoritative)"
+                    return Self.redirect(to: broker.httpURL + path)
+                }
             }
         }
         router.get("/lookup/v2/topic/persistent/{tenant}/{namespace}/{topic}/bundle") { _, route in

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MagnetarHTTP
+import PulsarWire
 
 extension BrokerRoutes {
     /// Non-persistent topics under Pulsar's `/admin/v2/non-persistent` paths: the list of

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import MagnetarHTTP
 import NIOCore
+import PulsarWire
 
 extension BrokerRoutes {
     /// A topic's own policies under Pulsar's topic-policy paths, which win over its

@@ -2,9 +2,11 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import MagnetarHTTP
+import MagnetarHTTPClient
 import ManagedLedger
 import Metadata
 import NIOCore
+import PulsarWire
 
 extension BrokerRoutes {
     /// The topic admin routes under `/admin/v2/persistent/{tenant}/{namespace}`: create,

@@ -7,6 +7,7 @@ import ManagedLedger
 import Metadata
 import NIOCore
 import Prometheus
+import PulsarWire
 
 /// The broker's REST API on Hummingbird: the endpoints Pulsar's clients call themselves
 /// (partitioned-topic metadata, HTTP lookup, a namespace's topics), the namespace admin
@@ -23,9 +24,12 @@ enum BrokerRoutes {
             return context
         }
         @Sendable func topic(_ route: BasicRequestContext) throws -> TopicName { try Self.topic(route) }
-        router.get("/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions") { _, route in
-            let name = try topic(route)
-            return try Response.json(["partitions": try await context().partitions(of: name)])
+        for domain in ["persistent", "non-persistent"] {
+            router.get("/admin/v2/\(domain)/{tenant}/{namespace}/{topic}/partitions") { _, route in
+                var name = try topic(route)
+                name.persistent = domain == "persistent"
+                return try Response.json(["partitions": try await context().partitions(of: name)])
+            }
         }
         router.put("/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions") { request, route in
             let name = try topic(route)

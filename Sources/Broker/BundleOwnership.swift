@@ -1,4 +1,5 @@
 import Metadata
+import PulsarWire
 import Synchronization
 
 /// A namespace bundle: a range of a namespace's topic-name hashes, the unit of ownership.

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PulsarWire
 
 /// Measures a broker's load between two reports: message and byte rates per bundle from
 /// the topics' counters, and the CPU the process used.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MagnetarHTTP
+import MagnetarHTTPClient
 import Metadata
 
 extension MembershipService {

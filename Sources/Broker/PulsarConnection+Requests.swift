@@ -1,6 +1,7 @@
 import ManagedLedger
 import NIOCore
 import PulsarProto
+import PulsarWire
 
 /// The requests a connection runs in its task group: each answers its client in the
 /// response type it waits for, success or not.
@@ -12,7 +13,7 @@ extension PulsarConnection {
         do {
             let name = try TopicName(request.topic)
             guard name.persistent else { return await self.createNonPersistentProducer(name, request) }
-            let topic = try await self.broker.topic(name)
+            let topic = try await self.broker.topicForClient(name)
             try await topic.checkProducerQuota()
             let (producer, ready) = try await topic.addProducer(
                 name: request.hasProducerName ? request.producerName : nil, accessMode: request.producerAccessMode,
@@ -66,7 +67,7 @@ extension PulsarConnection {
             let name = try TopicName(request.topic)
             let consumer: any ConsumerHandle
             if name.persistent {
-                consumer = try await self.broker.topic(name).subscribe(SubscribeRequest(request), sink: self)
+                consumer = try await self.broker.topicForClient(name).subscribe(SubscribeRequest(request), sink: self)
             } else {
                 consumer = try await self.broker.nonPersistentTopic(name).subscribe(SubscribeRequest(request), sink: self)
             }

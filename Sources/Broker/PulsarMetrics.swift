@@ -1,5 +1,6 @@
 import Foundation
 import MagnetarVersion
+import PulsarWire
 
 /// Pulsar's broker metrics in the Prometheus text format, under Pulsar's names and labels
 /// (`cluster`, `namespace`, `topic`, `subscription`), so that dashboards made for Pulsar

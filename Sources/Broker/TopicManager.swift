@@ -3,6 +3,7 @@ import Ledger
 import Logging
 import ManagedLedger
 import Metadata
+import PulsarWire
 import ServiceLifecycle
 import Synchronization
 
@@ -58,6 +59,11 @@ final class TopicManager: Service, Sendable {
             await topic.waitUntilClosed()
             self.forget(name, task)
         }
+    }
+
+    /// Whether `name` is loaded, or loading, here.
+    func isLoaded(_ name: TopicName) -> Bool {
+        self.topics.withLock { $0.loads[name] != nil }
     }
 
     /// The task loading (or that loaded) a topic, started when there is none.

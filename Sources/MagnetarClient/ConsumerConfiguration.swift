@@ -60,6 +60,8 @@ public struct ConsumerConfiguration: Sendable {
     /// How long individual acks wait to be sent together in one ACK. Default 10 ms;
     /// zero sends each at once.
     public var ackGroupingTime: Duration
+    /// How often a pattern consumer lists its namespace's topics again. Default 60 s.
+    public var patternAutoDiscoveryPeriod: Duration
 
     public init(
         subscriptionType: SubscriptionType = .exclusive,
@@ -70,7 +72,8 @@ public struct ConsumerConfiguration: Sendable {
         ackTimeout: Duration? = nil,
         deadLetterPolicy: DeadLetterPolicy? = nil,
         priorityLevel: Int32 = 0,
-        ackGroupingTime: Duration = .milliseconds(10)
+        ackGroupingTime: Duration = .milliseconds(10),
+        patternAutoDiscoveryPeriod: Duration = .seconds(60)
     ) {
         self.subscriptionType = subscriptionType
         self.initialPosition = initialPosition
@@ -81,5 +84,6 @@ public struct ConsumerConfiguration: Sendable {
         self.deadLetterPolicy = deadLetterPolicy
         self.priorityLevel = priorityLevel
         self.ackGroupingTime = ackGroupingTime
+        self.patternAutoDiscoveryPeriod = max(.milliseconds(100), patternAutoDiscoveryPeriod)
     }
 }

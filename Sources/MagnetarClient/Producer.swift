@@ -1,4 +1,5 @@
 import NIOCore
+import PulsarWire
 import Synchronization
 
 /// Publishes messages to a topic, or to the partitions of a partitioned topic.

@@ -6,6 +6,7 @@ import PulsarWire
 extension PulsarClient {
     /// The connection to the broker that serves `topic`, following redirects.
     func connection(serving topic: TopicName) async throws(PulsarClientError) -> ClientConnection {
+        if self.configuration.serviceURL.scheme == .http { return try await self.pool.connection(to: try await self.httpLookup(topic)) }
         var address = self.serviceAddress()
         var authoritative = false
         for _ in 0...self.configuration.maxLookupRedirects {
@@ -52,6 +53,7 @@ extension PulsarClient {
     }
 
     func partitionCount(of topic: TopicName) async throws(PulsarClientError) -> Int {
+        if self.configuration.serviceURL.scheme == .http { return try await self.httpPartitionCount(of: topic) }
         let connection = try await self.pool.connection(to: self.serviceAddress())
         let frame = try await connection.request(timeout: self.configuration.operationTimeout) { requestID in
             var command = Pulsar_Proto_BaseCommand()
@@ -71,6 +73,7 @@ extension PulsarClient {
 
     /// The persistent topics of `namespace` (`tenant/namespace`), partitions listed one by one.
     public func topics(ofNamespace namespace: String) async throws(PulsarClientError) -> [String] {
+        if self.configuration.serviceURL.scheme == .http { return try await self.httpTopics(ofNamespace: namespace) }
         let connection = try await self.pool.connection(to: self.serviceAddress())
         let frame = try await connection.request(timeout: self.configuration.operationTimeout) { requestID in
             var command = Pulsar_Proto_BaseCommand()

@@ -48,6 +48,7 @@ public final class PulsarClient: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     let pool: ConnectionPool
+    let background = BackgroundWork()
     private let ids = Atomic<UInt64>(0)
     private let lookups = Atomic<Int>(0)
     private let closables = Mutex<(closed: Bool, members: [ObjectIdentifier: any ClientMember])>((false, [:]))
@@ -61,7 +62,8 @@ public final class PulsarClient: Sendable {
         )
     }
 
-    /// A client of `serviceURL` (`pulsar://host:port[,host:port…]`) with default settings.
+    /// A client of `serviceURL` (`pulsar://host:port[,host:port…]`, or `http://host:port[,…]`
+    /// for lookups over HTTP) with default settings.
     public convenience init(serviceURL: String, logger: Logger = Logger(label: "magnetar.client")) throws(PulsarClientError) {
         self.init(configuration: Configuration(serviceURL: try ServiceURL(parsing: serviceURL)), logger: logger)
     }
@@ -73,8 +75,10 @@ public final class PulsarClient: Sendable {
             defer { state.members.removeAll() }
             return Array(state.members.values)
         }
+        self.background.cancelAll()
         for member in members { await member.close() }
         await self.pool.close()
+        await self.background.waitForAll()
     }
 
     var isClosed: Bool { self.closables.withLock { $0.closed } }

@@ -6,7 +6,9 @@ import PulsarWire
 ///
 /// The reader starts at ``StartPosition`` (inclusive or not), can tell whether more
 /// messages are available now, and can seek by id or publish time. After a reconnection
-/// it continues after the last message it returned.
+/// it continues after the last message it returned. On a partitioned topic it reads
+/// every partition (each in order; partitions interleave), starting at the earliest or
+/// latest message of each.
 public final class Reader: Sendable {
     public let topic: String
     let consumer: Consumer
@@ -18,8 +20,10 @@ public final class Reader: Sendable {
 
     static func create(client: PulsarClient, topic: String, start: MessageID, inclusive: Bool, receiverQueueSize: Int) async throws(PulsarClientError) -> Reader {
         let name = try TopicName(topic)
-        guard try await client.partitionCount(of: name) == 0 else {
-            throw PulsarClientError(.invalidArgument, "\(name) is partitioned: create a reader on one of its partitions")
+        if start != .earliest, start != .latest, try await client.partitionCount(of: name) > 0 {
+            throw PulsarClientError(
+                .invalidArgument, "\(name) is partitioned: a reader of all its partitions starts at the earliest or latest message; read one partition to start at \(start)"
+            )
         }
         let configuration = ConsumerConfiguration(
             subscriptionType: .exclusive, initialPosition: start == .earliest ? .earliest : .latest, receiverQueueSize: receiverQueueSize
@@ -40,10 +44,14 @@ public final class Reader: Sendable {
     /// The messages as an `AsyncSequence`.
     public var messages: Consumer.Messages { self.consumer.messages }
 
-    /// Whether a message after the last one read is stored now.
+    /// Whether a message after the last one read is stored now (on any partition).
     public func hasMessageAvailable() async throws(PulsarClientError) -> Bool {
         if self.consumer.queue.count > 0 { return true }
-        let member = self.consumer.members[0]
+        for member in self.consumer.members.all where try await Self.hasMessageAvailable(member) { return true }
+        return false
+    }
+
+    private static func hasMessageAvailable(_ member: TopicConsumer) async throws(PulsarClientError) -> Bool {
         let frame = try await member.request { requestID in
             var command = Pulsar_Proto_BaseCommand()
             command.type = .getLastMessageID
@@ -55,8 +63,8 @@ public final class Reader: Sendable {
         guard last.entryID >= 0, last.ledgerID >= 0 else { return false }
         let (lastTaken, start) = member.progress
         if let lastTaken { return Self.after(last, lastTaken) }
-        guard let start, start.id != .earliest else { return true }
-        if start.id == .latest { return false }
+        guard let start, start.id != MessageID.earliest else { return true }
+        if start.id == MessageID.latest { return false }
         guard start.inclusive else { return Self.after(last, start.id) }
         if (last.ledgerID, last.entryID) != (start.id.ledgerID, start.id.entryID) {
             return (last.ledgerID, last.entryID) > (start.id.ledgerID, start.id.entryID)
@@ -70,17 +78,22 @@ public final class Reader: Sendable {
         return id.batchIndex >= 0 && last.batchIndex > id.batchIndex
     }
 
-    /// Continues from `id`: the next message read is `id` itself.
+    /// Continues from `id`: the next message read is `id` itself. On a partitioned
+    /// topic, `id`'s partition moves and the others go on where they are.
     public func seek(to id: MessageID) async throws(PulsarClientError) {
-        let member = self.consumer.members[0]
-        member.restart(at: StartPosition(id: id, inclusive: true))
+        let members = self.consumer.members.all
+        let targets = members.count > 1 ? members.filter { $0.partition == id.partition } : members
+        guard !targets.isEmpty else {
+            throw PulsarClientError(.invalidArgument, "\(id) is not a message of a partition of \(self.topic)")
+        }
+        for member in targets { member.restart(at: StartPosition(id: id, inclusive: true)) }
         try await self.consumer.seek(to: id)
     }
 
-    /// Continues from the first message published at or after `time` (ms since the epoch).
+    /// Continues from the first message published at or after `time` (ms since the
+    /// epoch), on every partition.
     public func seek(toPublishTime time: UInt64) async throws(PulsarClientError) {
-        let member = self.consumer.members[0]
-        member.restart(at: StartPosition(id: .earliest, inclusive: true, publishedAtOrAfter: time))
+        for member in self.consumer.members.all { member.restart(at: StartPosition(id: .earliest, inclusive: true, publishedAtOrAfter: time)) }
         try await self.consumer.seek(toPublishTime: time)
     }
 
@@ -90,8 +103,9 @@ public final class Reader: Sendable {
 }
 
 extension PulsarClient {
-    /// Creates a reader of `topic` (not partitioned) starting at `start`: the first
-    /// message read is `start` itself when `inclusive`, else the one after it.
+    /// Creates a reader of `topic` starting at `start`: the first message read is
+    /// `start` itself when `inclusive`, else the one after it. A partitioned topic is
+    /// read whole, from `.earliest` or `.latest` only.
     public func createReader(
         topic: String, start: MessageID = .earliest, inclusive: Bool = false, receiverQueueSize: Int = 1000
     ) async throws(PulsarClientError) -> Reader {

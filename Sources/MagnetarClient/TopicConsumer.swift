@@ -34,14 +34,17 @@ final class TopicConsumer: ConnectionListener, Sendable {
     let durable: Bool
     let consumerID: UInt64
     private let queue: ReceiverQueue
+    /// Told when the consumer cannot subscribe again for good (after it closed).
+    private let failed: @Sendable (TopicConsumer, PulsarClientError) async -> Void
     private let eventLoop: any EventLoop
     private let state: Mutex<State>
     private let redeliveryTimer = Mutex<RepeatedTask?>(nil)
 
     init(
         client: PulsarClient, topic: TopicName, partition: Int32, index: Int, subscription: String, configuration: ConsumerConfiguration,
-        durable: Bool, start: StartPosition?, queue: ReceiverQueue
+        durable: Bool, start: StartPosition?, queue: ReceiverQueue, failed: @escaping @Sendable (TopicConsumer, PulsarClientError) async -> Void
     ) {
+        self.failed = failed
         self.client = client
         self.topic = topic
         self.partition = partition
@@ -305,27 +308,14 @@ final class TopicConsumer: ConnectionListener, Sendable {
             return true
         }
         guard start else { return }
-        // The loop handles every error itself: it retries, or closes the consumer.
-        Task { await self.reconnect() }
-    }
-
-    private func reconnect() async {
-        var backoff = self.client.configuration.backoff
-        while !self.state.withLock({ $0.closed }) {
-            do {
-                let connection = try await self.client.connection(serving: self.topic)
-                try await self.register(on: connection)
-                return
-            } catch where error.isRetriable {
-                self.client.logger.debug("consumer reconnection failed", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
-                try? await Task.sleep(for: backoff.next())
-            } catch {
-                self.client.logger.info("consumer failed for good", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
-                self.queue.fail(error)
+        self.client.reconnect(
+            self.topic, what: "consumer", isClosed: { self.state.withLock { $0.closed } },
+            register: { connection throws(PulsarClientError) in try await self.register(on: connection) },
+            failed: { error in
                 await self.close()
-                return
+                await self.failed(self, error)
             }
-        }
+        )
     }
 
     var connection: ClientConnection? { self.state.withLock { $0.connection } }

@@ -241,28 +241,11 @@ final class TopicProducer: ConnectionListener, Sendable {
             return true
         }
         guard start else { return }
-        // The loop handles every error itself: it retries, or closes the producer.
-        Task { await self.reconnect() }
-    }
-
-    private func reconnect() async {
-        var backoff = self.client.configuration.backoff
-        while !self.state.withLock({ $0.closed }) {
-            do {
-                let connection = try await self.client.connection(serving: self.topic)
-                try await self.register(on: connection)
-                self.client.logger.debug("producer reconnected", metadata: ["topic": "\(self.topic)", "broker": "\(connection.address)"])
-                return
-            } catch where error.isRetriable {
-                let delay = backoff.next()
-                self.client.logger.debug("producer reconnection failed", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
-                try? await Task.sleep(for: delay)
-            } catch {
-                self.client.logger.info("producer failed for good", metadata: ["topic": "\(self.topic)", "error": "\(error)"])
-                await self.close(error)
-                return
-            }
-        }
+        self.client.reconnect(
+            self.topic, what: "producer", isClosed: { self.state.withLock { $0.closed } },
+            register: { connection throws(PulsarClientError) in try await self.register(on: connection) },
+            failed: { error in await self.close(error) }
+        )
     }
 
     /// Closes the producer: pending messages fail with `error`, the broker is told.

@@ -12,7 +12,7 @@ public struct PulsarWireError: Error, Hashable, Sendable, CustomStringConvertibl
     /// What kind of failure this is. New codes may be added; switch with a `default`.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Wrapped: Hashable, Sendable {
-            case frameTooLarge, malformedFrame, malformedCommand, malformedMetadata, incompleteMessage
+            case frameTooLarge, malformedFrame, malformedCommand, malformedMetadata, incompleteMessage, invalidTopicName
         }
 
         private let wrapped: Wrapped
@@ -31,6 +31,8 @@ public struct PulsarWireError: Error, Hashable, Sendable, CustomStringConvertibl
         /// A message to be encoded lacks a required field; Pulsar's clients drop the
         /// connection on such messages, so it is refused before it is sent.
         public static let incompleteMessage = Code(.incompleteMessage)
+        /// A topic name that does not parse (see ``TopicName/init(parsing:)``).
+        public static let invalidTopicName = Code(.invalidTopicName)
 
         public var description: String { String(describing: self.wrapped) }
     }

@@ -4,6 +4,7 @@ import Ledger
 import Logging
 import ManagedLedger
 import Metadata
+import PulsarWire
 import Testing
 
 /// Brokers joining a cluster in process, over one in-memory metadata store: the lease,

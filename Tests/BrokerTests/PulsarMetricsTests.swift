@@ -1,4 +1,5 @@
 @testable import Broker
+import PulsarWire
 import Testing
 
 @Suite("Pulsar metrics text")

@@ -78,6 +78,31 @@ final class ClientCluster: Sendable {
         guard (200..<300).contains(status) else { throw TestHarnessError("creating \(local): \(status) \(String(decoding: data, as: UTF8.self))") }
     }
 
+    /// Sends an admin request to the broker and returns its status and body.
+    func admin(_ method: String, _ path: String, body: String? = nil) async throws -> (status: Int, body: String) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.httpPort)\(path)")!)
+        request.httpMethod = method
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Starts one more broker on the cluster's metadata and bookies, on ports of its own;
+    /// it dies with the test process.
+    func startAnotherBroker() async throws -> (process: ChildProcess, port: Int, httpPort: Int) {
+        let (port, httpPort) = (try FreePort.allocate(), try FreePort.allocate())
+        let process = try ChildProcess(
+            try BuiltProducts.path(of: "broker"),
+            ["--metadata-url", self.bookies.metadataURL, "--listen", "127.0.0.1:\(port)", "--http-port", "\(httpPort)"],
+            logPath: self.directory.file("broker-\(port).log")
+        )
+        try await process.waitForOutput("broker serving", timeout: .seconds(60))
+        return (process, port, httpPort)
+    }
+
     /// Runs a script of `Scripts/` with the Python Pulsar client.
     func python(_ script: String, _ arguments: [String], timeout: Duration = .seconds(90)) async throws -> (status: Int32, output: String) {
         let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")

@@ -1,4 +1,4 @@
-import MagnetarClient
+@testable import MagnetarClient
 import Testing
 
 @Suite("Client decisions as values")
@@ -109,8 +109,13 @@ struct DecisionTests {
 
     @Test func serviceURLsParseAndBadOnesSayWhy() throws {
         let url = try ServiceURL(parsing: "pulsar://a:1234,b")
+        #expect(url.scheme == .pulsar)
         #expect(url.addresses == [BrokerAddress(host: "a", port: 1234), BrokerAddress(host: "b", port: 6650)])
-        for bad in ["http://a:1", "pulsar://", "pulsar://a:0", "pulsar://a:x", "pulsar+ssl://a:6651"] {
+        let web = try ServiceURL(parsing: "http://a:1,b/")
+        #expect(web.scheme == .http)
+        #expect(web.addresses == [BrokerAddress(host: "a", port: 1), BrokerAddress(host: "b", port: 8080)])
+        #expect(web.description == "http://a:1,b:8080")
+        for bad in ["ftp://a:1", "pulsar://", "pulsar://a:0", "pulsar://a:x", "pulsar+ssl://a:6651", "https://a", "http://"] {
             #expect(throws: PulsarClientError.self) { try ServiceURL(parsing: bad) }
         }
     }
@@ -119,8 +124,33 @@ struct DecisionTests {
         #expect(try TopicName("t").description == "persistent://public/default/t")
         #expect(try TopicName("a/b/t").description == "persistent://a/b/t")
         #expect(try TopicName("persistent://a/b/t").partition(2).description == "persistent://a/b/t-partition-2")
-        for bad in ["a/t", "persistent://a/t", "kafka://a/b/c", "a//t"] {
+        let partition = try TopicName("non-persistent://a/b/t-partition-3")
+        #expect(!partition.persistent)
+        #expect(partition.partitionIndex == 3)
+        #expect(partition.partitionedTopic?.description == "non-persistent://a/b/t")
+        #expect(try TopicName("t-partition-x").partitionIndex == -1)
+        for bad in ["a/t", "persistent://a/t", "kafka://a/b/c", "a//t", "persistent://a/b/c/d"] {
             #expect(throws: PulsarClientError.self) { try TopicName(bad) }
+        }
+    }
+
+    @Test func aPatternMatchesWholeLocalNamesOfItsNamespaceAndFoldsPartitions() throws {
+        let pattern = try TopicPattern(namespace: "t/ns", pattern: "orders-.*")
+        let listed = [
+            "persistent://t/ns/orders-eu-partition-0", "persistent://t/ns/orders-eu-partition-1", "persistent://t/ns/orders-us",
+            "persistent://t/ns/my-orders-us", "persistent://t/other/orders-x", "persistent://t/ns/orders", "not a topic",
+        ]
+        #expect(pattern.matching(listed).map(\.description) == ["persistent://t/ns/orders-eu", "persistent://t/ns/orders-us"])
+        #expect(pattern.matching([]).isEmpty)
+        #expect(throws: PulsarClientError.self) { try TopicPattern(namespace: "t/ns", pattern: "(") }
+        #expect(throws: PulsarClientError.self) { try TopicPattern(namespace: "ns", pattern: ".*") }
+    }
+
+    @Test func httpStatusesMapToRetriableOrFinalErrors() {
+        #expect(PulsarClientError(.lookupFailed, "", serverError: PulsarClient.serverError(status: 503)).isRetriable)
+        #expect(PulsarClientError(.lookupFailed, "", serverError: PulsarClient.serverError(status: 500)).isRetriable)
+        for status in [400, 403, 404, 412] {
+            #expect(!PulsarClientError(.lookupFailed, "", serverError: PulsarClient.serverError(status: status)).isRetriable)
         }
     }
 

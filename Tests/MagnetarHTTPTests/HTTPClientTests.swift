@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
-@testable import MagnetarHTTP
+import MagnetarHTTP
+@testable import MagnetarHTTPClient
 import NIOCore
 import NIOPosix
 import Testing

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MagnetarHTTP
+import MagnetarHTTPClient
 
 /// A message position on the command line: `latest`, `earliest`, or `LEDGER:ENTRY`
 /// (a trailing `:PARTITION`, as Pulsar prints ids, is ignored).

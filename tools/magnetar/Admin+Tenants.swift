@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MagnetarHTTP
+import MagnetarHTTPClient
 
 extension Admin {
     /// `clusters list|get`.

@@ -1,5 +1,6 @@
 import Foundation
 import MagnetarHTTP
+import MagnetarHTTPClient
 
 /// One `magnetar admin` invocation's connection settings: where requests go, how long
 /// each may take, and how answers are printed.

@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A minimal HTTP/1.1 client for broker-to-broker admin calls: one request per
+/// A minimal HTTP/1.1 client for admin calls and HTTP lookups: one request per
 /// connection, on SwiftNIO's shared event loops.
 ///
 /// Each request opens a connection, sends `Connection: close`, reads one complete
