@@ -89,7 +89,9 @@ struct InProcessLedgerTests {
             #expect(results.map { try? $0.get() } == (0..<300).map { Int64($0) })
             let metadata = try await writer.close()
             #expect(metadata.ensembles.count == 2, "\(metadata.ensembles)")
-            #expect(metadata.ensembles[1].firstEntryID <= 50 && metadata.ensembles[1].firstEntryID > 0, "\(metadata.ensembles)")
+            // The new fragment starts after what the writer had confirmed when the change
+            // was stored, which depends on timing: under load, well past entry 50.
+            #expect((1..<300).contains(metadata.ensembles[1].firstEntryID), "\(metadata.ensembles)")
             #expect(!metadata.ensembles[1].bookies.contains(victim.id))
             #expect(metadata.ensembles[1].bookies.contains { !first.contains($0) }, "the fourth bookie joined")
             let reader = try await cluster.client().openLedger(writer.ledgerID)

@@ -1,6 +1,7 @@
 import ClusterTesting
 import Foundation
 import MagnetarClient
+import MagnetarHTTPClient
 import Synchronization
 import Testing
 
@@ -80,14 +81,11 @@ final class ClientCluster: Sendable {
 
     /// Sends an admin request to the broker and returns its status and body.
     func admin(_ method: String, _ path: String, body: String? = nil) async throws -> (status: Int, body: String) {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.httpPort)\(path)")!)
-        request.httpMethod = method
-        if let body {
-            request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        let response = try await HTTPClient.request(
+            method, "http://127.0.0.1:\(self.httpPort)\(path)", body: body.map { Array($0.utf8) },
+            headers: body == nil ? [] : [("Content-Type", "application/json")]
+        )
+        return (response.status, String(decoding: response.body, as: UTF8.self))
     }
 
     /// Starts one more broker on the cluster's metadata and bookies, on ports of its own;

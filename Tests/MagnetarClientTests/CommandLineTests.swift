@@ -29,8 +29,8 @@ struct CommandLineTests {
         let magnetar = try BuiltProducts.path(of: "magnetar")
         let noMessages = try await ChildProcess.run(magnetar, ["produce", "t"])
         #expect(noMessages.status != 0 && noMessages.output.contains("give messages with -m or files with -f"))
-        let badURL = try await ChildProcess.run(magnetar, ["consume", "t", "-s", "x", "--url", "http://x"])
-        #expect(badURL.status != 0 && badURL.output.contains("not a pulsar:// URL"))
+        let badURL = try await ChildProcess.run(magnetar, ["consume", "t", "-s", "x", "--url", "ftp://x"])
+        #expect(badURL.status != 0 && badURL.output.contains("not a pulsar:// or http:// URL"), "\(badURL.output)")
         let badType = try await ChildProcess.run(magnetar, ["consume", "t", "-s", "x", "-t", "Sideways"])
         #expect(badType.status != 0)
     }
