@@ -41,11 +41,7 @@ final class ClientCluster: Sendable {
     func startBroker() async throws {
         let process = try self.broker.withLock { broker in
             broker.starts += 1
-            let process = try ChildProcess(
-                try BuiltProducts.path(of: "broker"),
-                ["--metadata-url", self.bookies.metadataURL, "--listen", "127.0.0.1:\(self.port)", "--http-port", "\(self.httpPort)"],
-                logPath: self.directory.file("broker-\(broker.starts).log")
-            )
+            let process = try self.launchBroker(port: self.port, httpPort: self.httpPort, log: "broker-\(broker.starts).log")
             broker.process = process
             return process
         }
@@ -92,13 +88,18 @@ final class ClientCluster: Sendable {
     /// it dies with the test process.
     func startAnotherBroker() async throws -> (process: ChildProcess, port: Int, httpPort: Int) {
         let (port, httpPort) = (try FreePort.allocate(), try FreePort.allocate())
-        let process = try ChildProcess(
-            try BuiltProducts.path(of: "broker"),
-            ["--metadata-url", self.bookies.metadataURL, "--listen", "127.0.0.1:\(port)", "--http-port", "\(httpPort)"],
-            logPath: self.directory.file("broker-\(port).log")
-        )
+        let process = try self.launchBroker(port: port, httpPort: httpPort, log: "broker-\(port).log")
         try await process.waitForOutput("broker serving", timeout: .seconds(60))
         return (process, port, httpPort)
+    }
+
+    /// A broker process on the cluster's metadata and bookies, listening on `port` and `httpPort`.
+    private func launchBroker(port: Int, httpPort: Int, log: String) throws -> ChildProcess {
+        try ChildProcess(
+            try BuiltProducts.path(of: "broker"),
+            ["--metadata-url", self.bookies.metadataURL, "--listen", "127.0.0.1:\(port)", "--http-port", "\(httpPort)"],
+            logPath: self.directory.file(log)
+        )
     }
 
     /// Runs a script of `Scripts/` with the Python Pulsar client.
