@@ -113,10 +113,20 @@ extension BrokerContext {
         return names.sorted().map { "persistent://\(tenant)/\(namespace)/\($0)" }
     }
 
-    /// The partitioned topics of a namespace.
-    func partitionedTopics(tenant: String, namespace: String) async throws -> [String] {
-        try await self.metadata.children(of: ClusterLayout.partitionedTopics(tenant: tenant, namespace: namespace)).sorted()
-            .map { "persistent://\(tenant)/\(namespace)/\($0)" }
+    /// The partitioned topics of a namespace in `domain`.
+    func partitionedTopics(tenant: String, namespace: String, domain: String = "persistent") async throws -> [String] {
+        try await self.metadata.children(of: ClusterLayout.partitionedTopics(tenant: tenant, namespace: namespace, domain: domain)).sorted()
+            .map { "\(domain)://\(tenant)/\(namespace)/\($0)" }
+    }
+
+    /// Deletes the partition count of a non-persistent partitioned topic (its partitions
+    /// keep nothing); `notFound` when there is none.
+    func deleteNonPersistentPartitionedTopic(_ name: TopicName) async throws {
+        do {
+            try await self.metadata.delete(Self.partitionsKey(name))
+        } catch let error as MetadataError where error.code == .notFound {
+            throw BrokerError(.notFound, "partitioned topic \(name) does not exist")
+        }
     }
 
     /// Sends `method path` for each partition of `name` to the broker serving it (this

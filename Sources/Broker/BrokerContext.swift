@@ -136,7 +136,7 @@ final class BrokerContext: Sendable {
     // MARK: Partitioned topics and namespaces
 
     static func partitionsKey(_ name: TopicName) -> String {
-        ClusterLayout.partitionedTopic(tenant: name.tenant, namespace: name.namespace, topic: name.local)
+        ClusterLayout.partitionedTopic(tenant: name.tenant, namespace: name.namespace, domain: name.domain, topic: name.local)
     }
 
     /// The number of partitions (0 for a topic that is not partitioned).

@@ -72,14 +72,15 @@ public enum ClusterLayout {
     }
 
     /// A partitioned topic's partition count:
-    /// `/admin/partitioned-topics/<tenant>/<namespace>/persistent/<topic>`.
-    public static func partitionedTopic(tenant: String, namespace: String, topic: String) -> String {
-        "\(Self.partitionedTopics(tenant: tenant, namespace: namespace))/\(topic)"
+    /// `/admin/partitioned-topics/<tenant>/<namespace>/<domain>/<topic>`, the domain
+    /// `persistent` or `non-persistent`.
+    public static func partitionedTopic(tenant: String, namespace: String, domain: String = "persistent", topic: String) -> String {
+        "\(Self.partitionedTopics(tenant: tenant, namespace: namespace, domain: domain))/\(topic)"
     }
 
-    /// The partitioned topics of a namespace, as children.
-    public static func partitionedTopics(tenant: String, namespace: String) -> String {
-        "/admin/partitioned-topics/\(tenant)/\(namespace)/persistent"
+    /// The partitioned topics of a namespace in one domain, as children.
+    public static func partitionedTopics(tenant: String, namespace: String, domain: String = "persistent") -> String {
+        "/admin/partitioned-topics/\(tenant)/\(namespace)/\(domain)"
     }
 
     /// A topic's own policies (retention, TTL, backlog quotas, deduplication), which win

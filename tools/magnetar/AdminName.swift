@@ -1,10 +1,12 @@
+import MagnetarClient
+
 /// A topic or namespace named on a `magnetar admin` command line, and the REST paths
 /// that address it.
 ///
 /// Topics are written as Pulsar accepts them: `persistent://tenant/ns/topic` (or
 /// `non-persistent://…`), `tenant/ns/topic`, or a bare `topic` in `public/default`.
-/// Namespaces are `tenant/ns`. Tenant and namespace may not be empty or contain `/`;
-/// the topic's local name may contain anything but is percent-encoded in paths.
+/// Namespaces are `tenant/ns`. No part may be empty or contain `/`; the topic's local
+/// name is percent-encoded in paths.
 struct AdminName: Equatable, Sendable, CustomStringConvertible {
     var domain: String
     var tenant: String
@@ -12,27 +14,13 @@ struct AdminName: Equatable, Sendable, CustomStringConvertible {
     /// The topic's local name; nil for a namespace.
     var topic: String?
 
-    /// Parses a topic name.
+    /// Parses a topic name (as the broker and the client do: ``TopicName``).
     static func topic(_ text: String) throws(AdminError) -> AdminName {
-        var rest = Substring(text)
-        var domain = "persistent"
-        if let schemeEnd = text.firstRange(of: "://") {
-            domain = String(text[..<schemeEnd.lowerBound])
-            guard domain == "persistent" || domain == "non-persistent" else {
-                throw AdminError(.invalidArgument, "'\(text)': the domain must be persistent or non-persistent")
-            }
-            rest = text[schemeEnd.upperBound...]
-        }
-        let parts = rest.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
-        switch parts.count {
-        case 1 where !text.contains("://") && !parts[0].isEmpty:
-            return AdminName(domain: domain, tenant: "public", namespace: "default", topic: String(parts[0]))
-        case 3 where !parts[0].isEmpty && !parts[1].isEmpty && !parts[2].isEmpty:
-            return AdminName(domain: domain, tenant: String(parts[0]), namespace: String(parts[1]), topic: String(parts[2]))
-        default:
-            throw AdminError(
-                .invalidArgument, "'\(text)' is not a topic: write persistent://tenant/namespace/topic, tenant/namespace/topic or topic"
-            )
+        do {
+            let name = try TopicName(parsing: text)
+            return AdminName(domain: name.domain, tenant: name.tenant, namespace: name.namespace, topic: name.local)
+        } catch {
+            throw AdminError(.invalidArgument, error.message)
         }
     }
 

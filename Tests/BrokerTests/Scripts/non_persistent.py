@@ -96,6 +96,32 @@ while got != {"p1", "o1"} and time.time() < deadline:
         pass
 assert got == {"p1", "o1"}, got
 nothing_more(persistent_only)
+# A partitioned non-persistent topic: its partition count is its own (the persistent
+# topic of the same name has none), and its partitions carry messages like any other.
+parted = "non-persistent://public/default/np-parted"
+request = urllib.request.Request(http_url + "/admin/v2/non-persistent/public/default/np-parted/partitions",
+                                 data=b"3", method="PUT", headers={"Content-Type": "application/json"})
+assert urllib.request.urlopen(request).status == 204
+assert client.get_topic_partitions(parted) == [parted + "-partition-%d" % i for i in range(3)], client.get_topic_partitions(parted)
+assert client.get_topic_partitions("persistent://public/default/np-parted") == ["persistent://public/default/np-parted"]
+listed = json.load(urllib.request.urlopen(http_url + "/admin/v2/non-persistent/public/default/partitioned"))
+assert listed == [parted], listed
+parted_consumer = client.subscribe(parted, "all-partitions")
+parted_producer = client.create_producer(parted, batching_enabled=False,
+                                         message_routing_mode=pulsar.PartitionsRoutingMode.RoundRobinDistribution)
+for i in range(30):
+    parted_producer.send(("q%d" % i).encode())
+assert sorted(receive_all(parted_consumer, 30)) == sorted("q%d" % i for i in range(30)), "partitioned"
+parted_stats = [json.load(urllib.request.urlopen(http_url + "/admin/v2/non-persistent/public/default/np-parted-partition-%d/stats" % i))
+                for i in range(3)]
+assert [s["msgInCounter"] for s in parted_stats] == [10, 10, 10], [s["msgInCounter"] for s in parted_stats]
+parted_producer.close()
+parted_consumer.close()
+request = urllib.request.Request(http_url + "/admin/v2/non-persistent/public/default/np-parted/partitions", method="DELETE")
+assert urllib.request.urlopen(request).status == 204
+assert json.load(urllib.request.urlopen(http_url + "/admin/v2/non-persistent/public/default/partitioned")) == []
+print("PARTITIONED", flush=True)
+
 # Seeks have nothing to go back to.
 try:
     late.seek(pulsar.MessageId.earliest)
