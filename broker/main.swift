@@ -66,6 +66,8 @@ struct BrokerCommand: AsyncParsableCommand {
     var backlogQuotaDefaultPolicy: String?
     @Option(help: "Most messages a subscription holds back for their delivery time (default 1000000).")
     var delayedDeliveryMaxIndex: String?
+    @Option(help: "Minutes after which deduplication forgets a producer that is gone (default 360).")
+    var deduplicationProducerInactivityTimeoutMinutes: String?
 
     static let settingNames: Set<String> = [
         "metadata-url", "listen", "http-port", "advertised-address", "cluster-name", "ensemble-size", "write-quorum", "ack-quorum",
@@ -73,7 +75,7 @@ struct BrokerCommand: AsyncParsableCommand {
         "load-report-interval-seconds", "load-shedding-interval-seconds", "bundle-split-max-topics", "bundle-split-max-msg-rate",
         "expose-topic-level-metrics", "policy-check-interval-seconds", "deduplication-enabled", "default-retention-time-minutes",
         "default-retention-size-mb", "ttl-duration-default-seconds", "backlog-quota-default-limit-bytes", "backlog-quota-default-policy",
-        "delayed-delivery-max-index",
+        "delayed-delivery-max-index", "deduplication-producer-inactivity-timeout-minutes",
     ]
 
     func run() async throws {
@@ -150,6 +152,9 @@ struct BrokerCommand: AsyncParsableCommand {
             ) { ["producer_request_hold", "producer_exception", "consumer_backlog_eviction"].contains($0) ? $0 : nil }
             configuration.delayedDeliveryMaxIndex = try settings.value(
                 "delayed-delivery-max-index", flag: self.delayedDeliveryMaxIndex, default: 1_000_000, count
+            )
+            configuration.deduplicationProducerInactivityMinutes = try settings.value(
+                "deduplication-producer-inactivity-timeout-minutes", flag: self.deduplicationProducerInactivityTimeoutMinutes, default: 360, count
             )
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)

@@ -74,6 +74,8 @@ public final class BrokerService: Sendable {
         /// Most messages a subscription holds back for their delivery time (default
         /// 1 000 000, 24 bytes each); past it, the subscription reads on only as they go.
         public var delayedDeliveryMaxIndex = 1_000_000
+        /// Minutes after which deduplication forgets a producer that is gone (default 360).
+        public var deduplicationProducerInactivityMinutes = 360
 
         public init(
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
@@ -189,6 +191,7 @@ extension BrokerService.Configuration {
             }
         )
         defaults.delayedDeliveryCapacity = self.delayedDeliveryMaxIndex
+        defaults.deduplicationInactivity = .seconds(60 * self.deduplicationProducerInactivityMinutes)
         return defaults
     }
 }

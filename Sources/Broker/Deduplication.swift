@@ -18,6 +18,8 @@ struct Deduplication: Sendable {
     private(set) var persisted: [String: Int64] = [:]
     /// Entries confirmed since the last snapshot.
     private(set) var sinceSnapshot = 0
+    /// When each known producer not connected now was first seen gone (ms since the epoch).
+    private(set) var goneSince: [String: UInt64] = [:]
 
     /// What to do with a message.
     enum Verdict: Equatable, Sendable {
@@ -73,6 +75,30 @@ struct Deduplication: Sendable {
     /// The highest sequence id stored for `producer`, or -1.
     func lastSequenceID(of producer: String) -> Int64 {
         self.persisted[producer] ?? -1
+    }
+
+    /// Forgets the producers that have been gone (not in `connected`) for `timeout`
+    /// milliseconds or more at `now`, as Pulsar does after
+    /// brokerDeduplicationProducerInactivityTimeoutMinutes; returns their names. A producer
+    /// first seen gone now starts its count now. A forgotten producer that comes back
+    /// starts again from -1.
+    mutating func forgetInactive(connected: Set<String>, now: UInt64, timeout: UInt64) -> [String] {
+        var forgotten: [String] = []
+        for producer in Set(self.persisted.keys).union(self.pushed.keys) {
+            if connected.contains(producer) {
+                self.goneSince[producer] = nil
+                continue
+            }
+            let since = self.goneSince[producer] ?? now
+            self.goneSince[producer] = since
+            // A producer with a message still being stored is not forgotten yet.
+            guard now >= since, now - since >= timeout, self.pushed[producer] == self.persisted[producer] else { continue }
+            self.pushed[producer] = nil
+            self.persisted[producer] = nil
+            self.goneSince[producer] = nil
+            forgotten.append(producer)
+        }
+        return forgotten.sorted()
     }
 
     /// Whether `high` of `producer` is now stored (an in-flight duplicate may be receipted).

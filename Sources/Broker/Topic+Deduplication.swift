@@ -111,6 +111,18 @@ extension Topic {
         self.deduplication!.snapshotTaken()
     }
 
+    /// Forgets the producers gone for longer than the policies' inactivity timeout (at
+    /// `now`, ms since the epoch), and takes a snapshot without them.
+    func forgetInactiveProducers(now: UInt64) {
+        guard self.deduplication != nil else { return }
+        let connected = Set(self.producers.values.map(\.name))
+        let timeout = UInt64(self.policies.deduplicationInactivity / .milliseconds(1))
+        let forgotten = self.deduplication!.forgetInactive(connected: connected, now: now, timeout: timeout)
+        guard !forgotten.isEmpty else { return }
+        self.logger.info("deduplication forgot inactive producers", metadata: ["topic": "\(self.name)", "producers": "\(forgotten)"])
+        self.snapshotDeduplication()
+    }
+
     /// The topic is closing: duplicates still waiting are told to resend.
     func failDuplicatesWaiting() {
         let waiting = self.duplicatesWaiting

@@ -44,6 +44,7 @@ extension Topic {
             }
         }
         await self.enforceQuotas(now: nowMilliseconds)
+        self.forgetInactiveProducers(now: nowMilliseconds)
     }
 
     /// The size of the backlog of the slowest subscription, in bytes (estimated).

@@ -13,6 +13,8 @@ struct TopicPolicies: Equatable, Sendable {
     var sizeQuota: Quota?
     /// The backlog age limit and what happens past it.
     var ageQuota: Quota?
+    /// How long deduplication remembers a producer that is gone.
+    var deduplicationInactivity: Duration = .seconds(360 * 60)
 
     /// A backlog limit (bytes, or seconds of age) and its policy.
     struct Quota: Equatable, Sendable {
@@ -53,6 +55,8 @@ struct TopicPolicies: Equatable, Sendable {
         var sizeQuota: Quota?
         /// Most messages a subscription holds back for their delivery time (default 1 000 000).
         var delayedDeliveryCapacity = 1_000_000
+        /// brokerDeduplicationProducerInactivityTimeoutMinutes (default 360).
+        var deduplicationInactivity: Duration = .seconds(360 * 60)
 
         init(deduplication: Bool = false, retention: RetentionRule = RetentionRule(), messageTTL: Duration? = nil, sizeQuota: Quota? = nil) {
             self.deduplication = deduplication
@@ -68,6 +72,7 @@ struct TopicPolicies: Equatable, Sendable {
     init(topic: NamespacePolicies?, namespace: NamespacePolicies, defaults: Defaults) {
         func pick<T>(_ field: (NamespacePolicies) -> T?) -> T? { topic.flatMap(field) ?? field(namespace) }
         self.deduplication = pick(\.deduplicationEnabled) ?? defaults.deduplication
+        self.deduplicationInactivity = defaults.deduplicationInactivity
         self.retention = pick(\.retention).map { RetentionRule(minutes: $0.retentionTimeInMinutes, megabytes: $0.retentionSizeInMB) } ?? defaults.retention
         if let seconds = pick(\.messageTTLSeconds) {
             self.messageTTL = seconds > 0 ? .seconds(seconds) : nil

@@ -55,4 +55,22 @@ struct DeduplicationTests {
         let dueAgain = state.stored(producer: "p", high: 2000)
         #expect(!dueAgain)
     }
+
+    @Test func producersGoneLongerThanTheTimeoutAreForgotten() {
+        var state = Deduplication(snapshot: ["gone": 7, "back": 3, "here": 9])
+        // First round: nobody is forgotten yet; the count starts for those not connected.
+        #expect(state.forgetInactive(connected: ["here"], now: 1_000, timeout: 500).isEmpty)
+        // "back" reconnects before its time is up: its count stops.
+        #expect(state.forgetInactive(connected: ["here", "back"], now: 1_400, timeout: 500).isEmpty)
+        #expect(state.forgetInactive(connected: ["here", "back"], now: 1_500, timeout: 500) == ["gone"])
+        #expect(state.lastSequenceID(of: "gone") == -1, "a forgotten producer starts again")
+        #expect(Self.check(&state, "gone", 0, 0) == .new)
+        #expect(state.lastSequenceID(of: "back") == 3 && state.lastSequenceID(of: "here") == 9)
+        // A producer with a message still being stored is kept until it is stored.
+        #expect(Self.check(&state, "back", 4, 4) == .new)
+        #expect(state.forgetInactive(connected: [], now: 2_000, timeout: 500).isEmpty)
+        #expect(state.forgetInactive(connected: [], now: 2_600, timeout: 500) == ["here"])
+        _ = state.stored(producer: "back", high: 4)
+        #expect(state.forgetInactive(connected: [], now: 2_700, timeout: 500) == ["back"])
+    }
 }
