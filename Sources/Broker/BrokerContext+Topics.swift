@@ -160,13 +160,19 @@ extension BrokerContext {
 }
 
 extension BrokerContext {
-    /// Pulsar's metrics of the topics loaded here (see ``PulsarMetrics``). Each topic's
-    /// figures are read on its own loop, one topic at a time, so no loop is held for long.
+    /// Pulsar's metrics of the topics loaded here, persistent and not (see
+    /// ``PulsarMetrics``). Each topic's figures are read on its own loop, one topic at a
+    /// time, so no loop is held for long. Non-persistent topics store nothing: their
+    /// storage series are zero.
     func pulsarMetrics() async -> String {
         var samples: [PulsarMetrics.Sample] = []
         for topic in await self.topics.loaded() {
             let stats = await topic.stats()
             samples.append(PulsarMetrics.Sample(topic: topic.name, stats: stats, writeLatency: topic.writeLatency.reading, entrySizes: topic.entrySizes.reading))
+        }
+        let (noLatency, noSizes) = (BucketCounters.writeLatency().reading, BucketCounters.entrySize().reading)
+        for topic in self.volatileTopics.all {
+            samples.append(PulsarMetrics.Sample(topic: topic.name, stats: await topic.stats(), writeLatency: noLatency, entrySizes: noSizes))
         }
         return PulsarMetrics(cluster: self.clusterName, topicLevel: self.topicLevelMetrics).render(samples)
     }

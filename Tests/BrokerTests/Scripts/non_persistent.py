@@ -75,6 +75,11 @@ listed = json.load(urllib.request.urlopen(http_url + "/admin/v2/non-persistent/p
 assert topic in listed, listed
 stats = json.load(urllib.request.urlopen(http_url + "/admin/v2/non-persistent/public/default/np-events/stats"))
 assert stats["msgInCounter"] == 111 and "late" in stats["subscriptions"], stats
+# Pulsar's metrics count it with the namespace's topics.
+metrics = urllib.request.urlopen(http_url + "/metrics").read().decode()
+series = [line for line in metrics.splitlines()
+          if line.startswith("pulsar_in_messages_total{") and 'namespace="public/default"' in line]
+assert series and float(series[0].split()[-1]) == 111, series
 
 # A pattern consumer in non-persistent mode finds both topics in use; one in persistent
 # mode finds none of them. (The Python client does not pass its discovery period on, so
