@@ -167,6 +167,9 @@ import Testing
         try Self.check(["topics", "create", "public/default/t", "4"], "PUT", "\(t)/partitions", body: "4")
         try Self.check(["topics", "create-partitioned-topic", "t", "-p", "3"], "PUT", "\(t)/partitions", body: "3")
         try Self.check(["topics", "create-partitioned-topic", "t", "--partitions", "3"], "PUT", "\(t)/partitions", body: "3")
+        try Self.check(
+            ["topics", "create-partitioned-topic", "non-persistent://public/default/t", "-p", "2"], "PUT", "/admin/v2/non-persistent/public/default/t/partitions", body: "2"
+        )
         #expect(throws: AdminError.self) { try Self.request(["topics", "create-partitioned-topic", "t", "-p", "0"]) }
         try Self.check(["topics", "update-partitioned-topic", "t", "-p", "6"], "POST", "\(t)/partitions", body: "6")
         try Self.check(["topics", "update", "t", "-p", "6"], "POST", "\(t)/partitions", body: "6")
