@@ -17,7 +17,8 @@ extension PulsarConnection {
             try await topic.checkProducerQuota()
             let (producer, ready) = try await topic.addProducer(
                 name: request.hasProducerName ? request.producerName : nil, accessMode: request.producerAccessMode,
-                connection: ObjectIdentifier(self), producerID: request.producerID, requestID: request.requestID, brokerName: self.broker.name, sink: self
+                connection: ObjectIdentifier(self), producerID: request.producerID, requestID: request.requestID,
+                topicEpoch: request.hasTopicEpoch ? request.topicEpoch : nil, brokerName: self.broker.name, sink: self
             )
             let registered = try await self.eventLoop.submit { self.machine.producerCreated(request.producerID, producer) }.get()
             guard registered else {
@@ -25,7 +26,7 @@ extension PulsarConnection {
                 return
             }
             let lastSequenceID = await topic.lastSequenceID(of: producer.name)
-            self.send(Self.producerSuccess(request.requestID, producer.name, ready: ready, lastSequenceID: lastSequenceID))
+            self.send(Self.producerSuccess(request.requestID, producer.name, ready: ready, lastSequenceID: lastSequenceID, topicEpoch: producer.topicEpoch))
             // Closed by its topic before it was registered here: the client hears it now.
             if producer.isClosed { self.producerClosed(producer) }
         } catch {
@@ -52,13 +53,16 @@ extension PulsarConnection {
 
     /// PRODUCER_SUCCESS; `lastSequenceID` is the producer's highest sequence id stored
     /// (deduplication), or -1.
-    static func producerSuccess(_ requestID: UInt64, _ name: String, ready: Bool, lastSequenceID: Int64 = -1) -> Pulsar_Proto_BaseCommand {
+    static func producerSuccess(
+        _ requestID: UInt64, _ name: String, ready: Bool, lastSequenceID: Int64 = -1, topicEpoch: UInt64? = nil
+    ) -> Pulsar_Proto_BaseCommand {
         var command = Pulsar_Proto_BaseCommand()
         command.type = .producerSuccess
         command.producerSuccess.requestID = requestID
         command.producerSuccess.producerName = name
         command.producerSuccess.lastSequenceID = lastSequenceID
         command.producerSuccess.producerReady = ready
+        if let topicEpoch { command.producerSuccess.topicEpoch = topicEpoch }
         return command
     }
 

@@ -8,7 +8,7 @@ extension PulsarConnection: ProducerSink, ConsumerSink {
     func producerReady(_ producer: Producer) {
         self.eventLoop.execute {
             guard self.machine.producer(producer.producerID) === producer else { return }
-            self.send(Self.producerSuccess(producer.requestID, producer.name, ready: true))
+            self.send(Self.producerSuccess(producer.requestID, producer.name, ready: true, topicEpoch: producer.topicEpoch))
         }
     }
 

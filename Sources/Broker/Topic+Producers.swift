@@ -8,15 +8,20 @@ extension Topic {
     /// - Exclusive needs the topic to have no producer.
     /// - WaitForExclusive is queued while other producers exist and let in, in order,
     ///   when the last one leaves (``ProducerSink/producerReady(_:)``).
-    /// - ExclusiveWithFencing closes every other producer and takes the topic.
+    /// - ExclusiveWithFencing closes every other producer, and those waiting, and takes the
+    ///   topic.
     ///
-    /// The same connection asking again for the same producer id gets the producer it has.
+    /// An exclusive producer that takes the topic raises its epoch; one that reconnects
+    /// with an earlier epoch than the topic's was fenced meanwhile and is refused, as
+    /// Pulsar does. The same connection asking again for the same producer id gets the
+    /// producer it has.
     func addProducer(
         name requested: String?,
         accessMode: Pulsar_Proto_ProducerAccessMode,
         connection: ObjectIdentifier,
         producerID: UInt64,
         requestID: UInt64,
+        topicEpoch: UInt64? = nil,
         brokerName: String,
         sink: any ProducerSink
     ) throws(BrokerError) -> (producer: Producer, ready: Bool) {
@@ -36,22 +41,27 @@ extension Topic {
             name = Producer.generatedName(broker: brokerName, number: self.producerCounter)
         }
         let producer = Producer(
-            topic: self, name: name, producerID: producerID, requestID: requestID, connection: connection, exclusive: accessMode != .shared, sink: sink
+            topic: self, name: name, producerID: producerID, requestID: requestID, connection: connection, exclusive: accessMode != .shared,
+            requestedEpoch: accessMode == .shared ? nil : topicEpoch, sink: sink
         )
         switch accessMode {
         case .exclusive:
-            if !self.producers.isEmpty {
+            if !self.producers.isEmpty || !self.waiting.isEmpty {
                 throw BrokerError(.producerFenced, "\(self.name) already has a producer; an exclusive one cannot join")
             }
+            try self.takeEpoch(producer)
         case .waitForExclusive:
             if !self.producers.isEmpty {
                 self.waiting.append(producer)
                 return (producer, false)
             }
+            try self.takeEpoch(producer)
         case .exclusiveWithFencing:
-            let others = self.producers.values
+            let others = Array(self.producers.values) + self.waiting
             self.producers.removeAll()
+            self.waiting.removeAll()
             for other in others where other.markClosed() { other.sink.producerClosed(other) }
+            try self.takeEpoch(producer)
         default:
             if self.producers.values.contains(where: \.exclusive) {
                 throw BrokerError(.producerFenced, "\(self.name) has an exclusive producer")
@@ -67,11 +77,31 @@ extension Topic {
         _ = producer.markClosed()
         if self.producers[producer.name] === producer { self.producers[producer.name] = nil }
         self.waiting.removeAll { $0 === producer }
-        if self.producers.isEmpty, !self.waiting.isEmpty {
+        while self.producers.isEmpty, !self.waiting.isEmpty {
             let next = self.waiting.removeFirst()
+            do {
+                try self.takeEpoch(next)
+            } catch {
+                if next.markClosed() { next.sink.producerClosed(next) }
+                continue
+            }
             self.producers[next.name] = next
             next.sink.producerReady(next)
         }
         self.noteIfIdle()
+    }
+
+    /// Gives `producer` the topic's next epoch, or the one it held before when it
+    /// reconnects; refuses (`producerFenced`) one whose epoch has passed: another
+    /// exclusive producer held the topic in between.
+    private func takeEpoch(_ producer: Producer) throws(BrokerError) {
+        if let requested = producer.requestedEpoch, let current = self.topicEpoch, requested < current {
+            throw BrokerError(
+                .producerFenced, "\(self.name): producer \(producer.name) was fenced: the topic epoch moved to \(current) after its \(requested)"
+            )
+        }
+        let epoch = producer.requestedEpoch ?? self.topicEpoch.map { $0 + 1 } ?? 0
+        self.topicEpoch = epoch
+        producer.granted(epoch: epoch)
     }
 }

@@ -30,6 +30,9 @@ actor Topic {
     var waiting: [Producer] = []
     var subscriptions: [String: Subscription] = [:]
     var producerCounter = 0
+    /// The epoch of exclusive access: raised each time an exclusive producer takes the
+    /// topic (nil: none ever did since it loaded here).
+    var topicEpoch: UInt64?
     nonisolated let logger: Logger
     /// Set once by ``close(_:)``; from then on the topic takes no one new.
     private nonisolated let closedFlag = Atomic<Bool>(false)

@@ -120,7 +120,8 @@ final class ClientChannelHandler: ChannelDuplexHandler {
                     )
                 }
             }
-            guard self.machine.sending(request, id: requestID) else {
+            let producer = command.type == .producer ? command.producer.producerID : nil
+            guard self.machine.sending(request, id: requestID, producer: producer) else {
                 request.timeout?.cancel()
                 answer.fail(self.closeError ?? PulsarClientError(.connectionClosed, "the connection is closed"))
                 promise?.succeed()

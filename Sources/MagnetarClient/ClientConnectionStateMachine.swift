@@ -39,20 +39,31 @@ struct ClientConnectionStateMachine<Request, Listener> {
     private var requests: [UInt64: Request] = [:]
     private var producers: [UInt64: Listener] = [:]
     private var consumers: [UInt64: Listener] = [:]
+    /// PRODUCER requests not answered yet, by producer id: a WaitForExclusive producer
+    /// that the broker closes while it waits to be let in has its request failed.
+    private var producerRequests: [UInt64: UInt64] = [:]
 
     var pendingRequests: Int { self.requests.count }
 
     /// A request is about to be written. False when the connection is closed: the caller
     /// fails it at once.
-    mutating func sending(_ request: Request, id: UInt64) -> Bool {
+    mutating func sending(_ request: Request, id: UInt64, producer: UInt64? = nil) -> Bool {
         guard self.state != .closed else { return false }
         self.requests[id] = request
+        if let producer { self.producerRequests[producer] = id }
         return true
     }
 
     /// A request's timeout fired: it is removed and returned, unless already answered.
     mutating func timedOut(_ id: UInt64) -> Request? {
-        self.requests.removeValue(forKey: id)
+        self.forgetProducerRequest(id)
+        return self.requests.removeValue(forKey: id)
+    }
+
+    private mutating func forgetProducerRequest(_ requestID: UInt64) {
+        if !self.producerRequests.isEmpty, let producer = self.producerRequests.first(where: { $0.value == requestID })?.key {
+            self.producerRequests[producer] = nil
+        }
     }
 
     mutating func register(producer id: UInt64, _ listener: Listener) -> Bool {
@@ -143,13 +154,21 @@ struct ClientConnectionStateMachine<Request, Listener> {
         case .error:
             let error = command.error
             guard let request = self.requests.removeValue(forKey: error.requestID) else { return .none }
+            self.forgetProducerRequest(error.requestID)
             return .fail(request, PulsarClientError(.brokerError, error.message, serverError: error.error))
         case .sendReceipt:
             return self.producers[command.sendReceipt.producerID].map { .deliver($0, frame) } ?? .none
         case .sendError:
             return self.producers[command.sendError.producerID].map { .deliver($0, frame) } ?? .none
         case .closeProducer:
-            return self.producers.removeValue(forKey: command.closeProducer.producerID).map { .deliver($0, frame) } ?? .none
+            let producerID = command.closeProducer.producerID
+            // Closed while waiting to be let in (fenced): its PRODUCER request fails, and it
+            // registers again, to be refused if it was fenced for good.
+            if let requestID = self.producerRequests.removeValue(forKey: producerID), let request = self.requests.removeValue(forKey: requestID) {
+                self.producers[producerID] = nil
+                return .fail(request, PulsarClientError(.connectionClosed, "the broker closed producer \(producerID) before letting it in"))
+            }
+            return self.producers.removeValue(forKey: producerID).map { .deliver($0, frame) } ?? .none
         case .message:
             return self.consumers[command.message.consumerID].map { .deliver($0, frame) } ?? .none
         case .activeConsumerChange:
@@ -167,6 +186,7 @@ struct ClientConnectionStateMachine<Request, Listener> {
 
     private mutating func answer(_ requestID: UInt64, _ frame: PulsarFrame) -> Action {
         guard let request = self.requests.removeValue(forKey: requestID) else { return .none }
+        self.forgetProducerRequest(requestID)
         return .succeed(request, frame)
     }
 }

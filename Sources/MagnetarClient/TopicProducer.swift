@@ -23,6 +23,9 @@ final class TopicProducer: ConnectionListener, Sendable {
         var flushTimer: Scheduled<Void>?
         var flushAt: ContinuousClock.Instant?
         var expiryTimer: RepeatedTask?
+        /// The topic epoch the broker gave this exclusive producer: sent again when it
+        /// reconnects, so that a producer fenced meanwhile stays fenced.
+        var topicEpoch: UInt64?
     }
 
     let client: PulsarClient
@@ -72,7 +75,7 @@ final class TopicProducer: ConnectionListener, Sendable {
 
     private func register(on connection: ClientConnection) async throws(PulsarClientError) {
         connection.register(producer: self.producerID, self)
-        let (epoch, name) = self.state.withLock { ($0.epoch, $0.machine.producerName) }
+        let (epoch, name, topicEpoch) = self.state.withLock { ($0.epoch, $0.machine.producerName, $0.topicEpoch) }
         let frame: PulsarFrame
         do {
             let timeout = self.configuration.accessMode == .waitForExclusive ? nil : self.client.configuration.operationTimeout
@@ -88,6 +91,7 @@ final class TopicProducer: ConnectionListener, Sendable {
                 }
                 command.producer.epoch = epoch
                 command.producer.producerAccessMode = self.configuration.accessMode.wire
+                if let topicEpoch { command.producer.topicEpoch = topicEpoch }
                 return command
             }
         } catch {
@@ -98,6 +102,7 @@ final class TopicProducer: ConnectionListener, Sendable {
         let actions: Machine.Actions? = self.state.withLock { state in
             guard !state.closed else { return nil }
             state.epoch += 1
+            if success.hasTopicEpoch { state.topicEpoch = success.topicEpoch }
             state.connection = connection
             state.reconnecting = false
             let actions = state.machine.connected(producerName: success.producerName, lastSequenceID: success.lastSequenceID)

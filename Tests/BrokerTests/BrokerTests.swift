@@ -342,7 +342,7 @@ struct ClientFeatureTests {
     @Test(arguments: [
         "reader", "reader-batched", "reader-seek", "seek", "seek-batched", "negative-ack", "cumulative", "partitioned",
         "exclusive-producer", "key-shared", "pattern", "failover", "batch-index-ack", "wait-for-exclusive", "exclusive-with-fencing",
-        "http-lookup",
+        "fenced-stays-fenced", "http-lookup",
     ])
     func feature(_ name: String) async throws {
         let cluster = try await BrokerCluster.start(label: "feature-\(name)")

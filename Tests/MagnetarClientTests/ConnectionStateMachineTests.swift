@@ -69,6 +69,33 @@ struct ConnectionStateMachineTests {
         }
     }
 
+    @Test func aWaitingProducerClosedByTheBrokerHasItsRequestFailed() {
+        var machine = Self.active()
+        let registered = machine.register(producer: 9, "waiting")
+        let sent = machine.sending("producer", id: 6, producer: 9)
+        #expect(registered && sent)
+        guard case .none = machine.received(Self.frame(.producerSuccess) { $0.producerSuccess.requestID = 6; $0.producerSuccess.producerReady = false }) else {
+            Issue.record("a not-ready producer was completed")
+            return
+        }
+        guard case .fail(let request, let error) = machine.received(Self.frame(.closeProducer) { $0.closeProducer.producerID = 9 }) else {
+            Issue.record("a CLOSE_PRODUCER for a waiting producer left its request waiting")
+            return
+        }
+        #expect(request == "producer" && error.isRetriable)
+        #expect(machine.pendingRequests == 0)
+        // Once let in, a CLOSE_PRODUCER goes to the producer itself.
+        _ = machine.register(producer: 9, "ready")
+        _ = machine.sending("producer again", id: 7, producer: 9)
+        guard case .succeed = machine.received(Self.frame(.producerSuccess) { $0.producerSuccess.requestID = 7 }),
+            case .deliver(let listener, _) = machine.received(Self.frame(.closeProducer) { $0.closeProducer.producerID = 9 })
+        else {
+            Issue.record("a ready producer's CLOSE_PRODUCER was not delivered to it")
+            return
+        }
+        #expect(listener == "ready")
+    }
+
     @Test func framesGoToTheirProducerOrConsumerAndBrokerClosesUnregister() {
         var machine = Self.active()
         let producerRegistered = machine.register(producer: 1, "producer-1")

@@ -86,4 +86,31 @@ struct TopicsAndAccessTests {
         await reader.close()
         await first.close()
     }
+
+    @Test func aFencedProducerStaysFencedAfterTheFencerLeaves() async throws {
+        let cluster = try await SharedCluster.get()
+        let client = try cluster.client()
+        defer { Task { await client.close() } }
+        for mode in [ProducerConfiguration.AccessMode.exclusive, .waitForExclusive] {
+            let topic = uniqueTopic("fenced")
+            let holder = try await client.createProducer(topic: topic, configuration: ProducerConfiguration(accessMode: mode))
+            try await holder.send("from the holder")
+            let fencer = try await client.createProducer(topic: topic, configuration: ProducerConfiguration(accessMode: .exclusiveWithFencing))
+            try await fencer.send("from the fencer")
+            // The holder reconnects with its topic epoch; once the fencer is gone it must not
+            // take the topic back: the epoch moved on.
+            let late = Task { try await holder.send("after fencing") }
+            try await Task.sleep(for: .milliseconds(300))
+            await fencer.close()
+            let fenced = await #expect(throws: PulsarClientError.self) { _ = try await late.value }
+            #expect(fenced?.serverError == .producerFenced || fenced?.code == .producerClosed, "\(mode): \(String(describing: fenced))")
+            await holder.close()
+
+            let reader = try await client.createReader(topic: topic)
+            var texts: [String] = []
+            while try await reader.hasMessageAvailable() { texts.append(try await reader.readNext().text) }
+            #expect(texts == ["from the holder", "from the fencer"], "\(mode)")
+            await reader.close()
+        }
+    }
 }

@@ -249,6 +249,25 @@ elif feature == "exclusive-with-fencing":
     except Exception as error:
         assert isinstance(error, pulsar.ProducerFenced), repr(error)
     fencer.close()
+elif feature == "fenced-stays-fenced":
+    # The fenced producer reconnects with its topic epoch; when the fencer has gone, the
+    # epoch it holds is past, and it is refused instead of taking the topic back.
+    old = client.create_producer(topic, access_mode=pulsar.ProducerAccessMode.Exclusive, send_timeout_millis=5000)
+    old.send(b"before")
+    fencer = client.create_producer(topic, access_mode=pulsar.ProducerAccessMode.ExclusiveWithFencing)
+    fencer.send(b"fencer")
+    fencer.close()
+    time.sleep(1)
+    try:
+        old.send(b"after")
+        raise AssertionError("a fenced producer took the topic back")
+    except Exception as error:
+        assert isinstance(error, pulsar.ProducerFenced), repr(error)
+    reader = client.create_reader(topic, pulsar.MessageId.earliest)
+    got = []
+    while reader.has_message_available():
+        got.append(reader.read_next(timeout_millis=5000).data())
+    assert got == [b"before", b"fencer"], got
 elif feature == "http-lookup":
     http_client = pulsar.Client(http_url, operation_timeout_seconds=20)
     producer = http_client.create_producer(topic)
