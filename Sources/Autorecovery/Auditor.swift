@@ -1,0 +1,72 @@
+import Foundation
+import Ledger
+import Logging
+import Metadata
+
+/// Finds lost bookies and marks their ledgers under-replicated. Every bookie runs one; the
+/// one holding `/ledgers/underreplication/auditor` (ephemeral, won by compare-and-set)
+/// audits, every `interval`: a bookie the cluster knows (by its cookie or a ledger's
+/// ensembles) missing from `/bookies/available` for longer than the grace period, or
+/// decommissioned, is lost (``BookieAbsence``), and each closed ledger with a copy on a
+/// lost bookie gets a mark naming it (``LedgerAudit``). A new leader starts its absence
+/// clocks afresh.
+struct Auditor: Sendable {
+    let metadata: any MetadataStore
+    let session: ReplicationSession
+    let configuration: AutorecoveryService.Configuration
+    let metrics: AutorecoveryMetrics
+    let logger: Logger
+
+    func run() async {
+        var absence = BookieAbsence<ContinuousClock.Instant>(grace: self.configuration.lostBookieGrace)
+        var leading = false
+        while !Task.isCancelled {
+            do {
+                let leader = try await self.lead()
+                if leader != leading {
+                    self.logger.info(leader ? "auditing as leader" : "no longer the auditor", metadata: ["id": "\(self.configuration.id)"])
+                    absence = BookieAbsence(grace: self.configuration.lostBookieGrace)
+                    leading = leader
+                }
+                if leader { try await self.audit(&absence) }
+            } catch {
+                self.logger.warning("audit failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: self.configuration.auditInterval)
+        }
+    }
+
+    /// Whether this auditor leads, taking the key when it is free.
+    private func lead() async throws -> Bool {
+        guard let session = self.session.current else { return false }
+        do {
+            try await self.metadata.put(
+                ClusterLayout.auditor, value: Array(self.configuration.id.utf8), expecting: .absent, session: session
+            )
+            return true
+        } catch let error as MetadataError where error.code == .alreadyExists {
+            return try await self.metadata.get(ClusterLayout.auditor)?.session == session.id
+        }
+    }
+
+    /// One audit: decides the lost bookies and marks their closed ledgers.
+    func audit(_ absence: inout BookieAbsence<ContinuousClock.Instant>) async throws {
+        let registered = Set(try await self.metadata.children(of: ClusterLayout.availableBookies))
+        let decommissioned = try await UnderReplication.decommissioned(in: self.metadata)
+        let cookies = Set(try await self.metadata.children(of: ClusterLayout.cookies))
+        let ledgers = try await UnderReplication.allLedgers(in: self.metadata).compactMap { id, metadata in
+            (try? metadata.get()).map { (id: id, metadata: $0) }
+        }
+        let known = ledgers.reduce(into: cookies) { $0.formUnion($1.metadata.bookies) }
+        let lost = absence.observe(now: .now, known: known, registered: registered, decommissioned: decommissioned)
+        var marked = 0
+        for (id, bookies) in LedgerAudit.ledgersToMark(ledgers, lost: lost) {
+            let reason = bookies.isSubset(of: decommissioned) ? "decommissioned" : "lost"
+            if try await UnderReplication.mark(id, bookies: bookies, reason: reason, in: self.metadata) { marked += 1 }
+        }
+        if marked > 0 {
+            self.logger.info("marked ledgers under-replicated", metadata: ["count": "\(marked)", "lost": "\(lost.sorted())"])
+        }
+        self.metrics.underReplicatedLedgers.record(try await UnderReplication.markedLedgers(in: self.metadata).count)
+    }
+}
