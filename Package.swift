@@ -213,7 +213,7 @@ let package = Package(
         .executableTarget(
             name: "bookie",
             dependencies: [
-                "MagnetarVersion", "BookieServer", "Settings",
+                "Autorecovery", "MagnetarVersion", "BookieServer", "Settings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -317,7 +317,7 @@ let package = Package(
         .testTarget(
             name: "AutorecoveryTests",
             dependencies: [
-                "Autorecovery", "ClusterTesting", "ClusterVerification", "Ledger", "Metadata", "bookie", "magnetar",
+                "Autorecovery", "ClusterTesting", "ClusterVerification", "Ledger", "Metadata", "bookie", "broker", "magnetar",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

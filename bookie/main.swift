@@ -1,4 +1,5 @@
 import ArgumentParser
+import Autorecovery
 import BookieServer
 import Logging
 import MagnetarVersion

@@ -19,7 +19,7 @@ public struct BookieAbsence<Instant: InstantProtocol>: Sendable where Instant.Du
         let missing = known.subtracting(registered)
         self.missingSince = self.missingSince.filter { missing.contains($0.key) }
         for bookie in missing where self.missingSince[bookie] == nil { self.missingSince[bookie] = now }
-        let overdue = self.missingSince.filter { now - $0.value >= self.grace }.keys
+        let overdue = self.missingSince.filter { $0.value.duration(to: now) >= self.grace }.keys
         return Set(overdue).union(decommissioned)
     }
 }

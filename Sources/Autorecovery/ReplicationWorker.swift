@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Ledger
 import Logging
@@ -35,8 +36,9 @@ struct ReplicationWorker: Sendable {
         for id in try await UnderReplication.markedLedgers(in: self.metadata).shuffled() {
             guard !Task.isCancelled, let session = self.session.current else { return }
             let lock = ClusterLayout.replicationLock(UInt64(id))
+            let claim: Int64
             do {
-                try await self.metadata.put(lock, value: Array(self.configuration.id.utf8), expecting: .absent, session: session)
+                claim = try await self.metadata.put(lock, value: Array(self.configuration.id.utf8), expecting: .absent, session: session)
             } catch let error as MetadataError where error.code == .alreadyExists {
                 continue  // Another worker has it.
             }
@@ -45,7 +47,8 @@ struct ReplicationWorker: Sendable {
             } catch {
                 self.logger.warning("re-replication failed; the ledger stays marked", metadata: ["ledger": "\(id)", "error": "\(error)"])
             }
-            try? await self.metadata.delete(lock)
+            // Only this claim: had the session ended meanwhile, the key may be another's.
+            try? await self.metadata.delete(lock, expecting: .version(claim))
         }
     }
 

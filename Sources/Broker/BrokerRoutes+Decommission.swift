@@ -39,8 +39,9 @@ extension BrokerRoutes {
         router.put("/admin/v2/bookies/{bookie}/decommission") { _, route in
             let id = try bookie(route)
             let metadata = try context().metadata
-            let known = try await metadata.get(ClusterLayout.cookie(id)) != nil || (try await metadata.get(ClusterLayout.availableBookie(id))) != nil
-            guard known else { throw RESTError(.notFound, reason: "bookie \(id) is not known to the cluster") }
+            let cookie = try await metadata.get(ClusterLayout.cookie(id))
+            let registration = try await metadata.get(ClusterLayout.availableBookie(id))
+            guard cookie != nil || registration != nil else { throw RESTError(.notFound, reason: "bookie \(id) is not known to the cluster") }
             try await UnderReplication.decommission(id, in: metadata)
             return try Response.json(try await status(id))
         }

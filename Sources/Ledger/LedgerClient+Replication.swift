@@ -110,9 +110,10 @@ extension LedgerClient {
                 if next - copy.fragment.entries.startIndex >= 16, let done = try await group.next() { collect(done) }
                 let entryID = copy.fragment.entries[next]
                 next += 1
-                // Surviving replicas first; bookies being replaced last (one may be a
-                // decommissioned bookie that still serves).
-                let others = metadata.writeSet(for: entryID).filter { $0 != copy.fragment.bookie }
+                // Surviving replicas first; bookies being replaced last (a decommissioned
+                // bookie still serves), the fragment's own bookie included unless it is the
+                // target.
+                let others = metadata.writeSet(for: entryID).filter { $0 != copy.target }
                 let sources = others.filter { !replacing.contains($0) } + others.filter { replacing.contains($0) }
                 group.addTask {
                     let written = try await self.copyEntry(

@@ -11,10 +11,11 @@ public struct UnderReplicationMarker: Codable, Hashable, Sendable {
     /// Milliseconds since 1970.
     public var markedAt: Int64
 
-    public init(bookies: [String], reason: String, markedAt: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) {
+    /// A mark made now, unless `markedAt` says when.
+    public init(bookies: [String], reason: String, markedAt: Int64? = nil) {
         self.bookies = bookies.sorted()
         self.reason = reason
-        self.markedAt = markedAt
+        self.markedAt = markedAt ?? Int64(Date().timeIntervalSince1970 * 1000)
     }
 }
 

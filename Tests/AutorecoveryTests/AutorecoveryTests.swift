@@ -46,10 +46,12 @@ struct AutorecoveryTests {
         await cluster.stop()
     }
 
-    /// A live bookie marked decommissioned takes no new ensembles and is drained through
-    /// the same path; once no ledger names it, its registration and cookie are removed.
+    /// `magnetar admin bookies decommission` through a broker: the live bookie is marked,
+    /// takes no new ensembles, is drained through autorecovery, and once no ledger names
+    /// it, its registration and cookie are removed.
     @Test func aDecommissionedBookieIsDrainedAndRemoved() async throws {
         let cluster = try await ReplicationCluster.start(bookies: 4, label: "rerep-decommission")
+        var broker: ChildProcess?
         do {
             for _ in 0..<4 { _ = try await cluster.writeLedger(ensemble: 3, writeQuorum: 3, ackQuorum: 2, entries: 100) }
             let ledgers = try await UnderReplication.ledgerIDs(in: cluster.metadata)
@@ -60,25 +62,48 @@ struct AutorecoveryTests {
             } catch let error as LedgerError {
                 #expect(error.code == .invalidArgument)
             }
-            try await UnderReplication.decommission(leaving, in: cluster.metadata)
+            let httpPort = try FreePort.allocate()
+            let started = try ChildProcess(
+                try BuiltProducts.path(of: "broker"),
+                ["--metadata-url", cluster.bookies.metadataURL, "--listen", "127.0.0.1:\(try FreePort.allocate())", "--http-port", "\(httpPort)"],
+                logPath: cluster.directory.file("broker.log")
+            )
+            broker = started
+            try await started.waitForOutput("broker serving")
+            let magnetar = try BuiltProducts.path(of: "magnetar")
+            let url = "http://127.0.0.1:\(httpPort)"
+            let unknown = try await ChildProcess.run(magnetar, ["admin", "bookies", "decommission", "no-such-bookie", "--admin-url", url])
+            #expect(unknown.status == 1 && unknown.output.contains("not known"), "\(unknown.output)")
+
+            let decommission = Task {
+                try await ChildProcess.run(
+                    magnetar, ["admin", "bookies", "decommission", leaving, "--admin-url", url, "--wait-seconds", "60"], timeout: .seconds(90)
+                )
+            }
             // New ensembles leave it out while it drains.
+            let marked = try await waitUntil(timeout: .seconds(10)) {
+                try await cluster.metadata.get(ClusterLayout.decommissionedBookie(leaving)) != nil
+            }
+            #expect(marked)
             for _ in 0..<3 {
                 let placed = try await cluster.writeLedger(ensemble: 3, writeQuorum: 3, ackQuorum: 2, entries: 1)
                 #expect(!placed.bookies.contains(leaving), "a new ledger went to the decommissioned bookie")
             }
+            let result = try await decommission.value
+            #expect(result.status == 0 && result.output.contains("drained and removed"), "\(result.output)")
             let all = try await UnderReplication.ledgerIDs(in: cluster.metadata)
-            let drained = try await waitUntil(timeout: .seconds(30)) { try await UnderReplication.ledgers(referencing: leaving, in: cluster.metadata).isEmpty }
-            #expect(drained, "ledgers still name \(leaving)")
+            #expect(try await UnderReplication.ledgers(referencing: leaving, in: cluster.metadata).isEmpty)
             #expect(try await cluster.replicaProblems(all).isEmpty)
             for id in ledgers { #expect(try await cluster.readsBack(id, entries: 100)) }
-            try await UnderReplication.removeDecommissioned(leaving, in: cluster.metadata)
             #expect(try await cluster.metadata.get(ClusterLayout.availableBookie(leaving)) == nil)
             #expect(try await cluster.metadata.get(ClusterLayout.cookie(leaving)) == nil)
             #expect(try await cluster.metadata.get(ClusterLayout.decommissionedBookie(leaving)) == nil)
         } catch {
+            broker?.stop()
             await cluster.stop()
             throw error
         }
+        broker?.stop()
         await cluster.stop()
     }
 
