@@ -61,7 +61,13 @@ struct Auditor: Sendable {
         let known = ledgers.reduce(into: cookies) { $0.formUnion($1.metadata.bookies) }
         let lost = absence.observe(now: .now, known: known, registered: registered, decommissioned: decommissioned)
         var marked = 0
-        for (id, bookies) in LedgerAudit.ledgersToMark(ledgers, lost: lost) {
+        for (id, found) in LedgerAudit.ledgersToMark(ledgers, lost: lost) {
+            // Read again just before marking: a worker may have moved the copies since.
+            guard let stored = try await self.metadata.get(ClusterLayout.ledger(UInt64(id))),
+                let current = try? LedgerMetadata.decoded(stored.value, ledgerID: id)
+            else { continue }
+            let bookies = found.intersection(current.bookies)
+            if bookies.isEmpty { continue }
             let reason = bookies.isSubset(of: decommissioned) ? "decommissioned" : "lost"
             if try await UnderReplication.mark(id, bookies: bookies, reason: reason, in: self.metadata) { marked += 1 }
         }

@@ -4,6 +4,7 @@ import Ledger
 import Logging
 import Metadata
 import NIOCore
+import Synchronization
 
 /// Real bookies with autorecovery on fast settings (audits every 0.5 s, a bookie lost
 /// after 2 s away, sessions of 2 s), a metadata store and a ledger client for a test.
@@ -45,16 +46,19 @@ struct ReplicationCluster {
     /// Writes and closes a ledger of `entries` entries of `size` bytes.
     func writeLedger(ensemble: Int, writeQuorum: Int, ackQuorum: Int, entries: Int, size: Int = 512) async throws -> LedgerMetadata {
         let writer = try await self.client.createLedger(ensembleSize: ensemble, writeQuorum: writeQuorum, ackQuorum: ackQuorum)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var sent = 0
-            while sent < entries {
-                let batch = min(64, entries - sent)
-                for offset in 0..<batch {
-                    let entry = Int64(sent + offset)
-                    group.addTask { _ = try await writer.append(Self.payload(writer.ledgerID, entry, size: size)) }
+        // Appends are numbered in call order: all are called in order, then awaited.
+        let outcome = Mutex<(left: Int, failure: LedgerError?)>((entries, nil))
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            for entry in 0..<Int64(entries) {
+                writer.append(Self.payload(writer.ledgerID, entry, size: size)) { result in
+                    let finished = outcome.withLock { state -> (Bool, LedgerError?) in
+                        state.left -= 1
+                        if case .failure(let error) = result, state.failure == nil { state.failure = error }
+                        return (state.left == 0, state.failure)
+                    }
+                    guard finished.0 else { return }
+                    if let failure = finished.1 { continuation.resume(throwing: failure) } else { continuation.resume() }
                 }
-                try await group.waitForAll()
-                sent += batch
             }
         }
         return try await writer.close()
