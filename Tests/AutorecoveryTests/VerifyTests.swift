@@ -44,6 +44,15 @@ struct VerifyTests {
             let orphan = try await cluster.writeLedger(ensemble: 2, writeQuorum: 2, ackQuorum: 2, entries: 3)
             _ = orphan
             let orphanID = try await UnderReplication.ledgerIDs(in: cluster.metadata).last!
+            // A ledger closed short of entries its bookies saw confirmed: their LAC is past its end.
+            let shortWriter = try await cluster.client.createLedger(ensembleSize: 3, writeQuorum: 3, ackQuorum: 3)
+            for entry in 0..<10 { _ = try await shortWriter.append(ReplicationCluster.payload(shortWriter.ledgerID, Int64(entry), size: 16)) }
+            var short = try await shortWriter.close()
+            let shortVersion = try await cluster.client.readMetadata(shortWriter.ledgerID).1
+            short.lastEntryID = 2
+            try await cluster.metadata.put(
+                ClusterLayout.ledger(UInt64(shortWriter.ledgerID)), value: Array(try JSONEncoder().encode(short)), expecting: .version(shortVersion)
+            )
             let broken = "public/default/persistent/broken"
             try await Self.put(cluster, ClusterLayout.managedLedger(broken), #"{"ledgers":[{"id":999999,"entries":0,"size":0}]}"#)
             try await Self.put(cluster, ClusterLayout.cursor("ahead", of: topic), #"{"markDelete":{"ledgerID":\#(ids[1]),"entryID":500},"acked":[]}"#)
@@ -52,10 +61,12 @@ struct VerifyTests {
             #expect(found.status == 1, "\(found.output)")
             let report = try JSONDecoder().decode(VerificationReport.self, from: Data(found.output.utf8))
             let kinds = Set(report.problems.map(\.kind))
-            #expect(kinds == [.missingEntries, .orphanLedger, .missingLedger, .cursorBeyondEnd], "\(report.problems)")
+            #expect(kinds == [.missingEntries, .orphanLedger, .missingLedger, .cursorBeyondEnd, .lacAhead], "\(report.problems)")
+            #expect(report.problems.contains { $0.kind == .lacAhead && $0.ledger == shortWriter.ledgerID && ($0.firstEntry ?? 0) >= 8 })
             let missing = report.problems.filter { $0.kind == .missingEntries }
             #expect(missing.count == 1 && missing[0].ledger == ids[0] && missing[0].bookie == spare && missing[0].count == 120, "\(missing)")
             #expect(report.problems.contains { $0.kind == .orphanLedger && $0.ledger == orphanID })
+            #expect(report.problems.filter { $0.kind == .orphanLedger }.count == 2, "the orphan and the short ledger")
             #expect(report.problems.contains { $0.kind == .missingLedger && $0.ledger == 999999 && $0.topic == broken })
             #expect(report.problems.contains { $0.kind == .cursorBeyondEnd && $0.cursor == "ahead" })
             _ = replaced
@@ -72,6 +83,7 @@ struct VerifyTests {
             try await cluster.metadata.delete(ClusterLayout.managedLedger(broken))
             try await cluster.metadata.delete(ClusterLayout.cursor("ahead", of: topic))
             try await cluster.client.deleteLedger(orphanID)
+            try await cluster.client.deleteLedger(shortWriter.ledgerID)
             let again = try await Self.verify(cluster)
             #expect(again.status == 0, "\(again.output)")
         } catch {
