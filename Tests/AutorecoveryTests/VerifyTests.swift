@@ -21,8 +21,7 @@ struct VerifyTests {
     @Test func aCleanClusterIsCleanAndPlantedProblemsAreFound() async throws {
         let cluster = try await ReplicationCluster.start(bookies: 4, label: "verify")
         do {
-            let first = try await cluster.writeLedger(ensemble: 3, writeQuorum: 3, ackQuorum: 2, entries: 120)
-            _ = first
+            _ = try await cluster.writeLedger(ensemble: 3, writeQuorum: 3, ackQuorum: 2, entries: 120)
             _ = try await cluster.writeLedger(ensemble: 3, writeQuorum: 2, ackQuorum: 2, entries: 120)
             let ids = try await UnderReplication.ledgerIDs(in: cluster.metadata)
             let topic = "public/default/persistent/orders"
@@ -38,11 +37,9 @@ struct VerifyTests {
             // does not exist; a cursor past its topic's end.
             var (damaged, version) = try await cluster.client.readMetadata(ids[0])
             let spare = Set(cluster.bookies.ids).subtracting(damaged.bookies).first!
-            let replaced = damaged.ensembles[0].bookies[1]
             damaged.ensembles[0].bookies[1] = spare
             try await cluster.metadata.put(ClusterLayout.ledger(UInt64(ids[0])), value: Array(try JSONEncoder().encode(damaged)), expecting: .version(version))
-            let orphan = try await cluster.writeLedger(ensemble: 2, writeQuorum: 2, ackQuorum: 2, entries: 3)
-            _ = orphan
+            _ = try await cluster.writeLedger(ensemble: 2, writeQuorum: 2, ackQuorum: 2, entries: 3)
             let orphanID = try await UnderReplication.ledgerIDs(in: cluster.metadata).last!
             // A ledger closed short of entries its bookies saw confirmed: their LAC is past its end.
             let shortWriter = try await cluster.client.createLedger(ensembleSize: 3, writeQuorum: 3, ackQuorum: 3)
@@ -69,7 +66,6 @@ struct VerifyTests {
             #expect(report.problems.filter { $0.kind == .orphanLedger }.count == 2, "the orphan and the short ledger")
             #expect(report.problems.contains { $0.kind == .missingLedger && $0.ledger == 999999 && $0.topic == broken })
             #expect(report.problems.contains { $0.kind == .cursorBeyondEnd && $0.cursor == "ahead" })
-            _ = replaced
 
             // --repair marks the damaged ledger; the bookies' workers top the spare up in place.
             let repair = try await Self.verify(cluster, ["--repair"])
