@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "BookieServer",
             dependencies: [
-                "BookieStorage", "BookieWire", "MagnetarHTTP", "Metadata",
+                "Autorecovery", "BookieStorage", "BookieWire", "MagnetarHTTP", "Metadata",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -126,6 +126,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Autorecovery",
+            dependencies: [
+                "Ledger", "Metadata",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "ClusterVerification", dependencies: ["Ledger", "Metadata"], swiftSettings: strictSettings),
         .target(
             name: "Broker",
             dependencies: [
@@ -211,7 +222,7 @@ let package = Package(
         .executableTarget(
             name: "bookie",
             dependencies: [
-                "MagnetarVersion", "BookieServer", "Settings",
+                "Autorecovery", "MagnetarVersion", "BookieServer", "Settings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -241,7 +252,7 @@ let package = Package(
         .executableTarget(
             name: "magnetar",
             dependencies: [
-                "MagnetarClient", "MagnetarHTTP", "MagnetarHTTPClient", "MagnetarVersion", "Metadata", "Perf", "Settings",
+                "ClusterVerification", "Ledger", "MagnetarClient", "MagnetarHTTP", "MagnetarHTTPClient", "MagnetarVersion", "Metadata", "Perf", "Settings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -309,6 +320,15 @@ let package = Package(
             dependencies: [
                 "ClusterTesting", "MagnetarVersion", "magnetar", "bookie", "broker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AutorecoveryTests",
+            dependencies: [
+                "Autorecovery", "ClusterTesting", "ClusterVerification", "Ledger", "Metadata", "bookie", "broker", "magnetar",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

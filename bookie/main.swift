@@ -1,4 +1,5 @@
 import ArgumentParser
+import Autorecovery
 import BookieServer
 import Logging
 import MagnetarVersion
@@ -38,13 +39,19 @@ struct Bookie: AsyncParsableCommand {
     @Option(help: "Turn read-only past this fraction of disk use (default 0.95).") var readOnlyAbove: String?
     @Option(help: "Turn writable again at this fraction of disk use (default 0.90).") var writableBelow: String?
     @Option(help: "Seconds the bookie's registration outlives its last keep-alive (default 10).") var sessionTtlSeconds: String?
+    @Option(help: "Run autorecovery (the auditor and a re-replication worker) in this bookie (true|false, default true).") var autorecovery: String?
+    @Option(help: "Seconds between audits for lost bookies; workers look for marked ledgers as often, at most every 10 s (default 30).")
+    var auditIntervalSeconds: String?
+    @Option(help: "Seconds a bookie may be missing before its ledgers are re-replicated (default 60).") var lostBookieGraceSeconds: String?
+    @Option(help: "Most MB/s a re-replication worker copies (default 50; 0: no limit).") var rereplicationRateMb: String?
     @Option(help: "Testing only: wait this many milliseconds before every journal sync, as a slow disk would (default 0).")
     var testingJournalSyncDelayMs: String?
 
     static let settingNames: Set<String> = [
         "id", "listen", "http-port", "journal-dir", "ledger-dirs", "metadata-url", "rack", "journal-sync",
         "gc-interval-seconds", "compaction-threshold", "compaction-rate-mb", "read-only-above", "writable-below",
-        "session-ttl-seconds", "testing-journal-sync-delay-ms",
+        "session-ttl-seconds", "testing-journal-sync-delay-ms", "autorecovery", "audit-interval-seconds", "lost-bookie-grace-seconds",
+        "rereplication-rate-mb",
     ]
 
     func run() async throws {
@@ -89,6 +96,17 @@ struct Bookie: AsyncParsableCommand {
             )
             configuration.testingJournalSyncDelay = .milliseconds(
                 try settings.value("testing-journal-sync-delay-ms", flag: self.testingJournalSyncDelayMs, default: 0) { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
+            )
+            configuration.autorecovery = try settings.bool("autorecovery", flag: self.autorecovery, default: true)
+            let seconds: (String) -> Double? = { Double($0).flatMap { (0.05...86_400 * 7).contains($0) ? $0 : nil } }
+            let auditInterval = try settings.value("audit-interval-seconds", flag: self.auditIntervalSeconds, default: 30, seconds)
+            let grace = try settings.value("lost-bookie-grace-seconds", flag: self.lostBookieGraceSeconds, default: 60) {
+                Double($0).flatMap { (0...86_400 * 7).contains($0) ? $0 : nil }
+            }
+            let rate = try settings.value("rereplication-rate-mb", flag: self.rereplicationRateMb, default: 50) { Double($0).flatMap { $0 >= 0 ? $0 : nil } }
+            configuration.autorecoverySettings = .init(
+                id: configuration.id, auditInterval: .milliseconds(Int(auditInterval * 1000)), lostBookieGrace: .milliseconds(Int(grace * 1000)),
+                workerInterval: .milliseconds(Int(min(auditInterval, 10) * 1000)), bytesPerSecond: rate > 0 ? Int(rate * 1_048_576) : nil
             )
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)

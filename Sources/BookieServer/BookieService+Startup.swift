@@ -1,3 +1,4 @@
+import Autorecovery
 import BookieStorage
 import Logging
 import Metadata
@@ -101,6 +102,14 @@ extension BookieService {
             (usingStore(server), "bookie server"),
         ]
         if let http { services.append((usingStore(http.service), "HTTP server")) }
+        if self.configuration.autorecovery {
+            var settings = self.configuration.autorecoverySettings
+            settings.id = self.configuration.id
+            settings.sessionTTL = self.configuration.sessionTTL
+            services.append(
+                (AutorecoveryService(metadata: metadata, configuration: settings, logger: self.logger, metricsFactory: self.metricsFactory), "autorecovery")
+            )
+        }
         let logger = self.logger
         let address = "\(self.configuration.host):\(server.localPort)"
         let httpAddress = http.map { "\(self.configuration.host):\($0.port)" } ?? "off"

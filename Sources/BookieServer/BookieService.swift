@@ -1,3 +1,4 @@
+public import Autorecovery
 public import CoreMetrics
 public import Logging
 import MagnetarHTTP
@@ -13,7 +14,8 @@ public import ServiceLifecycle
 /// ``run(configuring:)`` binds the ports, then opens the store, then runs every
 /// long-running part as a service of one `ServiceGroup`, in this order: the journal (which
 /// closes the store last), the flusher, the garbage collector, the disk watcher, the
-/// bookie protocol server, the HTTP server, the registration. Graceful shutdown runs in
+/// bookie protocol server, the HTTP server, autorecovery (unless turned off), the
+/// registration. Graceful shutdown runs in
 /// reverse: the registration goes first (brokers stop choosing the bookie), the servers
 /// stop accepting and close their connections, the loops stop, the flusher flushes once
 /// more, and the journal service flushes and closes the store. A service that fails or
@@ -49,6 +51,11 @@ public final class BookieService: Sendable {
         public var compactionThreshold: Double
         /// The most bytes per second compaction copies (default 32 MiB).
         public var compactionRate: Int
+        /// Run autorecovery (the auditor and a re-replication worker) in this bookie
+        /// (default true; BookKeeper's autoRecoveryDaemonEnabled).
+        public var autorecovery: Bool = true
+        /// Autorecovery's timings and copy rate; its id and session TTL are the bookie's.
+        public var autorecoverySettings = AutorecoveryService.Configuration(id: "")
         /// For tests only: a wait before every journal sync, as a slow disk would add
         /// (default zero; the bookie's `--testing-journal-sync-delay-ms`).
         public var testingJournalSyncDelay: Duration = .zero

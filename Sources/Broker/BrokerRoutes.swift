@@ -55,6 +55,7 @@ enum BrokerRoutes {
         Self.addTenantRoutes(to: router, context)
         Self.addTopicRoutes(to: router, context)
         Self.addBookieRoutes(to: router, context)
+        Self.addDecommissionRoutes(to: router, context)
         Self.addClusterRoutes(to: router, context)
         Self.addHealthRoutes(to: router, shared: shared, registry: registry)
         return router

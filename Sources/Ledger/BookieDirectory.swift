@@ -45,7 +45,8 @@ final class BookieDirectory: @unchecked Sendable {
         self.requestTimeout = requestTimeout
     }
 
-    /// Reads the registrations from the metadata store.
+    /// Reads the registrations from the metadata store. A decommissioned bookie counts as
+    /// not writable: it takes no new ensembles while it is drained.
     static func read(from metadata: any MetadataStore) async throws -> [BookieRegistration] {
         struct Stored: Decodable {
             var address: String
@@ -53,11 +54,12 @@ final class BookieDirectory: @unchecked Sendable {
             var state: String
         }
         var found: [BookieRegistration] = []
+        let decommissioned = Set(try await metadata.children(of: ClusterLayout.decommissionedBookies))
         for id in try await metadata.children(of: ClusterLayout.availableBookies) {
             guard let value = try await metadata.get(ClusterLayout.availableBookie(id)),
                 let stored = try? JSONDecoder().decode(Stored.self, from: Data(value.value))
             else { continue }
-            found.append(BookieRegistration(id: id, address: stored.address, rack: stored.rack, writable: stored.state == "writable"))
+            found.append(BookieRegistration(id: id, address: stored.address, rack: stored.rack, writable: stored.state == "writable" && !decommissioned.contains(id)))
         }
         return found
     }
@@ -104,33 +106,13 @@ final class BookieDirectory: @unchecked Sendable {
     /// enough others and `allowQuarantined`. Throws `notEnoughBookies`.
     func choose(_ count: Int, excluding excluded: Set<String>, racksInUse: Set<String> = [], allowQuarantined: Bool = true) throws(LedgerError) -> [String] {
         self.eventLoop.preconditionInEventLoop()
-        let now = NIODeadline.now()
-        let writable = self.registrations.values.filter {
-            $0.writable && !excluded.contains($0.id) && (allowQuarantined || !self.isQuarantined($0.id, now: now))
-        }
-        guard writable.count >= count else {
-            throw LedgerError(
-                .notEnoughBookies,
-                "only \(writable.count) writable bookies available (\(self.registrations.count) registered, \(excluded.count) excluded), need \(count)"
-            )
-        }
-        let ordered = writable.sorted {
-            (self.isQuarantined($0.id, now: now) ? 1 : 0, self.placed[$0.id, default: 0], $0.id)
-                < (self.isQuarantined($1.id, now: now) ? 1 : 0, self.placed[$1.id, default: 0], $1.id)
-        }
-        var chosen: [BookieRegistration] = []
-        var racks = racksInUse
-        // First pass: a new rack each time; second: whatever is left, in the same order.
-        for candidate in ordered where chosen.count < count && !self.isQuarantined(candidate.id, now: now) {
-            if let rack = candidate.rack, racks.contains(rack) { continue }
-            chosen.append(candidate)
-            if let rack = candidate.rack { racks.insert(rack) }
-        }
-        for candidate in ordered where chosen.count < count && !chosen.contains(candidate) {
-            chosen.append(candidate)
-        }
-        for bookie in chosen { self.placed[bookie.id, default: 0] += 1 }
-        return chosen.map(\.id)
+        let candidates = self.candidates()
+        let chosen = try BookiePlacement.choose(
+            count, from: candidates, excluding: excluded, racksInUse: racksInUse, allowQuarantined: allowQuarantined,
+            registered: self.registrations.count
+        )
+        for id in chosen { self.placed[id, default: 0] += 1 }
+        return chosen
     }
 
     /// Forgets placements when a ledger closes, so load counts only open ensembles.
@@ -142,6 +124,20 @@ final class BookieDirectory: @unchecked Sendable {
         self.eventLoop.preconditionInEventLoop()
         for connection in self.connections.values { connection.close() }
         self.connections.removeAll()
+    }
+
+    /// Every registered bookie's id, read-only ones included.
+    var registeredIDs: Set<String> {
+        self.eventLoop.preconditionInEventLoop()
+        return Set(self.registrations.keys)
+    }
+
+    /// The writable bookies as placement candidates, with this client's placements as load.
+    func candidates(now: NIODeadline = .now()) -> [BookiePlacement.Candidate] {
+        self.eventLoop.preconditionInEventLoop()
+        return self.registrations.values.filter(\.writable).map {
+            BookiePlacement.Candidate(id: $0.id, rack: $0.rack, quarantined: self.isQuarantined($0.id, now: now), load: self.placed[$0.id, default: 0])
+        }
     }
 
     func rack(of id: String) -> String? {

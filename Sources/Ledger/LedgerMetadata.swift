@@ -90,6 +90,11 @@ public struct LedgerMetadata: Codable, Hashable, Sendable {
         return Array(try encoder.encode(self))
     }
 
+    /// Decodes stored metadata (`/ledgers/<id>`), checking its ensembles.
+    public static func decoded(_ bytes: [UInt8], ledgerID: Int64) throws(LedgerError) -> LedgerMetadata {
+        try Self.decode(bytes, ledgerID: ledgerID)
+    }
+
     static func decode(_ bytes: [UInt8], ledgerID: Int64) throws(LedgerError) -> LedgerMetadata {
         do {
             let metadata = try JSONDecoder().decode(LedgerMetadata.self, from: Data(bytes))

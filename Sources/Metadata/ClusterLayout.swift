@@ -18,15 +18,49 @@ public enum ClusterLayout {
         "\(Self.availableBookies)/\(id)"
     }
 
+    /// Bookies being drained out of the cluster: `/bookies/decommissioned/<id>`. A marked
+    /// bookie takes no new ensembles, and autorecovery moves its copies elsewhere.
+    public static let decommissionedBookies = "/bookies/decommissioned"
+
+    public static func decommissionedBookie(_ id: String) -> String {
+        "\(Self.decommissionedBookies)/\(id)"
+    }
+
+    /// Ledgers with copies to restore, one key per ledger naming the bookies whose copies
+    /// are to be replaced: `/ledgers/underreplication/ledgers/<id>`. (Not a ledger id below
+    /// `/ledgers`: listings of ledgers keep numeric names only.)
+    public static let underReplicatedLedgers = "/ledgers/underreplication/ledgers"
+
+    public static func underReplicatedLedger(_ id: UInt64) -> String {
+        "\(Self.underReplicatedLedgers)/\(id)"
+    }
+
+    /// A worker's claim on an under-replicated ledger, ephemeral in the worker's session:
+    /// `/ledgers/underreplication/locks/<id>`.
+    public static let replicationLocks = "/ledgers/underreplication/locks"
+
+    public static func replicationLock(_ id: UInt64) -> String {
+        "\(Self.replicationLocks)/\(id)"
+    }
+
+    /// The auditor's ephemeral key, won by compare-and-set: `/ledgers/underreplication/auditor`.
+    public static let auditor = "/ledgers/underreplication/auditor"
+
     /// Each bookie's identity: `/bookies/cookies/<id>`.
     public static func cookie(_ bookieID: String) -> String {
-        "/bookies/cookies/\(bookieID)"
+        "\(Self.cookies)/\(bookieID)"
     }
+
+    /// Every bookie that ever formatted (and was not removed), as children.
+    public static let cookies = "/bookies/cookies"
 
     /// Id counters: `/counters/<name>`.
     public static func counter(_ name: String) -> String {
         "/counters/\(name)"
     }
+
+    /// Every topic's managed ledger lies below: `/managed-ledgers`.
+    public static let managedLedgersRoot = "/managed-ledgers"
 
     /// A topic's managed ledger (its ledger list): `/managed-ledgers/<tenant>/<namespace>/persistent/<topic>`,
     /// `name` being everything after `/managed-ledgers/`.

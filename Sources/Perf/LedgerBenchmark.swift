@@ -22,6 +22,9 @@ public struct LedgerBenchmark: Sendable {
     public var duration: Duration
     /// Adds not answered this long after the end of the run count as failed (default 30 s).
     public var drainTimeout: Duration
+    /// Close the ledgers at the end and keep them, instead of deleting them (default
+    /// false), to leave data on the bookies (the re-replication benchmark does).
+    public var keepLedgers = false
 
     public init(
         ensembleSize: Int,
@@ -75,6 +78,7 @@ public struct LedgerBenchmark: Sendable {
             if result.unanswered == 0 {
                 do { try await writer.close() } catch { cleanupErrors.append("close \(writer.ledgerID): \(error)") }
             }
+            if self.keepLedgers { continue }
             do { try await client.deleteLedger(writer.ledgerID) } catch { cleanupErrors.append("delete \(writer.ledgerID): \(error)") }
         }
         await client.close()

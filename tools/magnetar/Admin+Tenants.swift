@@ -177,7 +177,8 @@ extension Admin {
     /// `bookies list-bookies|racks-placement`.
     struct Bookies: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "bookies", abstract: "List bookies and their rack placement.", subcommands: [List.self, Racks.self]
+            commandName: "bookies", abstract: "List bookies and their rack placement; decommission one.",
+            subcommands: [List.self, Racks.self, Decommission.self]
         )
 
         struct List: AdminCommand {

@@ -9,7 +9,7 @@ struct Magnetar: AsyncParsableCommand {
         commandName: "magnetar",
         abstract: "Run and operate a Magnetar cluster.",
         version: MagnetarVersion.current,
-        subcommands: [Standalone.self, MetadataCommand.self, Produce.self, Consume.self, Perf.self, Admin.self]
+        subcommands: [Standalone.self, MetadataCommand.self, Produce.self, Consume.self, Perf.self, Admin.self, Verify.self]
     )
 
     /// Parses and runs the command as argument-parser does, except that usage errors of

@@ -110,6 +110,7 @@ struct Perf: AsyncParsableCommand {
         @Option(help: "Seconds to run.") var duration = 10.0
         @Option(help: "Ledgers to spread the adds over.") var ledgers = 1
         @Flag(help: "End with one JSON summary line.") var json = false
+        @Flag(help: "Close and keep the ledgers at the end instead of deleting them.") var keep = false
 
         func run() async throws {
             guard self.size >= 0, self.inFlight >= 1, self.ledgers >= 1, self.duration > 0 else {
@@ -118,10 +119,12 @@ struct Perf: AsyncParsableCommand {
             let store = try await MetadataCommand.open(self.metadata)
             let report: PerfReport
             do {
-                report = try await LedgerBenchmark(
+                var benchmark = LedgerBenchmark(
                     ensembleSize: self.ensemble, writeQuorum: self.writeQuorum, ackQuorum: self.ackQuorum, entrySize: self.size,
                     inFlight: self.inFlight, ledgers: self.ledgers, duration: .milliseconds(Int(self.duration * 1000))
-                ).run(store)
+                )
+                benchmark.keepLedgers = self.keep
+                report = try await benchmark.run(store)
             } catch {
                 await store.close()
                 throw error
