@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MagnetarHTTP
+import MagnetarHTTPClient
 
 extension Admin.Bookies {
     /// `bookies decommission <id>`: marks the bookie decommissioned (it takes no new
