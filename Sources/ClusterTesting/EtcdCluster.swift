@@ -36,12 +36,15 @@ public final class EtcdCluster: Sendable {
     }
 
     /// Starts `count` members at once (each waits for the others to form a quorum) and
-    /// returns once every member accepts client connections and the cluster has a leader.
-    /// `advertisedPeerPorts`, when given, holds one port per member.
+    /// returns once every member accepts client connections and, if `waitForLeader`, the
+    /// cluster has a leader. `advertisedPeerPorts`, when given, holds one port per member;
+    /// whatever forwards them to ``peerPort(_:)`` must then be started before the cluster
+    /// can elect a leader (call ``waitForLeader(timeout:)`` after it).
     public static func start(
         count: Int,
         directory: TemporaryDirectory,
         advertisedPeerPorts: [Int]? = nil,
+        waitForLeader: Bool = true,
         timeout: Duration = .seconds(60)
     ) async throws -> EtcdCluster {
         precondition(count >= 1 && (advertisedPeerPorts == nil || advertisedPeerPorts?.count == count))
@@ -56,7 +59,7 @@ public final class EtcdCluster: Sendable {
         do {
             for index in 0..<count { try cluster.launch(index) }
             for index in 0..<count { try await cluster.waitUntilAccepting(index, timeout: timeout) }
-            try await cluster.waitForLeader(timeout: timeout)
+            if waitForLeader { try await cluster.waitForLeader(timeout: timeout) }
         } catch {
             cluster.stopAll()
             throw error

@@ -80,7 +80,9 @@ final class FaultCluster: Sendable {
         do {
             let shape = settings.shape
             let advertised = try (0..<shape.etcdMembers).map { _ in try FreePort.allocate() }
-            etcd = try await EtcdCluster.start(count: shape.etcdMembers, directory: directory, advertisedPeerPorts: advertised)
+            etcd = try await EtcdCluster.start(
+                count: shape.etcdMembers, directory: directory, advertisedPeerPorts: advertised, waitForLeader: false
+            )
             guard let etcd else { throw TestHarnessError("no etcd") }
             let etcdPeerProxies = try (0..<shape.etcdMembers).map { index in
                 try Self.proxy([(advertised[index], etcd.peerPort(index))], log: directory.file("etcd-proxy-\(index + 1).log"))
