@@ -16,7 +16,10 @@ final class FaultHistory: Sendable {
         let milliseconds = Nemesis.milliseconds(self.elapsed)
         let line = String(format: "%8.3fs  ", Double(milliseconds) / 1000) + event
         self.lines.withLock { $0.append(line) }
-        if self.echo { print(line) }
+        if self.echo {
+            print(line)
+            fflush(nil)
+        }
     }
 
     var text: String { self.lines.withLock { $0.joined(separator: "\n") } }

@@ -16,9 +16,11 @@ final class FaultWorkload: Sendable {
     let subscriptions = ["sub-1", "sub-2"]
     let producerProcesses: [ChildProcess]
     let consumerProcesses: [ChildProcess]
+    private let stopFile: String
 
-    private init(topics: [Topic], producers: [ChildProcess], consumers: [ChildProcess]) {
+    private init(topics: [Topic], producers: [ChildProcess], consumers: [ChildProcess], stopFile: String) {
         self.topics = topics
+        self.stopFile = stopFile
         self.producerProcesses = producers
         self.consumerProcesses = consumers
     }
@@ -53,7 +55,7 @@ final class FaultWorkload: Sendable {
                 producers.append(
                     try ChildProcess(
                         python,
-                        [scripts.appendingPathComponent("fault_producer.py").path, cluster.serviceURL, topic.name, topic.producers.joined(separator: ","), "\(rate)"],
+                        [scripts.appendingPathComponent("fault_producer.py").path, cluster.serviceURL, topic.name, topic.producers.joined(separator: ","), "\(rate)", Self.stopFile(cluster)],
                         logPath: cluster.directory.file("producer-\(topic.name).log")
                     )
                 )
@@ -63,8 +65,11 @@ final class FaultWorkload: Sendable {
             for process in consumers + producers { process.stop() }
             throw error
         }
-        return FaultWorkload(topics: topics, producers: producers, consumers: consumers)
+        return FaultWorkload(topics: topics, producers: producers, consumers: consumers, stopFile: Self.stopFile(cluster))
     }
+
+    /// The file whose existence tells the producers to stop.
+    private static func stopFile(_ cluster: FaultCluster) -> String { cluster.directory.file("stop-producers") }
 
     /// What the producers receipted so far.
     func receipts() -> [Receipt] {
@@ -104,15 +109,16 @@ final class FaultWorkload: Sendable {
         }
     }
 
-    /// Asks the producers to stop (SIGTERM: they send nothing more and wait for every
-    /// pending send) and waits for them to exit; kills those still running after `timeout`.
-    /// Returns the producers that did not finish cleanly.
+    /// Asks the producers to stop (they send nothing more and wait for every pending send)
+    /// and waits for them to exit; kills those still running after `timeout`. Returns the
+    /// producers that did not finish cleanly.
     func stopProducers(timeout: Duration) async -> [String] {
-        for process in self.producerProcesses { process.kill(SIGTERM) }
+        FileManager.default.createFile(atPath: self.stopFile, contents: nil)
         var unfinished: [String] = []
+        let deadline = ContinuousClock.now + timeout
         for (topic, process) in zip(self.topics, self.producerProcesses) {
             do {
-                let status = try await process.waitForExit(timeout: timeout)
+                let status = try await process.waitForExit(timeout: max(.seconds(1), deadline - ContinuousClock.now))
                 if status != 0 { unfinished.append("\(topic.name) (exit \(status))") }
             } catch {
                 unfinished.append("\(topic.name) (killed after \(timeout))")
