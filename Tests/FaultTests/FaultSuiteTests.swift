@@ -53,7 +53,6 @@ import Testing
             let ledgers = try await LedgerCopiesCheck.run(metadataURL: cluster.etcd.url)
             history.record("checked")
             let injected = executor.injected
-            print("--- history (seed \(seed)):\n\(history.text)")
             print("--- faults injected: \(injected.values.reduce(0, +)) — " + FaultKind.allCases.map { "\($0.rawValue) \(injected[$0] ?? 0)" }.joined(separator: ", "))
             print("--- unexpected exits: \(executor.unexpectedExits.count) \(executor.unexpectedExits)")
             print("--- workload: \(report)")
@@ -67,6 +66,7 @@ import Testing
             #expect(ledgers.problems.isEmpty, "closed ledgers whose copies differ or are missing (seed \(seed))")
             #expect(unfinished.isEmpty, "producers that could not finish their sends (seed \(seed))")
             passed = report.passed && ledgers.problems.isEmpty && unfinished.isEmpty && ledgers.closedLedgers > 0
+            if !passed { print("--- history (seed \(seed)):\n\(history.text)") }
         } catch {
             print("--- history (seed \(seed)):\n\(history.text)")
             await cluster.stop(keep: true)
