@@ -331,7 +331,7 @@ let package = Package(
         .testTarget(
             name: "FaultTests",
             dependencies: [
-                "BookieStorage", "ClusterTesting", "Ledger", "Metadata", "bookie", "broker",
+                "BookieStorage", "BookieWire", "ClusterTesting", "Ledger", "LedgerTesting", "Metadata", "bookie", "broker",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

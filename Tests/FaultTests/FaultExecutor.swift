@@ -16,6 +16,7 @@ final class FaultExecutor: Sendable {
     private struct State {
         var injected: [FaultKind: Int] = [:]
         var unexpectedExits: [String] = []
+        var failedSteps: [String] = []
         var active: [Fault] = []
     }
 
@@ -27,6 +28,16 @@ final class FaultExecutor: Sendable {
 
     var injected: [FaultKind: Int] { self.state.withLock { $0.injected } }
     var unexpectedExits: [String] { self.state.withLock { $0.unexpectedExits } }
+    var failedSteps: [String] { self.state.withLock { $0.failedSteps } }
+
+    /// The processes that are not running.
+    var down: [String] {
+        let cluster = self.cluster
+        let shape = cluster.settings.shape
+        return (0..<shape.brokers).filter { !cluster.isBrokerRunning($0) }.map { "broker-\($0 + 1)" }
+            + (0..<shape.bookies).filter { !cluster.bookies.isRunning($0) }.map { "bookie-\($0 + 1)" }
+            + (0..<shape.etcdMembers).filter { !cluster.etcd.isRunning($0) }.map { "etcd member-\($0 + 1)" }
+    }
 
     /// Plays `schedule` in real time from now: each fault injected at its time and healed
     /// `duration` later (heals first when both fall at once). An action that runs late
@@ -43,9 +54,16 @@ final class FaultExecutor: Sendable {
         let start = ContinuousClock.now
         for (at, _, step) in steps {
             try await Task.sleep(until: start + at, clock: .continuous)
-            switch step {
-            case .inject(let fault): try await self.inject(fault)
-            case .heal(let fault): try await self.heal(fault)
+            // A step that fails (a process that does not come back in time) is recorded and
+            // the run goes on; supervision starts what is down again.
+            do {
+                switch step {
+                case .inject(let fault): try await self.inject(fault)
+                case .heal(let fault): try await self.heal(fault)
+                }
+            } catch {
+                self.history.record("STEP FAILED: \(String(describing: error).prefix(800))")
+                self.state.withLock { $0.failedSteps.append(String(describing: error).prefix(300).description) }
             }
             await self.supervise()
         }
@@ -104,7 +122,7 @@ final class FaultExecutor: Sendable {
         }
     }
 
-    /// Heals whatever is still in effect (after a failed step, for instance), newest first.
+    /// Heals whatever is still in effect, newest first, and starts what is down.
     func healAll() async {
         for fault in self.state.withLock({ $0.active }).reversed() {
             do {

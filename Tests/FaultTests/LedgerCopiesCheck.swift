@@ -23,30 +23,35 @@ enum LedgerCopiesCheck {
     static func run(metadataURL: String) async throws -> Result {
         let store = try await MetadataStoreURL.open(metadataURL, logger: Logger(label: "ledger-check"))
         let client = LedgerClient(metadata: store)
-        var result = Result()
+        let result: Swift.Result<Result, any Error>
         do {
-            let ids = try await store.children(of: ClusterLayout.ledgers).compactMap { Int64($0) }.sorted()
-            result.ledgers = ids.count
-            for id in ids {
-                let reader: LedgerReader
-                do {
-                    let (metadata, _) = try await client.readMetadata(id)
-                    guard metadata.state == .closed else { continue }
-                    reader = try await client.openLedger(id)
-                } catch {
-                    result.problems.append("ledger \(id): cannot open: \(error)")
-                    continue
-                }
-                result.closedLedgers += 1
-                try await self.check(reader, into: &result)
-            }
+            result = .success(try await self.run(store: store, client: client))
         } catch {
-            await client.close()
-            await store.close()
-            throw error
+            result = .failure(error)
         }
         await client.close()
         await store.close()
+        return try result.get()
+    }
+
+    /// Checks every closed ledger `store` lists, reading through `client`.
+    static func run(store: any MetadataStore, client: LedgerClient) async throws -> Result {
+        var result = Result()
+        let ids = try await store.children(of: ClusterLayout.ledgers).compactMap { Int64($0) }.sorted()
+        result.ledgers = ids.count
+        for id in ids {
+            let reader: LedgerReader
+            do {
+                let (metadata, _) = try await client.readMetadata(id)
+                guard metadata.state == .closed else { continue }
+                reader = try await client.openLedger(id)
+            } catch {
+                result.problems.append("ledger \(id): cannot open: \(error)")
+                continue
+            }
+            result.closedLedgers += 1
+            try await self.check(reader, into: &result)
+        }
         return result
     }
 
