@@ -358,6 +358,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "FaultTests",
+            dependencies: [
+                "BookieStorage", "BookieWire", "ClusterTesting", "Ledger", "LedgerTesting", "Metadata", "bookie", "broker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Scripts"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ManagedLedgerTests",
             dependencies: [
                 "ManagedLedger", "Ledger", "LedgerTesting", "Metadata", "ClusterTesting",

@@ -129,9 +129,10 @@ public final class BookieCluster: Sendable {
     }
 
     /// Starts stopped bookie `index` again with the same id, port and directories, and
-    /// waits until it serves. Throws if it is still running.
-    public func restart(_ index: Int) async throws {
-        try await self.launch(index)
+    /// waits until it serves; `extraArguments` are added for this start only (a testing
+    /// flag, for instance). Throws if it is still running.
+    public func restart(_ index: Int, extraArguments: [String] = []) async throws {
+        try await self.launch(index, extraArguments: extraArguments)
     }
 
     /// Removes the journal and ledger directories of stopped bookie `index`, as a lost
@@ -168,7 +169,7 @@ public final class BookieCluster: Sendable {
 
     /// Starts the process of bookie `index` and waits for "bookie serving". The check that
     /// it is stopped and the launch happen under the lock, so two starts cannot race.
-    private func launch(_ index: Int) async throws {
+    private func launch(_ index: Int, extraArguments: [String] = []) async throws {
         let bookie = try BuiltProducts.path(of: "bookie")
         let process = try self.members.withLock { members in
             precondition(members.indices.contains(index), "no bookie at index \(index); the cluster has \(members.count)")
@@ -182,7 +183,7 @@ public final class BookieCluster: Sendable {
                     "--id", member.id, "--listen", "127.0.0.1:\(member.port)", "--http-port", "0",
                     "--journal-dir", self.journalDirectory(member.id), "--ledger-dirs", self.ledgerDirectory(member.id),
                     "--metadata-url", self.metadataURL, "--journal-sync", self.journalSync ? "true" : "false",
-                ] + self.extraArguments,
+                ] + self.extraArguments + extraArguments,
                 logPath: self.directory.file("\(member.id)-\(member.starts + 1).log")
             )
             members[index].starts += 1

@@ -187,7 +187,7 @@ public final class LedgerReader: Sendable {
         }
     }
 
-    private func fetch(_ entryID: Int64, from bookie: String) async -> Result<ByteBuffer, LedgerError> {
+    func fetch(_ entryID: Int64, from bookie: String) async -> Result<ByteBuffer, LedgerError> {
         let read = ReadRequest(ledgerID: UInt64(self.ledgerID), firstEntryID: UInt64(entryID))
         switch await self.client.request(bookie, .read(read)) {
         case .success(let response):
