@@ -269,11 +269,20 @@ public final class EtcdMetadataStore: MetadataStore {
 
     // MARK: Calls
 
+    /// Each attempt on one endpoint gets a share of the request timeout, so that a member
+    /// that accepts connections but does not answer (paused, cut off) leaves time to ask
+    /// the others.
     private var options: CallOptions {
         var options = CallOptions.defaults
-        options.timeout = self.configuration.requestTimeout
+        options.timeout = Self.attemptTimeout(self.configuration.requestTimeout, endpoints: self.endpoints.count)
         options.waitForReady = false
         return options
+    }
+
+    /// The request timeout split over the endpoints, at least 500 ms each.
+    static func attemptTimeout(_ requestTimeout: Duration, endpoints: Int) -> Duration {
+        guard endpoints > 1 else { return requestTimeout }
+        return max(requestTimeout / endpoints, min(requestTimeout, .milliseconds(500)))
     }
 
     private func call<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
@@ -299,11 +308,13 @@ public final class EtcdMetadataStore: MetadataStore {
     }
 
     /// Runs `body` against the preferred endpoint, moving round the endpoints while they
-    /// report themselves unreachable (with a short backoff after each full round) until
-    /// the request timeout has passed. Every failure leaves as a ``MetadataError``.
+    /// report themselves unreachable or do not answer within their share of the timeout
+    /// (with a short backoff after each full round) until the request timeout has passed;
+    /// the endpoint that answers becomes the preferred one. Every failure leaves as a
+    /// ``MetadataError``.
     ///
-    /// A retried write may have been applied by the attempt that looked unreachable; a
-    /// compare-and-set then fails with `badVersion`, as if another writer had won.
+    /// A retried write may have been applied by the attempt that looked unreachable or
+    /// slow; a compare-and-set then fails with `badVersion`, as if another writer had won.
     private func withFailover<T: Sendable>(_ body: (Client) async throws -> T) async throws -> (T, retried: Bool) {
         let deadline = ContinuousClock.now + self.configuration.requestTimeout
         var backoff = Duration.milliseconds(50)
@@ -316,9 +327,9 @@ public final class EtcdMetadataStore: MetadataStore {
                     let result = try await body(self.endpoints[index].client)
                     if index != start { self.preferred.store(index, ordering: .relaxed) }
                     return (result, lastError != nil)
-                } catch let error as RPCError where error.code == .unavailable {
+                } catch let error as RPCError where error.code == .unavailable || (error.code == .deadlineExceeded && self.endpoints.count > 1) {
                     lastError = error
-                    self.logger.debug("etcd endpoint unavailable", metadata: ["endpoint": "\(self.endpoints[index].name)"])
+                    self.logger.debug("etcd endpoint unavailable", metadata: ["endpoint": "\(self.endpoints[index].name)", "error": "\(error.code)"])
                 } catch let error as RPCError {
                     throw Self.translate(error)
                 } catch let error as MetadataError {

@@ -22,6 +22,30 @@ struct EtcdTests {
         await store.close()
     }
 
+    @Test func callsFailOverFromAMemberThatHangs() async throws {
+        let directory = try TemporaryDirectory(label: "etcd-hang")
+        defer { directory.remove() }
+        let cluster = try await EtcdCluster.start(count: 3, directory: directory)
+        defer { cluster.stopAll() }
+        // The first endpoint accepts connections and never answers (SIGSTOP): calls must
+        // move on to the others within their timeout, not wait on it to the end.
+        let url = "etcd://" + (0..<3).map { "127.0.0.1:\(cluster.clientPort($0))" }.joined(separator: ",")
+        let store = try await MetadataStoreURL.open(url, logger: testLogger)
+        try await store.put("/hang/warm", value: "0".bytes)
+        cluster.pause(0)
+        defer { cluster.resume(0) }
+        let start = ContinuousClock.now
+        let version = try await store.put("/hang/k", value: "v".bytes, expecting: .absent)
+        #expect(try await store.get("/hang/k") == Versioned(value: "v".bytes, version: version))
+        #expect(ContinuousClock.now - start < .seconds(5), "the calls took \(ContinuousClock.now - start)")
+        // Later calls go to a member that answers first.
+        let later = ContinuousClock.now
+        _ = try await store.get("/hang/k")
+        #expect(ContinuousClock.now - later < .seconds(1))
+        cluster.resume(0)
+        await store.close()
+    }
+
     @Test func anUnreachableClusterIsUnavailable() async throws {
         let url = "etcd://127.0.0.1:\(try FreePort.allocate()),127.0.0.1:\(try FreePort.allocate())"
         let store = try await MetadataStoreURL.open(url, logger: testLogger)
