@@ -261,7 +261,7 @@ let package = Package(
         ),
 
         // Tests.
-        .testTarget(name: "CodecTests", dependencies: ["Codec"], swiftSettings: strictSettings),
+        .testTarget(name: "CodecTests", dependencies: ["ClusterTesting", "Codec"], swiftSettings: strictSettings),
         .testTarget(
             name: "BookieServerTests",
             dependencies: [

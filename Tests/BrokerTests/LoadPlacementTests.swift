@@ -1,4 +1,5 @@
 @testable import Broker
+import ClusterTesting
 import Testing
 
 @Suite("Load placement and shedding")
@@ -141,7 +142,7 @@ struct LoadPlacementTests {
     }
 
     @Test func plansKeepTheirGuaranteesOnRandomClusters() {
-        var generator = SplitMix(seed: 7)
+        var generator = SplitMix64(seed: 7)
         for round in 0..<300 {
             let brokerCount = Int.random(in: 1...6, using: &generator)
             var bundle = 0
@@ -197,19 +198,5 @@ struct LoadPlacementTests {
             }
             current.brokers[destination].bundles[move.bundle] = load
         }
-    }
-}
-
-/// SplitMix64, so random rounds reproduce.
-private struct SplitMix: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

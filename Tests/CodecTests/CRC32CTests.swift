@@ -1,3 +1,4 @@
+import ClusterTesting
 import Codec
 import Testing
 
@@ -31,7 +32,7 @@ private struct TableCRC32C {
     }
 
     @Test func matchesTableImplementationOnRandomInputs() {
-        var generator = SeededGenerator(seed: 0x5EED)
+        var generator = SplitMix64(seed: 0x5EED)
         let reference = TableCRC32C()
         for _ in 0..<300 {
             let count = Int.random(in: 0...5000, using: &generator)
@@ -41,25 +42,11 @@ private struct TableCRC32C {
     }
 
     @Test func continuesAcrossPieces() {
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         let bytes = (0..<10_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
         for split in [0, 1, 7, 64, 4096, 9999, 10_000] {
             let first = CRC32C.checksum(bytes[..<split])
             #expect(CRC32C.checksum(bytes[split...], continuing: first) == CRC32C.checksum(bytes))
         }
-    }
-}
-
-/// SplitMix64: a small deterministic generator so failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,5 @@
+import ClusterTesting
+
 /// Decides faults: a pure value, seeded, so a run's whole schedule follows from its seed
 /// and can be replayed and tested without a cluster.
 ///

@@ -4,18 +4,6 @@ import LedgerTesting
 import NIOCore
 import Testing
 
-/// A small deterministic generator, so a failing run can be replayed from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Ledgers under random kills and recoveries", .timeLimit(.minutes(4)))
 struct RandomizedLedgerTests {
     /// Writes, bookie kills and restarts, and recoveries in a seeded order, over several
@@ -66,7 +54,7 @@ struct RandomizedLedgerTests {
     }
 
     static func exercise(seed: UInt64, _ cluster: some Target) async {
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         let shapes = [(3, 3, 1), (3, 3, 2), (3, 3, 3), (3, 2, 1), (3, 2, 2)]
         var closed: [(id: Int64, last: Int64)] = []
         var writer: LedgerWriter?
