@@ -116,15 +116,7 @@ final class BrokerFleet: Sendable {
     }
 
     func request(_ method: String, _ index: Int, _ path: String, body: String? = nil) async throws -> (status: Int, body: String) {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.httpPort(index))\(path)")!)
-        request.httpMethod = method
-        if let body {
-            request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        request.timeoutInterval = 30
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        try await RESTRequest.send(method, "http://127.0.0.1:\(self.httpPort(index))\(path)", body: body)
     }
 
     /// The broker serving `topic` (a local name in public/default) as broker `index` answers

@@ -285,13 +285,6 @@ struct BrokerProtocolTests {
 extension BrokerCluster {
     /// One request to the broker's REST API; returns the status and body.
     func http(_ method: String, _ path: String, body: String? = nil) async throws -> (status: Int, body: String) {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.httpPort)\(path)")!)
-        request.httpMethod = method
-        if let body {
-            request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        try await RESTRequest.send(method, "http://127.0.0.1:\(self.httpPort)\(path)", body: body)
     }
 }

@@ -180,15 +180,7 @@ final class FaultCluster: Sendable {
     /// A request to broker `index`'s REST API; the status and body.
     func request(_ method: String, broker index: Int, _ path: String, body: String? = nil) async throws -> (status: Int, body: String) {
         let port = self.brokers.withLock { $0[index].httpPort }
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.httpMethod = method
-        if let body {
-            request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        request.timeoutInterval = 30
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        return try await RESTRequest.send(method, "http://127.0.0.1:\(port)\(path)", body: body)
     }
 
     // MARK: Teardown
