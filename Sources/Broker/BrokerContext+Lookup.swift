@@ -16,11 +16,15 @@ extension BrokerContext {
         guard let me = self.membership.identity else { throw BrokerError(.serviceNotReady, "the broker is starting; retry") }
         let bundle = try await self.bundle(of: name)
         // A lost race for the key is decided again with the winner known.
-        for _ in 0..<3 {
+        for _ in 0..<4 {
             // A claim of the bundle under way here (another client's lookup) settles first.
             await self.membership.claimUnderWay(bundle)
             let servedHere = self.membership.serves(bundle)
             let owner = servedHere ? nil : try await self.owner(of: bundle)
+            if let owner, owner.brokerId == me.brokerId, !self.membership.ownership.listsOverlapping(bundle) {
+                try await self.dropStaleKey(of: bundle, as: me)
+                continue
+            }
             var candidate: BrokerAddress?
             if LookupDecision.needsCandidate(owner: owner, servedHere: servedHere, authoritative: authoritative, isLeader: self.membership.isLeader) {
                 candidate = try await self.place(bundle)
@@ -36,8 +40,6 @@ extension BrokerContext {
                 return .connect(owner)
             case .redirect(let broker, let authoritative):
                 return .redirect(broker, authoritative: authoritative)
-            case .retry where owner?.brokerId == me.brokerId:
-                continue  // Its key was just written by a claim here: look again once it settles.
             case .retry(let reason):
                 throw BrokerError(.serviceNotReady, "\(bundle): \(reason); retry")
             case .acquire:
@@ -45,6 +47,29 @@ extension BrokerContext {
             }
         }
         throw BrokerError(.serviceNotReady, "\(bundle) changed hands while it was looked up; retry")
+    }
+
+    /// Deletes a key of `bundle` that names this broker but that it does not hold, so that
+    /// the bundle can be placed again at once: one left by a session of this broker that
+    /// ended (until the store expired that session, the bundle stayed unowned and every
+    /// lookup was told to retry), or written in the current session by a claim whose answer
+    /// was lost, or left by an unload whose delete failed (then kept for the whole
+    /// session). The broker lists no bundle sharing a hash with it (none being released or
+    /// split), so it serves none of its topics and nothing depends on the key. Runs as a
+    /// claim, so that no claim of the bundle here writes the key meanwhile.
+    func dropStaleKey(of bundle: Bundle, as me: BrokerAddress) async throws {
+        _ = try await self.membership.claiming(bundle) {
+            guard let stored = try await self.metadata.get(bundle.key), !self.membership.ownership.listsOverlapping(bundle),
+                (try? BundleOwnerValue.decoded(stored.value))?.brokerId == me.brokerId
+            else { return false }
+            do {
+                try await self.metadata.delete(bundle.key, expecting: .version(stored.version))
+                self.logger.notice("deleted a key of a bundle this broker named as its owner but did not hold", metadata: ["bundle": "\(bundle)"])
+            } catch let error as MetadataError where error.code == .badVersion || error.code == .notFound {
+                // Changed or gone meanwhile: the lookup reads it again.
+            }
+            return false
+        }
     }
 
     /// Makes sure this broker serves `name` before loading it: a topic whose bundle has

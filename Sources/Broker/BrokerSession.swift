@@ -39,17 +39,22 @@ final class BrokerSession: Sendable {
         return (session, generation)
     }
 
-    /// Opens a new session; its lease counts from before the request.
+    /// Opens a new session; its lease counts from before the request. The previous
+    /// session, whose lease ended, is closed (best effort), so that the keys it still holds
+    /// in the store go now rather than when the store expires it.
     @discardableResult
     func open() async throws -> (session: MetadataSession, generation: Int) {
         let sentAt = ContinuousClock.now
         let session = try await self.metadata.createSession(ttl: self.ttl)
-        let generation = self.state.withLock { state in
-            state.session = session
-            state.generation += 1
-            return state.generation
+        let (previous, generation) = self.state.withLock { state in
+            defer {
+                state.session = session
+                state.generation += 1
+            }
+            return (state.session, state.generation + 1)
         }
         self.leaseEnd.store(self.nanoseconds(sentAt + self.ttl), ordering: .releasing)
+        if let previous, previous != session { try? await self.metadata.closeSession(previous) }
         return (session, generation)
     }
 

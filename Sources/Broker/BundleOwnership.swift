@@ -106,6 +106,14 @@ final class BundleOwnership: Sendable {
         }
     }
 
+    /// Whether a bundle sharing a hash with `bundle` is listed (being released, or being
+    /// split into `bundle`, included).
+    func listsOverlapping(_ bundle: Bundle) -> Bool {
+        self.table.withLock { table in
+            table[Self.name(bundle.tenant, bundle.namespace)]?.owned.keys.contains { $0.overlaps(bundle.range) } ?? false
+        }
+    }
+
     /// The version of an owned bundle's key.
     func version(of bundle: Bundle) -> Int64? {
         self.table.withLock { $0[Self.name(bundle.tenant, bundle.namespace)]?.owned[bundle.range] }

@@ -32,9 +32,9 @@ enum LookupDecision: Hashable, Sendable {
         if servedHere { return .connectHere }
         if let owner {
             if owner.disabled { return .retry(reason: "the bundle is being unloaded") }
-            // A key of this broker that it does not hold is being claimed by another lookup
-            // here, or is left from a session that ended (it goes when that expires).
-            if owner.brokerId == me { return .retry(reason: "the bundle is being taken by this broker, or its previous session is expiring") }
+            // A key of this broker that it does not hold: the lookup deletes it first (see
+            // ``BrokerContext/dropStaleKey(of:as:)``); should one be met here, look again.
+            if owner.brokerId == me { return .retry(reason: "the bundle's key names this broker, which does not hold it") }
             return .connect(owner.address)
         }
         if authoritative { return .acquire }
