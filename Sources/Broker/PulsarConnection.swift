@@ -188,6 +188,14 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
             AckedMessage(position: Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)), ackSet: $0.ackSet)
         }
         let logger = self.broker.logger
+        if request.hasValidationError {
+            // The client could not read what it was sent (a checksum or decompression
+            // failure) and acknowledges it so as not to get it again, as Pulsar lets it.
+            logger.warning(
+                "a consumer discarded a message it could not read",
+                metadata: ["consumer": "\(request.consumerID)", "error": "\(request.validationError)", "messages": "\(messages.map(\.position))"]
+            )
+        }
         consumer.ack(messages, cumulative: request.ackType == .cumulative) { refusal in
             if let answer = Self.ackAnswer(request, refusal, logger: logger) { self.send(answer) }
         }

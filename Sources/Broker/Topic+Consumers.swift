@@ -8,7 +8,8 @@ struct SubscribeRequest: Sendable {
     var subscription: String
     var type: Pulsar_Proto_CommandSubscribe.SubType
     var initialPosition: Pulsar_Proto_CommandSubscribe.InitialPosition
-    /// Where a new subscription starts (a reader's start message), instead of the initial position.
+    /// Where a reader's subscription starts (its start message), instead of the initial
+    /// position. A durable subscription has none: see ``init(_:)``.
     var start: Position?
     /// False for a reader's subscription, which goes with its last consumer.
     var durable: Bool
@@ -25,7 +26,10 @@ struct SubscribeRequest: Sendable {
         self.consumerID = request.consumerID
         self.consumerName = request.consumerName
         self.priorityLevel = request.priorityLevel
-        if request.hasStartMessageID {
+        // A start message id counts for readers only, as in Pulsar. Clients send one when
+        // they resubscribe a durable subscription too (the C++ client: the last message it
+        // took); applied, it acknowledged whatever the cursor held unacknowledged before it.
+        if request.hasStartMessageID, !self.durable {
             let id = request.startMessageID
             if id.ledgerID == .max {
                 self.initialPosition = .earliest

@@ -72,6 +72,7 @@ import Testing
             print("--- down at the end: \(down)")
             print("--- workload: \(report)")
             print("--- ledger copies: \(ledgers)")
+            for line in await LossDiagnosis.describe(report.lost, metadataURL: cluster.etcd.url) { print("--- lost at \(line)") }
             #expect(injected.values.reduce(0, +) == count)
             #expect(report.acknowledged > 0)
             #expect(report.lost.isEmpty, "receipted messages lost (seed \(seed))")
