@@ -20,18 +20,36 @@ extension PulsarConnection {
                 connection: ObjectIdentifier(self), producerID: request.producerID, requestID: request.requestID,
                 topicEpoch: request.hasTopicEpoch ? request.topicEpoch : nil, brokerName: self.broker.name, sink: self
             )
-            let registered = try await self.eventLoop.submit { self.machine.producerCreated(request.producerID, producer) }.get()
-            guard registered else {
+            let admission = try await self.eventLoop.submit { self.machine.producerCreated(request.producerID, producer) }.get()
+            guard admission == .registered else {
                 topic.onLoop { $0.removeProducer(producer) }
-                return
+                return self.answerCancelled(admission, request.requestID, "producer \(request.producerID)")
             }
             let lastSequenceID = await topic.lastSequenceID(of: producer.name)
             self.send(Self.producerSuccess(request.requestID, producer.name, ready: ready, lastSequenceID: lastSequenceID, topicEpoch: producer.topicEpoch))
             // Closed by its topic before it was registered here: the client hears it now.
             if producer.isClosed { self.producerClosed(producer) }
         } catch {
+            self.eventLoop.execute { self.machine.producerFailed(request.producerID) }
             self.fail(requestID: request.requestID, error)
         }
+    }
+
+    /// Answers a PRODUCER for a producer this connection registered already: its client
+    /// asked again (it had given up waiting for the first answer).
+    func answerExistingProducer(_ producer: Producer, _ request: Pulsar_Proto_CommandProducer) async {
+        guard let topic = producer.topic as? Topic else {
+            return self.send(Self.producerSuccess(request.requestID, producer.name, ready: true))
+        }
+        let ready = await topic.isActive(producer)
+        let lastSequenceID = await topic.lastSequenceID(of: producer.name)
+        self.send(Self.producerSuccess(request.requestID, producer.name, ready: ready, lastSequenceID: lastSequenceID, topicEpoch: producer.topicEpoch))
+    }
+
+    /// Answers a request whose producer or consumer was admitted after its client closed it.
+    private func answerCancelled(_ admission: Machine.Admission, _ requestID: UInt64, _ what: String) {
+        guard admission == .cancelled else { return }
+        self.fail(requestID: requestID, BrokerError(.serviceNotReady, "\(what) was closed before it was created"))
     }
 
     /// Registers a producer of a non-persistent topic (always ready: Shared access).
@@ -42,11 +60,15 @@ extension PulsarConnection {
                 name: request.hasProducerName ? request.producerName : nil, producerID: request.producerID, requestID: request.requestID,
                 connection: ObjectIdentifier(self), brokerName: self.broker.name, sink: self
             )
-            let registered = try await self.eventLoop.submit { self.machine.producerCreated(request.producerID, producer) }.get()
-            guard registered else { return topic.release(producer) }
+            let admission = try await self.eventLoop.submit { self.machine.producerCreated(request.producerID, producer) }.get()
+            guard admission == .registered else {
+                topic.release(producer)
+                return self.answerCancelled(admission, request.requestID, "producer \(request.producerID)")
+            }
             self.send(Self.producerSuccess(request.requestID, producer.name, ready: true))
             if producer.isClosed { self.producerClosed(producer) }
         } catch {
+            self.eventLoop.execute { self.machine.producerFailed(request.producerID) }
             self.fail(requestID: request.requestID, error)
         }
     }
@@ -75,10 +97,10 @@ extension PulsarConnection {
             } else {
                 consumer = try await self.broker.nonPersistentTopic(name).subscribe(SubscribeRequest(request), sink: self)
             }
-            let registered = try await self.eventLoop.submit { self.machine.consumerCreated(request.consumerID, consumer) }.get()
-            guard registered else {
+            let admission = try await self.eventLoop.submit { self.machine.consumerCreated(request.consumerID, consumer) }.get()
+            guard admission == .registered else {
                 consumer.release()
-                return
+                return self.answerCancelled(admission, request.requestID, "consumer \(request.consumerID)")
             }
             self.send(PulsarErrorAnswer.success(request.requestID))
             if consumer.isClosed {
@@ -88,6 +110,7 @@ extension PulsarConnection {
             }
             consumer.subscribed()
         } catch {
+            self.eventLoop.execute { self.machine.consumerFailed(request.consumerID) }
             self.fail(requestID: request.requestID, error)
         }
     }

@@ -124,6 +124,8 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
             self.outbox.enqueue(PulsarErrorAnswer.success(requestID))
         case .createProducer(let request):
             self.start { await self.createProducer(request) }
+        case .producerExists(let producer, let request):
+            self.start { await self.answerExistingProducer(producer, request) }
         case .subscribe(let request):
             self.start { await self.subscribe(request) }
         case .unsubscribe(let consumer, let requestID):

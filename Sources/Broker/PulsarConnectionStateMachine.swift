@@ -18,6 +18,14 @@ import PulsarWire
 ///   arrives is dropped.
 /// - Closed: the channel is gone; a producer or consumer whose request finishes now is
 ///   released at once instead of kept (nothing would ever remove it).
+///
+/// A PRODUCER or SUBSCRIBE is tracked from when it arrives, as Pulsar's broker does: one
+/// repeated for an id already registered is answered with success, one repeated while the
+/// first is under way is told to retry, and a CLOSE for an id still being created cancels
+/// it (the client gave up waiting, and closes what the broker may yet create): once
+/// created it is released, not kept. Without this, a consumer created after its client
+/// timed out stayed registered, and the client's next SUBSCRIBE on the same connection was
+/// refused as ConsumerBusy for as long as the connection lived.
 struct PulsarConnectionStateMachine<Producer, Consumer> {
     enum State: Equatable {
         case awaitingConnect
@@ -38,6 +46,8 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
         /// Releases what the connection held: its channel is gone.
         case release(producers: [Producer], consumers: [Consumer])
         case createProducer(Pulsar_Proto_CommandProducer)
+        /// Answers a PRODUCER for a producer this connection registered already, with success.
+        case producerExists(Producer, Pulsar_Proto_CommandProducer)
         case publish(Producer, Pulsar_Proto_CommandSend, PulsarPayload)
         /// Removes a producer from its topic and answers SUCCESS.
         case closeProducer(Producer, requestID: UInt64)
@@ -61,6 +71,20 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
     private(set) var protocolVersion: Int32 = 0
     private var producers: [UInt64: Producer] = [:]
     private var consumers: [UInt64: Consumer] = [:]
+    /// Ids of producers and consumers being created, each with whether a CLOSE cancelled it.
+    private var creatingProducers: [UInt64: Bool] = [:]
+    private var creatingConsumers: [UInt64: Bool] = [:]
+
+    /// What becomes of a producer or consumer its topic admitted.
+    enum Admission: Equatable {
+        /// Registered: its client is answered with success.
+        case registered
+        /// Its client closed it while it was being created: the caller releases it and
+        /// answers the request with an error.
+        case cancelled
+        /// The connection is gone: the caller releases it; no one is there to answer.
+        case connectionClosed
+    }
 
     /// The newest protocol version this broker speaks.
     static var maxProtocolVersion: Int32 { 20 }
@@ -113,23 +137,38 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
         defer {
             self.producers.removeAll()
             self.consumers.removeAll()
+            self.creatingProducers.removeAll()
+            self.creatingConsumers.removeAll()
         }
         return .release(producers: Array(self.producers.values), consumers: Array(self.consumers.values))
     }
 
-    /// A producer's topic admitted it. False when the connection closed meanwhile: the
-    /// caller releases it.
-    mutating func producerCreated(_ id: UInt64, _ producer: Producer) -> Bool {
-        guard self.state == .active else { return false }
+    /// A producer's topic admitted it.
+    mutating func producerCreated(_ id: UInt64, _ producer: Producer) -> Admission {
+        let cancelled = self.creatingProducers.removeValue(forKey: id) ?? false
+        guard self.state == .active else { return .connectionClosed }
+        guard !cancelled else { return .cancelled }
         self.producers[id] = producer
-        return true
+        return .registered
     }
 
     /// A consumer's subscription admitted it; as ``producerCreated(_:_:)``.
-    mutating func consumerCreated(_ id: UInt64, _ consumer: Consumer) -> Bool {
-        guard self.state == .active else { return false }
+    mutating func consumerCreated(_ id: UInt64, _ consumer: Consumer) -> Admission {
+        let cancelled = self.creatingConsumers.removeValue(forKey: id) ?? false
+        guard self.state == .active else { return .connectionClosed }
+        guard !cancelled else { return .cancelled }
         self.consumers[id] = consumer
-        return true
+        return .registered
+    }
+
+    /// A PRODUCER failed (it was answered with its error).
+    mutating func producerFailed(_ id: UInt64) {
+        self.creatingProducers[id] = nil
+    }
+
+    /// A SUBSCRIBE failed (it was answered with its error).
+    mutating func consumerFailed(_ id: UInt64) {
+        self.creatingConsumers[id] = nil
     }
 
     /// The broker closed a producer (fenced out, or its topic closed): it is forgotten,
@@ -165,7 +204,13 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
         case .lookup, .partitionedMetadata, .getTopicsOfNamespace:
             return .topicRequest(command)
         case .producer:
-            return .createProducer(command.producer)
+            let request = command.producer
+            if let producer = self.producers[request.producerID] { return .producerExists(producer, request) }
+            guard self.creatingProducers[request.producerID] == nil else {
+                return .reply(Self.beingCreated(request.requestID, "producer \(request.producerID)"))
+            }
+            self.creatingProducers[request.producerID] = false
+            return .createProducer(request)
         case .send:
             let send = command.send
             guard let producer = self.producers[send.producerID] else {
@@ -181,11 +226,18 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
         case .closeProducer:
             let request = command.closeProducer
             guard let producer = self.producers.removeValue(forKey: request.producerID) else {
+                if self.creatingProducers[request.producerID] != nil { self.creatingProducers[request.producerID] = true }
                 return .reply(PulsarErrorAnswer.success(request.requestID))
             }
             return .closeProducer(producer, requestID: request.requestID)
         case .subscribe:
-            return .subscribe(command.subscribe)
+            let request = command.subscribe
+            if self.consumers[request.consumerID] != nil { return .reply(PulsarErrorAnswer.success(request.requestID)) }
+            guard self.creatingConsumers[request.consumerID] == nil else {
+                return .reply(Self.beingCreated(request.requestID, "consumer \(request.consumerID)"))
+            }
+            self.creatingConsumers[request.consumerID] = false
+            return .subscribe(request)
         case .flow:
             guard let consumer = self.consumers[command.flow.consumerID] else { return .none }
             return .flow(consumer, permits: Int(command.flow.messagePermits))
@@ -201,6 +253,7 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
         case .closeConsumer:
             let request = command.closeConsumer
             guard let consumer = self.consumers.removeValue(forKey: request.consumerID) else {
+                if self.creatingConsumers[request.consumerID] != nil { self.creatingConsumers[request.consumerID] = true }
                 return .reply(PulsarErrorAnswer.success(request.requestID))
             }
             return .closeConsumer(consumer, requestID: request.requestID)
@@ -232,6 +285,11 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
             let message = "command \(command.typeDescription) is not supported by this broker"
             return .reply(PulsarErrorAnswer.answer(command, .notAllowedError, message) ?? PulsarErrorAnswer.error(requestID: 0, .notAllowedError, message))
         }
+    }
+
+    /// The answer to a second request for an id whose first is under way.
+    private static func beingCreated(_ requestID: UInt64, _ what: String) -> Pulsar_Proto_BaseCommand {
+        PulsarErrorAnswer.error(requestID: requestID, .serviceNotReady, "\(what) is already being created on this connection; retry")
     }
 
     private func noConsumer(_ command: Pulsar_Proto_BaseCommand, _ id: UInt64) -> Action {

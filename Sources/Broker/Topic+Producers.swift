@@ -71,6 +71,12 @@ extension Topic {
         return (producer, true)
     }
 
+    /// Whether `producer` holds its place on the topic (a WaitForExclusive one may still
+    /// be waiting).
+    func isActive(_ producer: Producer) -> Bool {
+        self.producers[producer.name] === producer
+    }
+
     /// A producer left (closed, fenced or disconnected): when the topic is now free, the
     /// first waiting exclusive producer gets it.
     func removeProducer(_ producer: Producer) {

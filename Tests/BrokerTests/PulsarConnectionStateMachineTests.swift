@@ -89,7 +89,7 @@ import Testing
         #expect(unknown.sendError.producerID == 5)
         #expect(unknown.sendError.sequenceID == 11)
 
-        let result1 = machine.producerCreated(5, "p")
+        let result1 = machine.producerCreated(5, "p") == .registered
         #expect(result1)
         var frame = Self.command(.send) { $0.send.producerID = 5; $0.send.sequenceID = 12 }
         frame.payload = PulsarPayload(
@@ -130,9 +130,9 @@ import Testing
 
     @Test func whatIsAdmittedAfterTheChannelClosedIsReleased() {
         var machine = Self.connected()
-        let result2 = machine.producerCreated(1, "p1")
+        let result2 = machine.producerCreated(1, "p1") == .registered
         #expect(result2)
-        let result3 = machine.consumerCreated(2, "c2")
+        let result3 = machine.consumerCreated(2, "c2") == .registered
         #expect(result3)
         guard case .release(let producers, let consumers) = machine.channelClosed() else {
             Issue.record("closing released nothing")
@@ -140,16 +140,16 @@ import Testing
         }
         #expect(producers == ["p1"])
         #expect(consumers == ["c2"])
-        let result4 = machine.producerCreated(3, "late")
+        let result4 = machine.producerCreated(3, "late") == .registered
         #expect(!result4, "a producer admitted after the close must be released by the caller")
-        let result5 = machine.consumerCreated(4, "late")
+        let result5 = machine.consumerCreated(4, "late") == .registered
         #expect(!result5)
         #expect(machine.producerCount == 0 && machine.consumerCount == 0)
     }
 
     @Test func theBrokerClosingAConsumerForgetsOnlyThatOne() {
         var machine = Self.connected()
-        let result6 = machine.consumerCreated(1, "old")
+        let result6 = machine.consumerCreated(1, "old") == .registered
         #expect(result6)
         let result7 = machine.consumerClosedByBroker(1) { $0 == "another" }
         #expect(!result7, "a notice for a consumer replaced since is ignored")
