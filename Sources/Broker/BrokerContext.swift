@@ -64,7 +64,7 @@ final class BrokerContext: Sendable {
             return try await Self.loadTopic(
                 name, metadata: metadata, client: Self.client(for: name, among: clients), configuration: ledgerConfiguration,
                 defaultCompression: defaultCompression, policyDefaults: policyDefaults, logger: logger,
-                mayServe: { membership.serves(name, hash: hash) }, onClosed: onClosed
+                mayServe: { membership.serves(name, hash: hash) }, ownershipLapsed: { !membership.session.isValid() }, onClosed: onClosed
             )
         }
         weak.context = self
@@ -81,7 +81,8 @@ final class BrokerContext: Sendable {
     static func loadTopic(
         _ name: TopicName, metadata: any MetadataStore, client: LedgerClient, configuration: ManagedLedgerConfiguration,
         defaultCompression: CompressionType, policyDefaults: TopicPolicies.Defaults = .init(), logger: Logger,
-        mayServe: @escaping @Sendable () -> Bool = { true }, onClosed: @escaping @Sendable (Topic) -> Void
+        mayServe: @escaping @Sendable () -> Bool = { true }, ownershipLapsed: @escaping @Sendable () -> Bool = { true },
+        onClosed: @escaping @Sendable (Topic) -> Void
     ) async throws -> Topic {
         let key = Self.policiesKey(tenant: name.tenant, namespace: name.namespace)
         let policies = try await metadata.get(key).map { stored throws(BrokerError) in try NamespacePolicies.decoded(stored.value, key: key) }
@@ -99,7 +100,7 @@ final class BrokerContext: Sendable {
             name: name.ledgerName, client: client, metadata: metadata, configuration: configuration, logger: logger
         )
         let topic = Topic(
-            name: name, ledger: ledger, compression: compression ?? defaultCompression, logger: logger, mayServe: mayServe,
+            name: name, ledger: ledger, compression: compression ?? defaultCompression, logger: logger, mayServe: mayServe, ownershipLapsed: ownershipLapsed,
             delayedDeliveryCapacity: policyDefaults.delayedDeliveryCapacity, onClosed: onClosed
         )
         do {

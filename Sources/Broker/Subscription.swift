@@ -227,7 +227,7 @@ final class Subscription: @unchecked Sendable {
         while let consumer = self.consumers.nextConsumer() {
             guard topic.mayServe() else {
                 // The broker's ownership lapsed: no further dispatch.
-                topic.close(.ownershipLost)
+                topic.close(topic.notServedReason)
                 break
             }
             let keyShared = self.consumers.type == .keyShared

@@ -27,12 +27,19 @@ extension Topic {
         }
     }
 
+    /// Why a topic this broker may not serve now closes: its ownership lapsed, or its
+    /// bundle is being unloaded (its ledger is then closed cleanly).
+    nonisolated var notServedReason: CloseReason {
+        self.ownershipLapsed() ? .ownershipLost : .unloaded
+    }
+
     /// Closes the topic: every producer gets CLOSE_PRODUCER and every consumer
     /// CLOSE_CONSUMER through their sinks, so that their clients look the topic up again
     /// and reconnect to it loaded anew (after a failure that recovers its last ledger),
     /// and producers resend what was not receipted, in order. Then the managed ledger is
-    /// closed, persisting the cursors, and the topic is forgotten by its manager. Closing
-    /// again does nothing.
+    /// closed, persisting the cursors (given up instead, writing nothing, when the
+    /// ownership was lost), and the topic is forgotten by its manager. Closing again does
+    /// nothing.
     func close(_ reason: CloseReason) {
         guard self.markClosed() else { return }
         switch reason {
@@ -55,7 +62,8 @@ extension Topic {
         let (ledger, logger, name) = (self.ledger, self.logger, self.name)
         self.closing = Task {
             do {
-                try await ledger.close()
+                // Another owner may have the topic already: storage is left to it.
+                if case .ownershipLost = reason { await ledger.abandon() } else { try await ledger.close() }
             } catch {
                 logger.warning("closing the managed ledger of a topic failed", metadata: ["topic": "\(name)", "error": "\(error)"])
             }

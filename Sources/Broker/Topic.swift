@@ -51,8 +51,12 @@ actor Topic {
     /// The size of each stored entry, in bytes.
     nonisolated let entrySizes = BucketCounters.entrySize()
     /// Whether this broker may still acknowledge writes of the topic: false once its
-    /// ownership lapsed (a paused broker woke up past its session's TTL).
+    /// ownership lapsed (a paused broker woke up past its session's TTL), or while its
+    /// bundle is being unloaded.
     nonisolated let mayServe: @Sendable () -> Bool
+    /// Whether the broker's ownership lapsed (its session's lease ran out), as opposed to
+    /// its bundle being unloaded: then the topic gives its ledger up instead of closing it.
+    nonisolated let ownershipLapsed: @Sendable () -> Bool
     /// The policies in force (see ``apply(_:)``).
     var policies = TopicPolicies()
     /// Producer deduplication, while it is on (see ``enableDeduplication()``).
@@ -75,11 +79,12 @@ actor Topic {
 
     init(
         name: TopicName, ledger: ManagedLedger, compression: CompressionType, logger: Logger, clock: any Clock<Duration> = ContinuousClock(),
-        mayServe: @escaping @Sendable () -> Bool = { true }, delayedDeliveryCapacity: Int = 1_000_000,
-        onClosed: @escaping @Sendable (Topic) -> Void = { _ in }
+        mayServe: @escaping @Sendable () -> Bool = { true }, ownershipLapsed: @escaping @Sendable () -> Bool = { true },
+        delayedDeliveryCapacity: Int = 1_000_000, onClosed: @escaping @Sendable (Topic) -> Void = { _ in }
     ) {
         self.delayedDeliveryCapacity = delayedDeliveryCapacity
         self.mayServe = mayServe
+        self.ownershipLapsed = ownershipLapsed
         self.name = name
         self.ledger = ledger
         self.eventLoop = ledger.eventLoop
@@ -150,7 +155,7 @@ actor Topic {
                 // Stored, but a broker whose ownership lapsed meanwhile (it was paused
                 // past its session) acknowledges nothing more: the producer is closed and
                 // resends to the new owner.
-                guard self.mayServe() else { return self.onLoop { $0.close(.ownershipLost) } }
+                guard self.mayServe() else { return self.onLoop { $0.close($0.notServedReason) } }
                 completion(.success(position))
             case .failure(let error as ManagedLedgerError) where error.code == .terminated:
                 completion(.failure(BrokerError(.topicTerminated, "\(self.name) is terminated")))

@@ -26,13 +26,25 @@ public final class ChildProcess: Sendable {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
-        if let environment { process.environment = environment }
+        process.environment = environment ?? Self.inheritedEnvironment
         try process.run()
         self.executable = resolved
         self.arguments = arguments
         self.logPath = logPath
         self.process = Mutex(process)
         Reaper.shared.track(process.processIdentifier)
+    }
+
+    /// What a child inherits when given no environment: this process's, without
+    /// PYTHONUNBUFFERED. Unbuffered, Python writes a print's text and its newline with two
+    /// writes, and another thread's output (the Pulsar client's log) can land between
+    /// them, splitting a line a test reads ("M faults-2-b 611 32 107" ran into a log line
+    /// and the message was reported lost). Buffered, a printed line flushed at once is one
+    /// write.
+    static var inheritedEnvironment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONUNBUFFERED"] = nil
+        return environment
     }
 
     public var pid: Int32 { self.process.withLock { $0.processIdentifier } }

@@ -54,14 +54,14 @@ struct BrokerMembershipTests {
 
     @Test func theLeaseEndsWithoutKeepAlivesAndWhenInvalidated() async throws {
         let metadata = MemoryMetadataStore()
-        let session = BrokerSession(metadata: metadata, ttl: .milliseconds(600))
+        let session = BrokerSession(metadata: metadata, ttl: .milliseconds(1500))
         #expect(!session.isValid())
         let (_, generation) = try await session.open()
         #expect(session.isValid() && session.current()?.generation == generation)
-        #expect(!session.isValid(at: .now + .milliseconds(600)))
+        #expect(!session.isValid(at: .now + .milliseconds(1500)))
         // Kept alive, it runs on; the store ending the session ends the keep-alives.
         let keeping = Task { try await session.keepAlive(generation: generation) }
-        try await Task.sleep(for: .milliseconds(900))
+        try await Task.sleep(for: .milliseconds(2250))
         #expect(session.isValid())
         try await metadata.closeSession(try #require(session.current()).session)
         await #expect(throws: MetadataError.self) { try await keeping.value }

@@ -85,13 +85,7 @@ extension MultiBrokerTests {
         let consumed = Self.consumedByTopic(consumer)
         for topic in topics {
             let missing = Set(receipts[topic] ?? []).subtracting(consumed[topic] ?? [])
-            // Known, open: now and then one receipted message of a topic whose bundle was
-            // shed while a listener consumer read it is never consumed, and its ledger is
-            // trimmed by the new owner as if acknowledged. Recorded as a known issue (not a
-            // pass) until it is found; what follows prints the evidence when it happens.
-            withKnownIssue("a message lost to a subscription after its bundle moved", isIntermittent: true) {
-                #expect(missing.isEmpty, "\(topic): \(missing.count) receipted messages never consumed")
-            }
+            #expect(missing.isEmpty, "\(topic): \(missing.count) receipted messages never consumed")
             if !missing.isEmpty {
                 // Stored but not delivered, or not stored? A new subscription reads the topic.
                 let read = try await fleet.python("drain.py", [fleet.serviceURL, topic])

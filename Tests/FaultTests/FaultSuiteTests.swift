@@ -33,6 +33,7 @@ import Testing
         let cluster = try await FaultCluster.start(settings: settings)
         history.record("cluster up in \(cluster.directory.path)")
         var passed = false
+        var keep = false
         do {
             let workload = try await FaultWorkload.start(on: cluster)
             defer { workload.stopAll() }
@@ -90,6 +91,7 @@ import Testing
             }
             #expect(down.isEmpty, "processes that did not come back after healing (seed \(seed))")
             passed = report.passed && ledgers.problems.isEmpty && ledgers.closedLedgers > 0 && down.isEmpty
+            keep = !passed || !unfinished.isEmpty
             if !unfinished.isEmpty { print("--- unfinished producers (seed \(seed)):\n\(history.text)") }
             if !passed { print("--- history (seed \(seed)):\n\(history.text)") }
         } catch {
@@ -98,7 +100,7 @@ import Testing
             print("FAILED fault run, seed \(seed); logs kept in \(cluster.directory.path)")
             throw error
         }
-        await cluster.stop(keep: !passed)
-        if !passed { print("FAILED fault run, seed \(seed); logs kept in \(cluster.directory.path)") }
+        await cluster.stop(keep: keep)
+        if keep { print("\(passed ? "UNFINISHED PRODUCERS in" : "FAILED") fault run, seed \(seed); logs kept in \(cluster.directory.path)") }
     }
 }
