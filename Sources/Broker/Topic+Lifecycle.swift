@@ -1,5 +1,7 @@
 import Logging
 import ManagedLedger
+import PulsarWire
+import Synchronization
 
 extension Topic {
     /// Why a topic closes.
@@ -60,15 +62,51 @@ extension Topic {
         self.snapshotDeduplication()
         self.failDuplicatesWaiting()
         let (ledger, logger, name) = (self.ledger, self.logger, self.name)
+        let limit = self.ledgerCloseLimit
         self.closing = Task {
-            do {
-                // Another owner may have the topic already: storage is left to it.
-                if case .ownershipLost = reason { await ledger.abandon() } else { try await ledger.close() }
-            } catch {
-                logger.warning("closing the managed ledger of a topic failed", metadata: ["topic": "\(name)", "error": "\(error)"])
+            // Another owner may have the topic already: storage is left to it.
+            if case .ownershipLost = reason {
+                await ledger.abandon()
+            } else {
+                await Self.closeLedger(ledger, within: limit, logger: logger, topic: name)
             }
             self.onClosed(self)
         }
+    }
+
+    /// Closes `ledger` cleanly (appends confirmed, cursors persisted, the last ledger
+    /// closed), or gives it up (``ManagedLedger/abandon()``) when that takes longer than
+    /// `limit`: appends held by bookies for which no replacement is to be had kept a close
+    /// waiting for ever, and with it an unload (every lookup of the bundle answered
+    /// "being unloaded") or the broker's shutdown. The next owner fences and recovers
+    /// the ledger; the clean close goes on meanwhile, and its last write can only lose
+    /// to the next owner's compare-and-set.
+    static func closeLedger(_ ledger: ManagedLedger, within limit: Duration, logger: Logger, topic: TopicName) async {
+        let settled = Mutex(false)
+        let closedInTime: Bool = await withCheckedContinuation { continuation in
+            let settle: @Sendable (Bool) -> Void = { closed in
+                if settled.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: closed) }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                settle(false)
+            }
+            Task {
+                do {
+                    try await ledger.close()
+                } catch {
+                    logger.warning("closing the managed ledger of a topic failed", metadata: ["topic": "\(topic)", "error": "\(error)"])
+                }
+                timer.cancel()
+                settle(true)
+            }
+        }
+        guard !closedInTime else { return }
+        logger.warning(
+            "the managed ledger of a topic did not close in time: given up, for its next owner to recover",
+            metadata: ["topic": "\(topic)", "limit": "\(limit)"]
+        )
+        await ledger.abandon()
     }
 
     /// Closes the topic (``close(_:)``) and returns once its managed ledger is closed.

@@ -57,6 +57,9 @@ actor Topic {
     /// Whether the broker's ownership lapsed (its session's lease ran out), as opposed to
     /// its bundle being unloaded: then the topic gives its ledger up instead of closing it.
     nonisolated let ownershipLapsed: @Sendable () -> Bool
+    /// How long a close waits for the managed ledger to close cleanly before giving it up
+    /// (see ``closeLedger(_:within:logger:topic:)``).
+    nonisolated let ledgerCloseLimit: Duration
     /// The policies in force (see ``apply(_:)``).
     var policies = TopicPolicies()
     /// Producer deduplication, while it is on (see ``enableDeduplication()``).
@@ -80,8 +83,9 @@ actor Topic {
     init(
         name: TopicName, ledger: ManagedLedger, compression: CompressionType, logger: Logger, clock: any Clock<Duration> = ContinuousClock(),
         mayServe: @escaping @Sendable () -> Bool = { true }, ownershipLapsed: @escaping @Sendable () -> Bool = { true },
-        delayedDeliveryCapacity: Int = 1_000_000, onClosed: @escaping @Sendable (Topic) -> Void = { _ in }
+        delayedDeliveryCapacity: Int = 1_000_000, ledgerCloseLimit: Duration = .seconds(10), onClosed: @escaping @Sendable (Topic) -> Void = { _ in }
     ) {
+        self.ledgerCloseLimit = ledgerCloseLimit
         self.delayedDeliveryCapacity = delayedDeliveryCapacity
         self.mayServe = mayServe
         self.ownershipLapsed = ownershipLapsed

@@ -211,10 +211,30 @@ public final class EtcdMetadataStore: MetadataStore {
         for endpoint in self.endpoints {
             endpoint.client.beginGracefulShutdown()
         }
-        for endpoint in self.endpoints {
-            await endpoint.connections.value
+        // A member that took the connection but never answers (paused, cut off) keeps a
+        // graceful shutdown waiting for ever: after a grace period the connections are
+        // cancelled.
+        let endpoints = self.endpoints
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for endpoint in endpoints { await endpoint.connections.value }
+            }
+            group.addTask {
+                do {
+                    try await Task.sleep(for: Self.closeGrace)
+                } catch {
+                    return  // Every connection closed in time.
+                }
+                for endpoint in endpoints { endpoint.connections.cancel() }
+            }
+            await group.next()
+            group.cancelAll()
         }
+        for endpoint in endpoints { await endpoint.connections.value }
     }
+
+    /// How long ``close()`` lets connections finish before cancelling them.
+    static let closeGrace: Duration = .seconds(2)
 
     // MARK: Transactions
 

@@ -53,3 +53,30 @@ struct ExecutableTests {
         #expect(badURL.status != 0 && badURL.output.contains("unknown metadata URL"))
     }
 }
+
+extension ExecutableTests {
+    /// A bookie whose start fails because its metadata store takes connections but never
+    /// answers (a paused etcd member) exits with an error, so that a supervisor starts it
+    /// again. Before, closing the etcd client waited for ever for the connection to the
+    /// silent member to shut down gracefully, and the process never exited.
+    @Test func aBookieWhoseMetadataStoreNeverAnswersExits() async throws {
+        let directory = try TemporaryDirectory(label: "bookie-start-fails")
+        defer { directory.remove() }
+        let port = try FreePort.allocate()
+        let silent = try ChildProcess(
+            try PythonClient.interpreter(),
+            ["-c", "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', \(port)))\ns.listen(16)\nprint('listening', flush=True)\ntime.sleep(600)"],
+            logPath: directory.file("silent.log")
+        )
+        defer { silent.stop() }
+        try await silent.waitForOutput("listening")
+        let result = try await ChildProcess.run(
+            try BuiltProducts.path(of: "bookie"),
+            ["--id", "b", "--listen", "127.0.0.1:0", "--http-port", "0", "--journal-dir", directory.file("journal"),
+             "--ledger-dirs", directory.file("ledgers"), "--metadata-url", "etcd://127.0.0.1:\(port)"],
+            timeout: .seconds(40)
+        )
+        #expect(result.status != 0)
+        #expect(result.output.contains("etcd did not answer"), "\(result.output.suffix(2000))")
+    }
+}
