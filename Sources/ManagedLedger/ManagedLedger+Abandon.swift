@@ -15,20 +15,25 @@ extension ManagedLedger {
         self.state.timer?.cancel()
         self.state.timer = nil
         if case .closed = self.state.phase { return }
+        self.state.readers = [:]
+        self.state.writer = nil
+        self.stopTakingWork(ManagedLedgerError(.closed, "managed ledger \(self.name) was given up: its topic has another owner"))
+        self.logger.info("gave up managed ledger", metadata: ["name": "\(self.name)"])
+    }
+
+    /// Marks the log closed and drops its cursors: tailing readers are woken and queued
+    /// appends fail with `error` (what ``close()`` and ``abandon()`` share).
+    func stopTakingWork(_ error: ManagedLedgerError) {
         self.state.phase = .closed
         let queue = self.state.queue
         let waiters = self.state.waiters.values
         self.state.queue = []
         self.state.waiters = [:]
         self.state.cursors = [:]
-        self.state.readers = [:]
-        self.state.writer = nil
         for waiter in waiters {
             waiter.timeout?.cancel()
             waiter.continuation.resume(returning: false)
         }
-        let abandoned = ManagedLedgerError(.closed, "managed ledger \(self.name) was given up: its topic has another owner")
-        for (_, completion) in queue { completion(.failure(abandoned)) }
-        self.logger.info("gave up managed ledger", metadata: ["name": "\(self.name)"])
+        for (_, completion) in queue { completion(.failure(error)) }
     }
 }

@@ -358,18 +358,7 @@ public actor ManagedLedger {
         defer { self.listLock.unlock() }
         var fenced = false
         if case .fenced = self.state.phase { fenced = true }
-        self.state.phase = .closed
-        let queue = self.state.queue
-        let waiters = self.state.waiters.values
-        self.state.queue = []
-        self.state.waiters = [:]
-        self.state.cursors = [:]
-        for waiter in waiters {
-            waiter.timeout?.cancel()
-            waiter.continuation.resume(returning: false)
-        }
-        let closedError = ManagedLedgerError(.closed, "managed ledger \(self.name) is closed")
-        for (_, completion) in queue { completion(.failure(closedError)) }
+        self.stopTakingWork(ManagedLedgerError(.closed, "managed ledger \(self.name) is closed"))
         if let writer = self.state.writer, !fenced {
             do {
                 let closed = try await writer.close()
