@@ -9,6 +9,11 @@ protocol PublishTarget: AnyObject, Sendable {
     func publish(_ producer: Producer, _ payload: PulsarPayload, sequenceIDs: ClosedRange<Int64>, completion: @escaping Topic.PublishCompletion)
     /// The producer closed, or its connection went.
     func release(_ producer: Producer)
+    /// What PRODUCER_SUCCESS tells `producer`'s client: whether it holds its place (a
+    /// WaitForExclusive one may still wait) and its highest sequence id stored, or -1.
+    func admission(of producer: Producer) async -> (ready: Bool, lastSequenceID: Int64)
+    /// Makes the topic epoch `producer` was granted durable, before its client hears it.
+    func storeEpoch(of producer: Producer) async throws(BrokerError)
 }
 
 /// A consumer, of a persistent topic or not, as its connection drives it: every command
@@ -36,6 +41,10 @@ protocol ConsumerHandle: AnyObject, Sendable {
 extension Topic: PublishTarget {
     nonisolated func release(_ producer: Producer) {
         self.onLoop { $0.removeProducer(producer) }
+    }
+
+    func admission(of producer: Producer) -> (ready: Bool, lastSequenceID: Int64) {
+        (self.isActive(producer), self.lastSequenceID(of: producer.name))
     }
 }
 

@@ -79,6 +79,13 @@ actor NonPersistentTopic: PublishTarget {
         self.onLoop { $0.removeProducer(producer) }
     }
 
+    /// Every producer of a non-persistent topic publishes at once (Shared access), and
+    /// none has a sequence id stored.
+    func admission(of producer: Producer) -> (ready: Bool, lastSequenceID: Int64) { (true, -1) }
+
+    /// Non-persistent topics have no exclusive producers, so no epoch.
+    func storeEpoch(of producer: Producer) throws(BrokerError) {}
+
     func removeProducer(_ producer: Producer) {
         _ = producer.markClosed()
         if self.producers[producer.name] === producer { self.producers[producer.name] = nil }

@@ -1,3 +1,4 @@
+import Logging
 import ManagedLedger
 import NIOCore
 import PulsarProto
@@ -20,9 +21,15 @@ extension PulsarConnection {
                 connection: ObjectIdentifier(self), producerID: request.producerID, requestID: request.requestID,
                 topicEpoch: request.hasTopicEpoch ? request.topicEpoch : nil, brokerName: self.broker.name, sink: self
             )
+            do {
+                if ready { try await topic.storeEpoch(of: producer) }
+            } catch {
+                topic.release(producer)
+                throw error
+            }
             let admission = try await self.eventLoop.submit { self.machine.producerCreated(request.producerID, producer) }.get()
             guard admission == .registered else {
-                topic.onLoop { $0.removeProducer(producer) }
+                topic.release(producer)
                 return self.answerCancelled(admission, request.requestID, "producer \(request.producerID)")
             }
             let lastSequenceID = await topic.lastSequenceID(of: producer.name)
@@ -38,12 +45,24 @@ extension PulsarConnection {
     /// Answers a PRODUCER for a producer this connection registered already: its client
     /// asked again (it had given up waiting for the first answer).
     func answerExistingProducer(_ producer: Producer, _ request: Pulsar_Proto_CommandProducer) async {
-        guard let topic = producer.topic as? Topic else {
-            return self.send(Self.producerSuccess(request.requestID, producer.name, ready: true))
-        }
-        let ready = await topic.isActive(producer)
-        let lastSequenceID = await topic.lastSequenceID(of: producer.name)
+        let (ready, lastSequenceID) = await producer.topic.admission(of: producer)
         self.send(Self.producerSuccess(request.requestID, producer.name, ready: ready, lastSequenceID: lastSequenceID, topicEpoch: producer.topicEpoch))
+    }
+
+    /// Tells the client of a WaitForExclusive producer that it now holds the topic, once
+    /// its epoch is stored; when that fails, closes it so that it connects again.
+    func announceReady(_ producer: Producer) async {
+        do {
+            try await producer.topic.storeEpoch(of: producer)
+        } catch {
+            self.broker.logger.warning("a waiting producer could not take its topic", metadata: ["producer": "\(producer.name)", "error": "\(error)"])
+            producer.topic.release(producer)
+            return self.producerClosed(producer)
+        }
+        self.eventLoop.execute {
+            guard self.machine.producer(producer.producerID) === producer else { return }
+            self.send(Self.producerSuccess(producer.requestID, producer.name, ready: true, topicEpoch: producer.topicEpoch))
+        }
     }
 
     /// Answers a request whose producer or consumer was admitted after its client closed it.

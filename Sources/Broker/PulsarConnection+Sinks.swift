@@ -6,10 +6,7 @@ import PulsarProto
 /// framed here and queued in the outbox.
 extension PulsarConnection: ProducerSink, ConsumerSink {
     func producerReady(_ producer: Producer) {
-        self.eventLoop.execute {
-            guard self.machine.producer(producer.producerID) === producer else { return }
-            self.send(Self.producerSuccess(producer.requestID, producer.name, ready: true, topicEpoch: producer.topicEpoch))
-        }
+        self.start { await self.announceReady(producer) }
     }
 
     func producerClosed(_ producer: Producer) {

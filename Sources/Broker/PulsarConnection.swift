@@ -142,7 +142,7 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// Runs `request` in the connection's task group.
-    private func start(_ request: @escaping Request) {
+    func start(_ request: @escaping Request) {
         self.requestContinuation.yield(request)
     }
 

@@ -101,13 +101,40 @@ extension Topic {
     /// reconnects; refuses (`producerFenced`) one whose epoch has passed: another
     /// exclusive producer held the topic in between.
     private func takeEpoch(_ producer: Producer) throws(BrokerError) {
-        if let requested = producer.requestedEpoch, let current = self.topicEpoch, requested < current {
+        let current = self.currentEpoch
+        if let requested = producer.requestedEpoch, let current, requested < current {
             throw BrokerError(
                 .producerFenced, "\(self.name): producer \(producer.name) was fenced: the topic epoch moved to \(current) after its \(requested)"
             )
         }
-        let epoch = producer.requestedEpoch ?? self.topicEpoch.map { $0 + 1 } ?? 0
+        let epoch = producer.requestedEpoch ?? current.map { $0 + 1 } ?? 0
         self.topicEpoch = epoch
         producer.granted(epoch: epoch)
+    }
+
+    /// The epoch of exclusive access: the last one granted here, or, before any was since
+    /// the topic loaded, the one its previous owners stored with the managed ledger.
+    private var currentEpoch: UInt64? {
+        if let epoch = self.topicEpoch { return epoch }
+        return self.ledger.assumeIsolated { $0.properties[Self.epochProperty] }.flatMap { UInt64($0) }
+    }
+
+    /// The managed-ledger property that keeps the topic epoch (as Pulsar's broker names it).
+    static let epochProperty = "__topicEpoch"
+
+    /// Stores the epoch `producer` was granted with the managed ledger, unless a later
+    /// one is stored already, so that the topic's next owner refuses a producer fenced
+    /// here. Its client hears of its epoch only once this returned.
+    func storeEpoch(of producer: Producer) async throws(BrokerError) {
+        guard let epoch = producer.topicEpoch else { return }
+        let key = Self.epochProperty
+        do {
+            try await self.ledger.updateProperties { properties in
+                if let stored = properties[key].flatMap({ UInt64($0) }), stored >= epoch { return }
+                properties[key] = String(epoch)
+            }
+        } catch {
+            throw BrokerError(error, "\(self.name): storing the topic epoch of producer \(producer.name)")
+        }
     }
 }

@@ -148,8 +148,9 @@ extension ManagedLedger {
 
     /// Writes the ledger list by CAS on `version` and returns the new version. When the
     /// store's answer is lost, reads the key back to learn whether the write happened.
-    func storeList(_ ledgers: [LedgerInfo], expecting version: Int64) async throws -> Int64 {
-        try await self.metadata.putReconciled(self.key, value: try Self.encode(ledgers, terminated: self.state.terminated), expecting: .version(version))
+    func storeList(_ ledgers: [LedgerInfo], properties: [String: String]? = nil, expecting version: Int64) async throws -> Int64 {
+        let value = try Self.encode(ledgers, terminated: self.state.terminated, properties: properties ?? self.state.properties)
+        return try await self.metadata.putReconciled(self.key, value: value, expecting: .version(version))
     }
 
     /// Whether the log was terminated.

@@ -53,6 +53,8 @@ public actor ManagedLedger {
         var ledgers: [LedgerInfo]
         /// Set once the log is terminated: it takes no more appends, ever.
         var terminated: Bool?
+        /// Named values its owners keep with the log (see ``updateProperties(_:)``).
+        var properties: [String: String]?
     }
 
     enum Phase {
@@ -92,6 +94,8 @@ public actor ManagedLedger {
         var timer: RepeatedTask?
         /// The log takes no more appends (see ``ManagedLedger/terminate()``).
         var terminated = false
+        /// Named values kept with the ledger list (see ``ManagedLedger/updateProperties(_:)``).
+        var properties: [String: String] = [:]
         /// Which consumed ledgers are kept (see ``ManagedLedger/setRetention(_:)``).
         var retention = RetentionRule()
 
@@ -192,11 +196,13 @@ public actor ManagedLedger {
         let stored = try await metadata.get(key)
         var ledgers: [LedgerInfo] = []
         var terminated = false
+        var properties: [String: String] = [:]
         if let stored {
             do {
                 let list = try JSONDecoder().decode(LedgerList.self, from: Data(stored.value))
                 ledgers = list.ledgers
                 terminated = list.terminated ?? false
+                properties = list.properties ?? [:]
             } catch {
                 throw ManagedLedgerError(.corruptMetadata, "\(key) does not hold a ledger list", cause: error)
             }
@@ -230,7 +236,7 @@ public actor ManagedLedger {
         ledgers.append(LedgerInfo(id: writer.ledgerID, entries: 0, size: 0))
         let version: Int64
         do {
-            version = try await metadata.putReconciled(key, value: try Self.encode(ledgers, terminated: terminated), expecting: stored.map { .version($0.version) } ?? .absent)
+            version = try await metadata.putReconciled(key, value: try Self.encode(ledgers, terminated: terminated, properties: properties), expecting: stored.map { .version($0.version) } ?? .absent)
         } catch {
             try? await client.deleteLedger(writer.ledgerID)
             throw error
@@ -240,14 +246,16 @@ public actor ManagedLedger {
         var state = State(ledgers: ledgers, version: version, writer: writer, cache: EntryCache(capacity: configuration.cacheSize))
         state.readers = readers
         state.terminated = terminated
+        state.properties = properties
         state.retention = configuration.retention
         return ManagedLedger(name: name, client: client, metadata: metadata, configuration: configuration, logger: logger, state: state)
     }
 
-    static func encode(_ ledgers: [LedgerInfo], terminated: Bool = false) throws -> [UInt8] {
+    static func encode(_ ledgers: [LedgerInfo], terminated: Bool = false, properties: [String: String] = [:]) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return Array(try encoder.encode(LedgerList(ledgers: ledgers, terminated: terminated ? true : nil)))
+        let list = LedgerList(ledgers: ledgers, terminated: terminated ? true : nil, properties: properties.isEmpty ? nil : properties)
+        return Array(try encoder.encode(list))
     }
 
     // MARK: Positions
