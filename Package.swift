@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "BookieServer",
             dependencies: [
-                "Autorecovery", "BookieStorage", "BookieWire", "MagnetarHTTP", "Metadata",
+                "Autorecovery", "BookieStorage", "BookieWire", "Ledger", "MagnetarHTTP", "Metadata",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -34,6 +34,8 @@ struct Bookie: AsyncParsableCommand {
     @Option(help: "Rack name, for rack-aware placement.") var rack: String?
     @Option(help: "fdatasync the journal before acknowledging (true|false, default true).") var journalSync: String?
     @Option(help: "Seconds between garbage collections of deleted ledgers (default 300).") var gcIntervalSeconds: String?
+    @Option(help: "Seconds between looks for copies of ledgers that no longer name this bookie, which are then dropped (default 3600; 0: never).")
+    var overReplicatedGcSeconds: String?
     @Option(help: "Compact entry logs with less live data than this fraction (default 0.5).") var compactionThreshold: String?
     @Option(help: "Most MB/s that compaction copies (default 32).") var compactionRateMb: String?
     @Option(help: "Turn read-only past this fraction of disk use (default 0.95).") var readOnlyAbove: String?
@@ -49,7 +51,7 @@ struct Bookie: AsyncParsableCommand {
 
     static let settingNames: Set<String> = [
         "id", "listen", "http-port", "journal-dir", "ledger-dirs", "metadata-url", "rack", "journal-sync",
-        "gc-interval-seconds", "compaction-threshold", "compaction-rate-mb", "read-only-above", "writable-below",
+        "gc-interval-seconds", "over-replicated-gc-seconds", "compaction-threshold", "compaction-rate-mb", "read-only-above", "writable-below",
         "session-ttl-seconds", "testing-journal-sync-delay-ms", "autorecovery", "audit-interval-seconds", "lost-bookie-grace-seconds",
         "rereplication-rate-mb",
     ]
@@ -97,6 +99,10 @@ struct Bookie: AsyncParsableCommand {
             configuration.testingJournalSyncDelay = .milliseconds(
                 try settings.value("testing-journal-sync-delay-ms", flag: self.testingJournalSyncDelayMs, default: 0) { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
             )
+            let surplusCheck = try settings.value("over-replicated-gc-seconds", flag: self.overReplicatedGcSeconds, default: 3600) {
+                Double($0).flatMap { $0 >= 0 ? $0 : nil }
+            }
+            configuration.overReplicationCheckInterval = surplusCheck > 0 ? .milliseconds(Int(surplusCheck * 1000)) : nil
             configuration.autorecovery = try settings.bool("autorecovery", flag: self.autorecovery, default: true)
             let seconds: (String) -> Double? = { Double($0).flatMap { (0.05...86_400 * 7).contains($0) ? $0 : nil } }
             let auditInterval = try settings.value("audit-interval-seconds", flag: self.auditIntervalSeconds, default: 30, seconds)

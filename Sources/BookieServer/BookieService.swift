@@ -47,6 +47,10 @@ public final class BookieService: Sendable {
         public var diskUsage: @Sendable (String) -> Double
         /// How often deleted ledgers are looked for and entry logs compacted (default 5 min).
         public var garbageCollectionInterval: Duration
+        /// How often a garbage collection also drops this bookie's copies of ledgers that
+        /// no longer name it (default 1 h, at the first collection after that; nil: never;
+        /// BookKeeper's gcOverreplicatedLedgerWaitTime). It reads every such ledger's metadata.
+        public var overReplicationCheckInterval: Duration? = .seconds(3600)
         /// Entry logs with less live data than this fraction are compacted (default 0.5).
         public var compactionThreshold: Double
         /// The most bytes per second compaction copies (default 32 MiB).

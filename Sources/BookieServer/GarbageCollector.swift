@@ -3,14 +3,19 @@ import Logging
 import Metadata
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 /// Every `interval`, deletes the ledgers whose metadata is gone and compacts entry logs
-/// that are mostly garbage, on a thread of its own at a limited byte rate.
+/// that are mostly garbage, on a thread of its own at a limited byte rate; every
+/// `overReplicationCheckInterval`, also drops copies of ledgers that no longer name this
+/// bookie (``dropSurplusCopies(of:on:)``).
 final class GarbageCollector: Service, Sendable {
-    private let store: BookieStore
-    private let metadata: any MetadataStore
-    private let configuration: BookieService.Configuration
+    let store: BookieStore
+    let metadata: any MetadataStore
+    let configuration: BookieService.Configuration
     private let logger: Logger
+    /// When surplus copies were last looked for (nil: not yet; the first pass does).
+    private let lastSurplusCheck = Mutex<ContinuousClock.Instant?>(nil)
 
     init(store: BookieStore, metadata: any MetadataStore, configuration: BookieService.Configuration, logger: Logger) {
         self.store = store
@@ -46,6 +51,10 @@ final class GarbageCollector: Service, Sendable {
             try await pool.runIfActive { try store.deleteLedgers(deleted) }
             self.logger.info("deleted ledgers whose metadata is gone", metadata: ["count": "\(deleted.count)"])
         }
+        if self.surplusCheckIsDue() {
+            let dropped = try await self.dropSurplusCopies(of: held.filter(existing.contains), on: pool)
+            if dropped > 0 { self.logger.info("dropped copies of ledgers that no longer name this bookie", metadata: ["count": "\(dropped)"]) }
+        }
         let limiter = RateLimiter(bytesPerSecond: configuration.compactionRate)
         let result = try await pool.runIfActive {
             try store.compact(belowLiveRatio: configuration.compactionThreshold, pace: { limiter.pace($0) })
@@ -55,6 +64,17 @@ final class GarbageCollector: Service, Sendable {
                 "compacted entry logs",
                 metadata: ["removed": "\(result.logsRemoved)", "moved": "\(result.bytesMoved)", "reclaimed": "\(result.bytesReclaimed)"]
             )
+        }
+    }
+
+    /// Whether surplus copies are to be looked for in this pass; notes that they are.
+    private func surplusCheckIsDue() -> Bool {
+        guard let interval = self.configuration.overReplicationCheckInterval else { return false }
+        let now = ContinuousClock.now
+        return self.lastSurplusCheck.withLock { last in
+            if let last, now - last < interval { return false }
+            last = now
+            return true
         }
     }
 }
