@@ -43,20 +43,24 @@ public struct ProduceBenchmark: Sendable {
             await client.close()
             throw error
         }
-        let meter = LoadMeter()
         let payloads = Self.payloads(size: self.size)
+        let meter = LoadMeter()
         let perProducerRate = self.rate / Double(producers.count)
         let perProducerLimit = self.messages > 0 ? (self.messages + producers.count - 1) / producers.count : Int.max
         let end = ContinuousClock.now + self.duration
         let size = self.size
-        let failure: (any Error)? = await withTaskGroup(of: (any Error)?.self) { group in
+        // The per-second reporter ends at `end` too, but only the producers' ends count:
+        // one may still be waiting for room in its pending queue then, and must not be
+        // cancelled (that failed the run).
+        enum Ended { case producer((any Error)?), reporter }
+        let failure: (any Error)? = await withTaskGroup(of: Ended.self) { group in
             for producer in producers {
                 group.addTask {
                     do {
                         try await Self.drive(producer, payloads: payloads, size: size, rate: perProducerRate, limit: perProducerLimit, until: end, meter: meter)
-                        return nil
+                        return .producer(nil)
                     } catch {
-                        return error
+                        return .producer(error)
                     }
                 }
             }
@@ -66,13 +70,15 @@ public struct ProduceBenchmark: Sendable {
                     if Task.isCancelled { break }
                     report(meter.interval())
                 }
-                return nil
+                return .reporter
             }
             var first: (any Error)?
             var producing = producers.count
-            for await result in group {
-                if let result, first == nil { first = result }
+            for await ended in group {
+                guard case .producer(let error) = ended else { continue }
+                if let error, first == nil { first = error }
                 producing -= 1
+                // All done (a message limit can end them early): stop the reporter.
                 if producing == 0 { group.cancelAll() }
             }
             return first
@@ -98,8 +104,20 @@ public struct ProduceBenchmark: Sendable {
     /// one payload sent again and again).
     static func payloads(size: Int) -> [ByteBuffer] {
         let count = max(8, (256 << 10) / max(1, size))
-        var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in ByteBuffer(bytes: (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }) }
+        // xorshift64*, seeded at random: fast enough for payloads of megabytes.
+        var state = UInt64.random(in: 1...UInt64.max)
+        return (0..<count).map { _ in
+            let words = [UInt64](unsafeUninitializedCapacity: (size + 7) / 8) { words, initialized in
+                for index in 0..<words.count {
+                    state ^= state >> 12
+                    state ^= state << 25
+                    state ^= state >> 27
+                    words[index] = state &* 0x2545_F491_4F6C_DD1D
+                }
+                initialized = words.count
+            }
+            return words.withUnsafeBytes { ByteBuffer(bytes: $0.prefix(size)) }
+        }
     }
 
     private static func drive(
