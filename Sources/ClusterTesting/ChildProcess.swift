@@ -32,6 +32,7 @@ public final class ChildProcess: Sendable {
         self.arguments = arguments
         self.logPath = logPath
         self.process = Mutex(process)
+        self.pid = process.processIdentifier
         Reaper.shared.track(process.processIdentifier)
     }
 
@@ -47,8 +48,18 @@ public final class ChildProcess: Sendable {
         return environment
     }
 
-    public var pid: Int32 { self.process.withLock { $0.processIdentifier } }
-    public var isRunning: Bool { self.process.withLock { $0.isRunning } }
+    public let pid: Int32
+
+    /// Whether the child has not exited. Foundation learns of an exit only when every copy
+    /// of a socket the child inherited is closed, and a child started meanwhile on another
+    /// thread can inherit that socket too: Foundation then saw the exit only once that
+    /// other child exited as well, and a wait for it hung (a fault run's nemesis waited for
+    /// a SIGKILLed bookie for ever). So the kernel is asked: an exited child is a zombie
+    /// until reaped, or gone once reaped.
+    public var isRunning: Bool {
+        guard self.process.withLock({ $0.isRunning }) else { return false }
+        return ExitState.read(self.pid) == nil
+    }
 
     /// Sends `signal` to the child.
     public func kill(_ signal: Int32) {
@@ -57,12 +68,27 @@ public final class ChildProcess: Sendable {
 
     /// Kills the child with SIGKILL and waits for it to exit.
     public func stop() {
+        if self.isRunning { _ = Foundation.kill(self.pid, SIGKILL) }
+        // SIGKILL ends a process at once unless it is inside an uninterruptible wait.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while self.isRunning, ContinuousClock.now < deadline { usleep(1000) }
+        Reaper.shared.forget(self.pid)
+    }
+
+    /// How the child ended, as Foundation reports it: the exit status, or the number of
+    /// the signal that killed it; nil while it runs.
+    public var terminationStatus: Int32? {
         let process = self.process.withLock { $0 }
-        if process.isRunning {
-            _ = Foundation.kill(process.processIdentifier, SIGKILL)
+        if !process.isRunning { return process.terminationStatus }
+        switch ExitState.read(self.pid) {
+        case .zombie(let status): return status & 0x7f != 0 ? status & 0x7f : (status >> 8) & 0xff
+        case .reaped:
+            // Reaped by Foundation, which is about to say so.
+            let deadline = ContinuousClock.now + .seconds(1)
+            while process.isRunning, ContinuousClock.now < deadline { usleep(1000) }
+            return process.isRunning ? nil : process.terminationStatus
+        case nil: return nil
         }
-        process.waitUntilExit()
-        Reaper.shared.forget(process.processIdentifier)
     }
 
     /// Runs `executable arguments…` to completion without blocking a thread, and returns
@@ -84,7 +110,7 @@ public final class ChildProcess: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         child.stop()
-        return (child.process.withLock { $0.terminationStatus }, child.output())
+        return (child.terminationStatus ?? -1, child.output())
     }
 
     /// Waits for the child to exit on its own and returns its status; kills it and throws
@@ -100,7 +126,7 @@ public final class ChildProcess: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         self.stop()
-        return self.process.withLock { $0.terminationStatus }
+        return self.terminationStatus ?? -1
     }
 
     /// The child's output so far.
