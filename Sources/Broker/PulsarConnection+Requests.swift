@@ -27,13 +27,13 @@ extension PulsarConnection {
                 topic.release(producer)
                 throw error
             }
-            let admission = try await self.eventLoop.submit { self.machine.producerCreated(request.producerID, producer) }.get()
+            let lastSequenceID = await topic.lastSequenceID(of: producer.name)
+            let success = Self.producerSuccess(request.requestID, producer.name, ready: ready, lastSequenceID: lastSequenceID, topicEpoch: producer.topicEpoch)
+            let admission = try await self.admit(success) { $0.producerCreated(request.producerID, producer) }
             guard admission == .registered else {
                 topic.release(producer)
                 return self.answerCancelled(admission, request.requestID, "producer \(request.producerID)")
             }
-            let lastSequenceID = await topic.lastSequenceID(of: producer.name)
-            self.send(Self.producerSuccess(request.requestID, producer.name, ready: ready, lastSequenceID: lastSequenceID, topicEpoch: producer.topicEpoch))
             // Closed by its topic before it was registered here: the client hears it now.
             if producer.isClosed { self.producerClosed(producer) }
         } catch {
@@ -65,6 +65,23 @@ extension PulsarConnection {
         }
     }
 
+    /// Registers a producer or consumer created for a request (`register` on the state
+    /// machine) and, when it is registered, queues `success` in the same turn of the
+    /// connection's loop: a CLOSE_PRODUCER or CLOSE_CONSUMER for it (sent on the loop once
+    /// it is registered) then always follows its success. Sent the other way round, the
+    /// Pulsar client took the close for its creating producer, then the success, and kept
+    /// a producer the broker no longer had: its sends were refused, and once that
+    /// connection closed it was never connected again.
+    private func admit(
+        _ success: Pulsar_Proto_BaseCommand, _ register: @escaping @Sendable (inout Machine) -> Machine.Admission
+    ) async throws -> Machine.Admission {
+        try await self.eventLoop.submit {
+            let admission = register(&self.machine)
+            if admission == .registered { self.send(success) }
+            return admission
+        }.get()
+    }
+
     /// Answers a request whose producer or consumer was admitted after its client closed it.
     private func answerCancelled(_ admission: Machine.Admission, _ requestID: UInt64, _ what: String) {
         guard admission == .cancelled else { return }
@@ -79,12 +96,12 @@ extension PulsarConnection {
                 name: request.hasProducerName ? request.producerName : nil, producerID: request.producerID, requestID: request.requestID,
                 connection: ObjectIdentifier(self), brokerName: self.broker.name, sink: self
             )
-            let admission = try await self.eventLoop.submit { self.machine.producerCreated(request.producerID, producer) }.get()
+            let success = Self.producerSuccess(request.requestID, producer.name, ready: true)
+            let admission = try await self.admit(success) { $0.producerCreated(request.producerID, producer) }
             guard admission == .registered else {
                 topic.release(producer)
                 return self.answerCancelled(admission, request.requestID, "producer \(request.producerID)")
             }
-            self.send(Self.producerSuccess(request.requestID, producer.name, ready: true))
             if producer.isClosed { self.producerClosed(producer) }
         } catch {
             self.eventLoop.execute { self.machine.producerFailed(request.producerID) }
@@ -116,12 +133,11 @@ extension PulsarConnection {
             } else {
                 consumer = try await self.broker.nonPersistentTopic(name).subscribe(SubscribeRequest(request), sink: self)
             }
-            let admission = try await self.eventLoop.submit { self.machine.consumerCreated(request.consumerID, consumer) }.get()
+            let admission = try await self.admit(PulsarErrorAnswer.success(request.requestID)) { $0.consumerCreated(request.consumerID, consumer) }
             guard admission == .registered else {
                 consumer.release()
                 return self.answerCancelled(admission, request.requestID, "consumer \(request.consumerID)")
             }
-            self.send(PulsarErrorAnswer.success(request.requestID))
             if consumer.isClosed {
                 // Closed by its topic (a seek, an unload) before it was registered here.
                 self.consumerClosed(consumer)
@@ -149,7 +165,8 @@ extension PulsarConnection {
     func seek(_ consumer: any ConsumerHandle, _ request: Pulsar_Proto_CommandSeek) async {
         do {
             try await consumer.seek(request)
-            self.send(PulsarErrorAnswer.success(request.requestID))
+            // On the loop: after the CLOSE_CONSUMER the seek queued there for this connection's consumer.
+            self.eventLoop.execute { self.send(PulsarErrorAnswer.success(request.requestID)) }
         } catch {
             self.fail(requestID: request.requestID, error)
         }

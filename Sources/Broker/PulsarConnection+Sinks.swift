@@ -55,14 +55,16 @@ extension PulsarConnection: ProducerSink, ConsumerSink {
         self.send(command)
     }
 
+    /// Told on the connection's loop, and only for a consumer registered there: one still
+    /// being created hears it after its SUCCESS (``subscribe(_:)`` looks again then).
     func consumerClosed(_ consumer: any ConsumerHandle) {
-        var command = Pulsar_Proto_BaseCommand()
-        command.type = .closeConsumer
-        command.closeConsumer.consumerID = consumer.consumerID
-        command.closeConsumer.requestID = 0
-        self.send(command)
         self.eventLoop.execute {
-            _ = self.machine.consumerClosedByBroker(consumer.consumerID) { $0 === consumer }
+            guard self.machine.consumerClosedByBroker(consumer.consumerID, where: { $0 === consumer }) else { return }
+            var command = Pulsar_Proto_BaseCommand()
+            command.type = .closeConsumer
+            command.closeConsumer.consumerID = consumer.consumerID
+            command.closeConsumer.requestID = 0
+            self.send(command)
         }
     }
 }
