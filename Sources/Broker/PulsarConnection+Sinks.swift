@@ -10,13 +10,19 @@ extension PulsarConnection: ProducerSink, ConsumerSink {
     }
 
     func producerClosed(_ producer: Producer) {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .closeProducer
+        command.closeProducer.producerID = producer.producerID
+        command.closeProducer.requestID = 0
+        self.sendOnLoop(command, ifForgotten: { $0.producerClosedByBroker(producer.producerID, where: { $0 === producer }) })
+    }
+
+    /// Sends `command` from the connection's loop if `forget` (run there) says the state
+    /// machine had the producer or consumer it closes registered: a close is thus queued
+    /// after the success that registered it, and not at all for one being created.
+    private func sendOnLoop(_ command: Pulsar_Proto_BaseCommand, ifForgotten forget: @escaping @Sendable (inout Machine) -> Bool) {
         self.eventLoop.execute {
-            guard self.machine.producerClosedByBroker(producer.producerID, where: { $0 === producer }) else { return }
-            var command = Pulsar_Proto_BaseCommand()
-            command.type = .closeProducer
-            command.closeProducer.producerID = producer.producerID
-            command.closeProducer.requestID = 0
-            self.send(command)
+            if forget(&self.machine) { self.send(command) }
         }
     }
 
@@ -58,13 +64,10 @@ extension PulsarConnection: ProducerSink, ConsumerSink {
     /// Told on the connection's loop, and only for a consumer registered there: one still
     /// being created hears it after its SUCCESS (``subscribe(_:)`` looks again then).
     func consumerClosed(_ consumer: any ConsumerHandle) {
-        self.eventLoop.execute {
-            guard self.machine.consumerClosedByBroker(consumer.consumerID, where: { $0 === consumer }) else { return }
-            var command = Pulsar_Proto_BaseCommand()
-            command.type = .closeConsumer
-            command.closeConsumer.consumerID = consumer.consumerID
-            command.closeConsumer.requestID = 0
-            self.send(command)
-        }
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .closeConsumer
+        command.closeConsumer.consumerID = consumer.consumerID
+        command.closeConsumer.requestID = 0
+        self.sendOnLoop(command, ifForgotten: { $0.consumerClosedByBroker(consumer.consumerID, where: { $0 === consumer }) })
     }
 }
