@@ -84,6 +84,11 @@ final class BookieDirectory: @unchecked Sendable {
         return false
     }
 
+    /// Whether a bookie may take writes now: registered, writable and not quarantined.
+    func isUsable(_ id: String) -> Bool {
+        self.registrations[id]?.writable == true && !self.isQuarantined(id)
+    }
+
     func markFailed(_ id: String) {
         self.quarantine[id] = .now() + self.quarantineTime
     }

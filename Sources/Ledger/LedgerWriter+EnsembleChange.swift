@@ -29,10 +29,16 @@ extension LedgerWriter {
             // A quarantined bookie recently failed: better to go on without one for now.
             replacements = try self.client.bookies.choose(replacing.count, excluding: Set(current), racksInUse: racks, allowQuarantined: false)
         } catch {
-            // None to be had: go on with the bookies left, and try again soon.
+            // None to be had: go on with the bookies left, and try again soon. A failed
+            // bookie that is back meanwhile (registered, writable, out of quarantine) takes
+            // its adds again where it is: with fewer spare bookies than failed ones (two of
+            // a 3-bookie ensemble killed in turn, among four bookies), no change could ever
+            // be made, and the adds waited for ever after every bookie was back.
             self.changingEnsemble = false
+            let back = replacing.filter { self.client.bookies.isUsable(current[$0]) }
+            if !back.isEmpty { self.retryInPlace(back) }
             self.confirmReady()
-            self.client.clock.schedule(in: .seconds(1), on: self.eventLoop) { self.changeEnsemble() }
+            if !self.failed.isEmpty { self.client.clock.schedule(in: .seconds(1), on: self.eventLoop) { self.changeEnsemble() } }
             return
         }
         var ensemble = current
@@ -79,6 +85,18 @@ extension LedgerWriter {
                 self.confirmReady()
             }
             self.client.clock.schedule(in: .milliseconds(100), on: self.eventLoop) { self.changeEnsemble() }
+        }
+    }
+
+    /// Bookies at `indices` of the last ensemble, failed before, are back: they are no
+    /// longer failed, and get again the pending adds of their write sets they have not
+    /// acknowledged.
+    private func retryInPlace(_ indices: Set<Int>) {
+        self.failed.subtract(indices)
+        for add in self.pending[self.pendingStart...] {
+            for index in self.writeSet(add.entryID) where indices.contains(index) && add.acknowledged & (1 << index) == 0 {
+                self.send(add, to: index)
+            }
         }
     }
 
