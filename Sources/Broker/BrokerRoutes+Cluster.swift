@@ -70,8 +70,8 @@ extension BrokerRoutes {
     static func namespace(_ route: BasicRequestContext) throws -> (tenant: String, namespace: String) {
         let tenant = route.pathParameter("tenant")
         let namespace = route.pathParameter("namespace")
-        for part in [tenant, namespace] where part.isEmpty || !part.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=:".contains($0) }) {
-            throw RESTError(.preconditionFailed, reason: "'\(part)' is not a valid tenant or namespace name")
+        for (part, kind) in [(tenant, "tenant"), (namespace, "namespace")] {
+            if let refusal = PulsarName.refusal(part, kind: kind) { throw RESTError(.preconditionFailed, reason: refusal) }
         }
         return (tenant, namespace)
     }

@@ -3,6 +3,7 @@ import Hummingbird
 import MagnetarHTTP
 import ManagedLedger
 import NIOCore
+import PulsarWire
 
 extension BrokerRoutes {
     /// The subscription routes of a topic (`…/subscriptions`, `…/subscription/{sub}` and
@@ -27,7 +28,7 @@ extension BrokerRoutes {
             let body = try await request.collectBody()
             let start = try Self.messageID(body)
             return try await onOwner(request, route) { topic, subscription in
-                guard !subscription.isEmpty else { throw RESTError(.preconditionFailed, reason: "a subscription needs a name") }
+                if let refusal = PulsarName.refusal(subscription, kind: "subscription") { throw RESTError(.preconditionFailed, reason: refusal) }
                 try await topic.createSubscription(subscription, at: start)
                 return Response(status: .noContent)
             }
@@ -112,6 +113,9 @@ extension BrokerRoutes {
         }
         if id.ledgerId == .max { return nil }
         if id.ledgerId < 0 { return Position(ledgerID: 0, entryID: 0) }
-        return Position(ledgerID: id.ledgerId, entryID: id.entryId)
+        guard id.entryId >= -1 else {
+            throw RESTError(.preconditionFailed, reason: "entry id \(id.entryId) is not a position: entry ids are -1 or more")
+        }
+        return Position(ledgerID: id.ledgerId, entryID: max(0, id.entryId))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MagnetarHTTP
+import PulsarWire
 import Ledger
 import Metadata
 
@@ -60,9 +61,7 @@ extension BrokerRoutes {
     /// The route's tenant, checked.
     static func tenant(_ route: BasicRequestContext) throws -> String {
         let tenant = route.pathParameter("tenant")
-        guard !tenant.isEmpty, tenant.allSatisfy({ $0.isLetter || $0.isNumber || "-_.=:".contains($0) }) else {
-            throw RESTError(.preconditionFailed, reason: "'\(tenant)' is not a valid tenant name")
-        }
+        if let refusal = PulsarName.refusal(tenant, kind: "tenant") { throw RESTError(.preconditionFailed, reason: refusal) }
         return tenant
     }
 }

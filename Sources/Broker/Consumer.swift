@@ -41,9 +41,14 @@ final class Consumer: DispatchTarget, @unchecked Sendable {
     /// Once closed, nothing more is sent and its acks are ignored.
     var isClosed: Bool { self.closedFlag.load(ordering: .acquiring) }
 
+    /// Adds FLOW permits; the credit stops at ``maxCredit`` however many a client sends.
     func addPermits(_ count: Int) {
-        self.credit += count
+        self.credit = min(Self.maxCredit, self.credit + min(max(0, count), Self.maxCredit))
     }
+
+    /// The most permits a consumer holds at once: Pulsar's clients never grant more than
+    /// their receiver queue, far below this.
+    static let maxCredit = Int(Int32.max)
 
     /// Sends one stored entry, counting `messages` against the permits. Returns false,
     /// sending nothing, once the consumer is closed.

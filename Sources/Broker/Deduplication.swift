@@ -1,3 +1,5 @@
+import PulsarProto
+
 /// Producer deduplication of one topic, as a pure value: the highest sequence id each
 /// producer (by name) has had stored, and handed to the log but not confirmed yet.
 ///
@@ -53,6 +55,17 @@ struct Deduplication: Sendable {
         self.persisted[producer] = max(self.persisted[producer] ?? high, high)
         self.sinceSnapshot += 1
         return self.sinceSnapshot >= Self.snapshotInterval
+    }
+
+    /// The highest sequence id a stored message covers: its highest_sequence_id, or its
+    /// sequence id plus its batch's messages less one. Stored entries are read as strictly
+    /// as SENDs: ids above Int64.max and counts that overflow stop at Int64.max.
+    static func highestSequenceID(of metadata: Pulsar_Proto_MessageMetadata) -> Int64 {
+        let low = Int64(clamping: metadata.sequenceID)
+        let count = Int64(max(1, metadata.numMessagesInBatch))
+        let (last, overflow) = low.addingReportingOverflow(count - 1)
+        let byCount = overflow ? Int64.max : last
+        return max(byCount, metadata.hasHighestSequenceID ? Int64(clamping: metadata.highestSequenceID) : low)
     }
 
     /// Records an entry found in the log while rebuilding (it was stored before).

@@ -26,7 +26,7 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
     let eventLoop: any EventLoop
     let outbox: Outbox
     /// Confined to ``eventLoop``.
-    var machine = Machine()
+    var machine: Machine
     private let requests: AsyncStream<Request>
     private let requestContinuation: AsyncStream<Request>.Continuation
 
@@ -35,6 +35,7 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
         self.channel = channel
         self.eventLoop = channel.eventLoop
         self.outbox = Outbox(channel: channel)
+        self.machine = Machine(limits: CommandLimits(maxMessageSize: broker.maxMessageSize))
         (self.requests, self.requestContinuation) = AsyncStream.makeStream()
     }
 
@@ -117,7 +118,7 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
         case .ack(let consumer, let request):
             self.ack(consumer, request)
         case .redeliver(let consumer, let request):
-            let positions = request.messageIds.map { Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)) }
+            let positions = request.messageIds.compactMap(\.entryPosition)
             consumer.redeliver(positions)
         case .closeConsumer(let consumer, let requestID):
             consumer.release()
@@ -186,9 +187,7 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func ack(_ consumer: any ConsumerHandle, _ request: Pulsar_Proto_CommandAck) {
-        let messages = request.messageID.map {
-            AckedMessage(position: Position(ledgerID: Int64(bitPattern: $0.ledgerID), entryID: Int64(bitPattern: $0.entryID)), ackSet: $0.ackSet)
-        }
+        let messages = request.messageID.compactMap { id in id.entryPosition.map { AckedMessage(position: $0, ackSet: id.ackSet) } }
         let logger = self.broker.logger
         if request.hasValidationError {
             // The client could not read what it was sent (a checksum or decompression

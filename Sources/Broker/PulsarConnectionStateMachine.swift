@@ -67,6 +67,8 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
     }
 
     private(set) var state: State = .awaitingConnect
+    /// What the numbers in a command may be; a command outside them is refused.
+    let limits: CommandLimits
     /// The protocol version agreed at CONNECT: the client's, at most ``maxProtocolVersion``.
     private(set) var protocolVersion: Int32 = 0
     private var producers: [UInt64: Producer] = [:]
@@ -84,6 +86,10 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
         case cancelled
         /// The connection is gone: the caller releases it; no one is there to answer.
         case connectionClosed
+    }
+
+    init(limits: CommandLimits = CommandLimits()) {
+        self.limits = limits
     }
 
     /// The newest protocol version this broker speaks.
@@ -209,6 +215,9 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
             guard self.creatingProducers[request.producerID] == nil else {
                 return .reply(Self.beingCreated(request.requestID, "producer \(request.producerID)"))
             }
+            if request.hasTopicEpoch, request.topicEpoch > UInt64(Int64.max) {
+                return .reply(PulsarErrorAnswer.error(requestID: request.requestID, .notAllowedError, "topic epochs are 0 to \(Int64.max)"))
+            }
             self.creatingProducers[request.producerID] = false
             return .createProducer(request)
         case .send:
@@ -221,6 +230,9 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
             }
             guard payload.checksumValid else {
                 return .reply(PulsarErrorAnswer.sendError(send, .checksumError, "the message failed its checksum"))
+            }
+            if let refusal = self.limits.refusal(send, payload) {
+                return .reply(PulsarErrorAnswer.sendError(send, .notAllowedError, refusal))
             }
             return .publish(producer, send, payload)
         case .closeProducer:
@@ -236,6 +248,12 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
             guard self.creatingConsumers[request.consumerID] == nil else {
                 return .reply(Self.beingCreated(request.requestID, "consumer \(request.consumerID)"))
             }
+            if let refusal = PulsarName.refusal(request.subscription, kind: "subscription") {
+                return .reply(PulsarErrorAnswer.error(requestID: request.requestID, .notAllowedError, refusal))
+            }
+            if request.hasStartMessageID, let refusal = request.startMessageID.refusalAsTarget(self.limits) {
+                return .reply(PulsarErrorAnswer.error(requestID: request.requestID, .notAllowedError, "start message id: \(refusal)"))
+            }
             self.creatingConsumers[request.consumerID] = false
             return .subscribe(request)
         case .flow:
@@ -246,9 +264,14 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
                 return PulsarErrorAnswer.answer(command, .consumerNotFound, "no consumer \(command.ack.consumerID) on this connection")
                     .map(Action.reply) ?? .none
             }
+            if let refusal = Self.refusal(acking: command.ack.messageID, self.limits) {
+                return PulsarErrorAnswer.answer(command, .notAllowedError, refusal).map(Action.reply) ?? .none
+            }
             return .ack(consumer, command.ack)
         case .redeliverUnacknowledgedMessages:
-            guard let consumer = self.consumers[command.redeliverUnacknowledgedMessages.consumerID] else { return .none }
+            guard let consumer = self.consumers[command.redeliverUnacknowledgedMessages.consumerID],
+                Self.refusal(acking: command.redeliverUnacknowledgedMessages.messageIds, self.limits) == nil
+            else { return .none }
             return .redeliver(consumer, command.redeliverUnacknowledgedMessages)
         case .closeConsumer:
             let request = command.closeConsumer
@@ -265,6 +288,9 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
             return .unsubscribe(consumer, requestID: request.requestID)
         case .seek:
             guard let consumer = self.consumers[command.seek.consumerID] else { return self.noConsumer(command, command.seek.consumerID) }
+            if !command.seek.hasMessagePublishTime, let refusal = command.seek.messageID.refusalAsTarget(self.limits) {
+                return .reply(PulsarErrorAnswer.error(requestID: command.seek.requestID, .notAllowedError, refusal))
+            }
             return .seek(consumer, command.seek)
         case .getLastMessageID:
             let request = command.getLastMessageID
@@ -290,6 +316,14 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
     /// The answer to a second request for an id whose first is under way.
     private static func beingCreated(_ requestID: UInt64, _ what: String) -> Pulsar_Proto_BaseCommand {
         PulsarErrorAnswer.error(requestID: requestID, .serviceNotReady, "\(what) is already being created on this connection; retry")
+    }
+
+    /// Why the message ids of an ACK or a REDELIVER cannot be taken, or nil.
+    private static func refusal(acking ids: [Pulsar_Proto_MessageIdData], _ limits: CommandLimits) -> String? {
+        if ids.count > CommandLimits.maxMessageIDsPerCommand {
+            return "\(ids.count) message ids in one command (at most \(CommandLimits.maxMessageIDsPerCommand))"
+        }
+        return ids.lazy.compactMap { $0.refusalAsAcked(limits) }.first
     }
 
     private func noConsumer(_ command: Pulsar_Proto_BaseCommand, _ id: UInt64) -> Action {

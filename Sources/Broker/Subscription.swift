@@ -363,9 +363,14 @@ struct EntryFacts {
     /// When it may be delivered (milliseconds since 1970; 0: at once).
     var deliverAt: Int64 = 0
 
+    /// The most messages an entry is taken to hold.
+    static let maxMessages = CommandLimits().maxMessagesPerBatch
+
     init(_ entry: ByteBuffer) {
         guard let metadata = try? PulsarPayload(parsing: entry).metadata else { return }
-        if metadata.hasNumMessagesInBatch { self.messages = max(1, Int(metadata.numMessagesInBatch)) }
+        // Stored entries are trusted no more than SENDs: a count no batch can hold is cut
+        // to the most one can, so no permit sum or ack set grows with it.
+        if metadata.hasNumMessagesInBatch { self.messages = min(max(1, Int(metadata.numMessagesInBatch)), Self.maxMessages) }
         if metadata.hasDeliverAtTime { self.deliverAt = metadata.deliverAtTime }
         self.key = metadata.hasOrderingKey ? String(decoding: metadata.orderingKey, as: UTF8.self) : metadata.partitionKey
     }

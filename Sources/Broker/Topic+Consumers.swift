@@ -30,13 +30,11 @@ struct SubscribeRequest: Sendable {
         // they resubscribe a durable subscription too (the C++ client: the last message it
         // took); applied, it acknowledged whatever the cursor held unacknowledged before it.
         if request.hasStartMessageID, !self.durable {
-            let id = request.startMessageID
-            if id.ledgerID == .max {
-                self.initialPosition = .earliest
-            } else if Int64(bitPattern: id.ledgerID) == .max {
-                self.initialPosition = .latest
-            } else {
-                self.start = Position(ledgerID: Int64(bitPattern: id.ledgerID), entryID: Int64(bitPattern: id.entryID))
+            switch request.startMessageID.seekTarget {
+            case .earliest: self.initialPosition = .earliest
+            case .latest: self.initialPosition = .latest
+            case .position(let position): self.start = position
+            case nil: break  // refused by the connection before it got here
             }
         }
     }
@@ -156,7 +154,7 @@ extension Topic {
         if last.entryID >= 0, let (position, entry) = try? await self.ledger.read(from: last, count: 1).first, position == last,
             let payload = try? PulsarPayload(parsing: entry), payload.metadata.hasNumMessagesInBatch
         {
-            answer.batchIndex = max(0, payload.metadata.numMessagesInBatch - 1)
+            answer.batchIndex = max(1, payload.metadata.numMessagesInBatch) - 1
         }
         return answer
     }

@@ -38,10 +38,7 @@ extension Topic {
             guard let end = entries.last?.0 else { break }
             for (_, entry) in entries {
                 guard let metadata = try? PulsarPayload(parsing: entry).metadata else { continue }
-                let low = Int64(bitPattern: metadata.sequenceID)
-                let count = Int64(max(1, metadata.numMessagesInBatch))
-                let high = max(low + count - 1, metadata.hasHighestSequenceID ? Int64(bitPattern: metadata.highestSequenceID) : low)
-                state.replayed(producer: metadata.producerName, high: high)
+                state.replayed(producer: metadata.producerName, high: Deduplication.highestSequenceID(of: metadata))
             }
             replayed += entries.count
             position = end

@@ -107,6 +107,9 @@ extension Topic {
                 .producerFenced, "\(self.name): producer \(producer.name) was fenced: the topic epoch moved to \(current) after its \(requested)"
             )
         }
+        if producer.requestedEpoch == nil, let current, current >= UInt64(Int64.max) {
+            throw BrokerError(.notAllowed, "\(self.name): the topic epoch \(current) is the last there is; no new exclusive producer can take the topic")
+        }
         let epoch = producer.requestedEpoch ?? current.map { $0 + 1 } ?? 0
         self.topicEpoch = epoch
         producer.granted(epoch: epoch)
@@ -116,7 +119,13 @@ extension Topic {
     /// the topic loaded, the one its previous owners stored with the managed ledger.
     private var currentEpoch: UInt64? {
         if let epoch = self.topicEpoch { return epoch }
-        return self.ledger.assumeIsolated { $0.properties[Self.epochProperty] }.flatMap { UInt64($0) }
+        return self.ledger.assumeIsolated { $0.properties[Self.epochProperty] }.flatMap(Self.storedEpoch)
+    }
+
+    /// A stored topic epoch, read as strictly as a PRODUCER's: 0...Int64.max, the largest
+    /// epoch stored before that rule held (2^64-1) counting as Int64.max.
+    static func storedEpoch(_ text: String) -> UInt64? {
+        UInt64(text).map { min($0, UInt64(Int64.max)) }
     }
 
     /// The managed-ledger property that keeps the topic epoch (as Pulsar's broker names it).
@@ -130,7 +139,7 @@ extension Topic {
         let key = Self.epochProperty
         do {
             try await self.ledger.updateProperties { properties in
-                if let stored = properties[key].flatMap({ UInt64($0) }), stored >= epoch { return }
+                if let stored = properties[key].flatMap(Self.storedEpoch), stored >= epoch { return }
                 properties[key] = String(epoch)
             }
         } catch {

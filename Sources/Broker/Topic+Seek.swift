@@ -18,12 +18,22 @@ extension Topic {
             return self.reset(subscription, to: try await self.position(publishedAtOrAfter: request.messagePublishTime))
         }
         let id = request.messageID
-        if id.ledgerID == .max { return self.reset(subscription, to: await self.ledger.firstPosition) }
-        let target = Position(ledgerID: Int64(bitPattern: id.ledgerID), entryID: Int64(bitPattern: id.entryID))
+        let target: Position
+        switch id.seekTarget {
+        case .earliest: return self.reset(subscription, to: await self.ledger.firstPosition)
+        case .latest:
+            let last = await self.ledger.lastConfirmed
+            return self.reset(subscription, to: await self.ledger.next(after: last))
+        case .position(let position): target = position
+        case nil: throw BrokerError(.notAllowed, "message id \(id.ledgerID):\(id.entryID) is not a position")
+        }
         if id.hasBatchIndex, id.batchIndex > 0, let (position, entry) = try await self.ledger.read(from: target, count: 1).first,
             position == target
         {
-            return self.reset(subscription, to: target, leaving: Self.ackSet(from: Int(id.batchIndex), of: EntryFacts(entry).messages))
+            let messages = EntryFacts(entry).messages
+            // An index at or past the batch's end leaves nothing of it to deliver.
+            guard Int(id.batchIndex) < messages else { return self.reset(subscription, to: await self.ledger.next(after: target)) }
+            return self.reset(subscription, to: target, leaving: Self.ackSet(from: Int(id.batchIndex), of: messages))
         }
         self.reset(subscription, to: target)
     }

@@ -246,11 +246,12 @@ public actor ManagedCursor {
     /// Resets the cursor to `position`, as Pulsar's seek does: the next read is
     /// `position`, the mark-delete position becomes the one before it (earlier or later
     /// than before), and individual acknowledgements are forgotten. A position before the
-    /// first existing entry resets to that entry. To move only the read position, set
-    /// ``readPosition``.
+    /// first existing entry resets to that entry, one past the last confirmed entry to the
+    /// position after it. To move only the read position, set ``readPosition``.
     public func seek(to position: Position) {
         guard !self.state.deleted else { return }
-        let target = max(position, self.ledger.assumeIsolated { $0.firstPosition })
+        let (first, end) = self.ledger.assumeIsolated { ($0.firstPosition, $0.next(after: $0.lastConfirmed)) }
+        let target = min(max(position, first), end)
         self.state.markDelete = target.previousInLedger
         self.state.acked = []
         self.state.batches = [:]

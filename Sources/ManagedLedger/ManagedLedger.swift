@@ -119,7 +119,7 @@ public actor ManagedLedger {
         /// Whether an entry after `position` is confirmed (the current ledger may be empty
         /// while an earlier one has it).
         func hasEntry(after position: Position) -> Bool {
-            let next = self.normalized(Position(ledgerID: position.ledgerID, entryID: position.entryID + 1))
+            let next = self.normalized(position.nextInLedger)
             guard let info = self.ledgers.last(where: { $0.id == next.ledgerID }) else { return false }
             return next.entryID < info.entries
         }
@@ -283,7 +283,7 @@ public actor ManagedLedger {
     /// The position after `position`: `(ledger, entry+1)`, or the next ledger's first entry
     /// when `position` is a closed ledger's last (ledgers with no entries are skipped).
     public func next(after position: Position) -> Position {
-        self.state.normalized(Position(ledgerID: position.ledgerID, entryID: position.entryID + 1))
+        self.state.normalized(position.nextInLedger)
     }
 
     /// The existing entry before `position`, or nil when it is the first.

@@ -17,8 +17,17 @@ public struct Position: Hashable, Comparable, Sendable, Codable, CustomStringCon
     }
 
     /// The position just before this one in the same ledger: `(L, E-1)`, so the position
-    /// before a ledger's first entry is `(L, -1)`.
-    public var previousInLedger: Position { Position(ledgerID: self.ledgerID, entryID: self.entryID - 1) }
+    /// before a ledger's first entry is `(L, -1)`. It never goes below `(L, -1)`: entry
+    /// ids come from clients and stored metadata, and no arithmetic on them may trap.
+    public var previousInLedger: Position {
+        Position(ledgerID: self.ledgerID, entryID: self.entryID > 0 ? self.entryID - 1 : -1)
+    }
+
+    /// The position just after this one in the same ledger: `(L, E+1)`, or itself at the
+    /// largest entry id.
+    public var nextInLedger: Position {
+        Position(ledgerID: self.ledgerID, entryID: self.entryID < .max ? self.entryID + 1 : .max)
+    }
 
     public var description: String { "\(self.ledgerID):\(self.entryID)" }
 }

@@ -35,6 +35,9 @@ public struct TopicName: Hashable, Sendable, CustomStringConvertible {
                 .invalidTopicName, "'\(text)' is not a topic name: write 'name', 'tenant/namespace/name' or 'persistent://tenant/namespace/name'"
             )
         }
+        for (part, kind) in zip(parts, ["tenant", "namespace", "topic"]) {
+            if let refusal = PulsarName.refusal(part, kind: kind) { throw PulsarWireError(.invalidTopicName, "'\(text.prefix(300))': \(refusal)") }
+        }
         self.persistent = persistent
         self.tenant = String(parts[0])
         self.namespace = String(parts[1])
@@ -56,12 +59,13 @@ public struct TopicName: Hashable, Sendable, CustomStringConvertible {
         return name
     }
 
-    /// N for a partition `…-partition-N` of a partitioned topic, else -1.
+    /// N for a partition `…-partition-N` of a partitioned topic, else -1; as in Pulsar, N
+    /// is a 32-bit number (a larger one makes the name an ordinary topic's).
     public var partitionIndex: Int {
         guard let range = self.local.range(of: "-partition-", options: .backwards),
-            let index = Int(self.local[range.upperBound...]), index >= 0
+            let index = Int32(self.local[range.upperBound...]), index >= 0
         else { return -1 }
-        return index
+        return Int(index)
     }
 
     /// For a partition, the partitioned topic it belongs to; nil otherwise.
