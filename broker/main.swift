@@ -69,13 +69,32 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Minutes after which deduplication forgets a producer that is gone (default 360).")
     var deduplicationProducerInactivityTimeoutMinutes: String?
 
+    @Option(help: "Binary-protocol connections at once (Pulsar's brokerMaxConnections; default 0: no limit).")
+    var brokerMaxConnections: String?
+    @Option(help: "Connections at once from one address (brokerMaxConnectionsPerIp; default 0: no limit).")
+    var brokerMaxConnectionsPerIp: String?
+    @Option(help: "Producers per topic (maxProducersPerTopic; default 0: no limit).") var maxProducersPerTopic: String?
+    @Option(help: "Consumers per topic (maxConsumersPerTopic; default 0: no limit).") var maxConsumersPerTopic: String?
+    @Option(help: "Consumers per subscription (maxConsumersPerSubscription; default 0: no limit).") var maxConsumersPerSubscription: String?
+    @Option(help: "Subscriptions per topic (maxSubscriptionsPerTopic; default 0: no limit).") var maxSubscriptionsPerTopic: String?
+    @Option(help: "Topics per namespace (maxTopicsPerNamespace; default 0: no limit).") var maxTopicsPerNamespace: String?
+    @Option(help: "SENDs awaiting their receipt per connection before it is read no more until some are (default 1000).")
+    var maxPendingPublishRequestsPerConnection: String?
+    @Option(help: "Partitions per partitioned topic (maxNumPartitionsPerPartitionedTopic; default 0: up to 10000).")
+    var maxNumPartitionsPerPartitionedTopic: String?
+    @Option(help: "Seconds of silence after which a client is PINGed, and then closed if it stays silent as long (default 30).")
+    var keepAliveIntervalSeconds: String?
+
     static let settingNames: Set<String> = [
         "metadata-url", "listen", "http-port", "advertised-address", "cluster-name", "ensemble-size", "write-quorum", "ack-quorum",
         "storage-compression", "max-entries-per-ledger", "topic-idle-timeout-seconds", "session-ttl-seconds", "default-namespace-bundles",
         "load-report-interval-seconds", "load-shedding-interval-seconds", "bundle-split-max-topics", "bundle-split-max-msg-rate",
         "expose-topic-level-metrics", "policy-check-interval-seconds", "deduplication-enabled", "default-retention-time-minutes",
         "default-retention-size-mb", "ttl-duration-default-seconds", "backlog-quota-default-limit-bytes", "backlog-quota-default-policy",
-        "delayed-delivery-max-index", "deduplication-producer-inactivity-timeout-minutes",
+        "delayed-delivery-max-index", "deduplication-producer-inactivity-timeout-minutes", "broker-max-connections",
+        "broker-max-connections-per-ip", "max-producers-per-topic", "max-consumers-per-topic", "max-consumers-per-subscription",
+        "max-subscriptions-per-topic", "max-topics-per-namespace", "max-pending-publish-requests-per-connection",
+        "max-num-partitions-per-partitioned-topic", "keep-alive-interval-seconds",
     ]
 
     func run() async throws {
@@ -156,6 +175,7 @@ struct BrokerCommand: AsyncParsableCommand {
             configuration.deduplicationProducerInactivityMinutes = try settings.value(
                 "deduplication-producer-inactivity-timeout-minutes", flag: self.deduplicationProducerInactivityTimeoutMinutes, default: 360, count
             )
+            configuration.limits = try self.limits(settings)
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)
         }
@@ -171,6 +191,35 @@ struct BrokerCommand: AsyncParsableCommand {
         let broker = try await BrokerService.start(configuration: configuration, logger: logger, metricsRegistry: registry)
         let group = ServiceGroup(services: broker.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+    }
+}
+
+extension BrokerCommand {
+    /// The limits the settings give, each checked: a count of 0 or more (0: no limit), the
+    /// keep-alive interval from 1 second to a day.
+    fileprivate func limits(_ settings: Settings) throws(Settings.Problem) -> BrokerLimits {
+        let count: (String) -> Int? = { Int($0).flatMap { (0...Int(Int32.max)).contains($0) ? $0 : nil } }
+        var limits = BrokerLimits()
+        limits.maxConnections = try settings.value("broker-max-connections", flag: self.brokerMaxConnections, default: 0, count)
+        limits.maxConnectionsPerIP = try settings.value("broker-max-connections-per-ip", flag: self.brokerMaxConnectionsPerIp, default: 0, count)
+        limits.maxProducersPerTopic = try settings.value("max-producers-per-topic", flag: self.maxProducersPerTopic, default: 0, count)
+        limits.maxConsumersPerTopic = try settings.value("max-consumers-per-topic", flag: self.maxConsumersPerTopic, default: 0, count)
+        limits.maxConsumersPerSubscription = try settings.value(
+            "max-consumers-per-subscription", flag: self.maxConsumersPerSubscription, default: 0, count
+        )
+        limits.maxSubscriptionsPerTopic = try settings.value("max-subscriptions-per-topic", flag: self.maxSubscriptionsPerTopic, default: 0, count)
+        limits.maxTopicsPerNamespace = try settings.value("max-topics-per-namespace", flag: self.maxTopicsPerNamespace, default: 0, count)
+        limits.maxPendingPublishRequestsPerConnection = try settings.value(
+            "max-pending-publish-requests-per-connection", flag: self.maxPendingPublishRequestsPerConnection, default: 1000
+        ) { Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil } }
+        limits.maxNumPartitionsPerPartitionedTopic = try settings.value(
+            "max-num-partitions-per-partitioned-topic", flag: self.maxNumPartitionsPerPartitionedTopic, default: 0, count
+        )
+        let keepAlive = try settings.value("keep-alive-interval-seconds", flag: self.keepAliveIntervalSeconds, default: 30) {
+            Int($0).flatMap { (1...86_400).contains($0) ? $0 : nil }
+        }
+        limits.keepAliveInterval = .seconds(keepAlive)
+        return limits
     }
 }
 

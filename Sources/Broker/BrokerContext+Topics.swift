@@ -95,6 +95,7 @@ extension BrokerContext {
     func updatePartitions(_ name: TopicName, to count: Int) async throws {
         let key = Self.partitionsKey(name)
         guard let stored = try await self.metadata.get(key) else { throw BrokerError(.notFound, "partitioned topic \(name) does not exist") }
+        if let refusal = self.limits.partitionRefusal(count) { throw BrokerError(.notAllowed, refusal) }
         let current = try await self.partitions(of: name)
         guard count > current else {
             throw BrokerError(.notAllowed, "partitions can only be added: \(name) has \(current), asked for \(count)")

@@ -33,15 +33,19 @@ final class BrokerContext: Sendable {
     let topicLevelMetrics: Bool
     /// What topics run under where neither they nor their namespace set a policy.
     let policyDefaults: TopicPolicies.Defaults
+    /// What clients may hold on this broker.
+    let limits: BrokerLimits
     /// Clients connected over the binary protocol now.
     let openConnections = Atomic<Int>(0)
 
     init(
         name: String, clusterName: String = "standalone", serviceURL: String, maxMessageSize: Int, metadata: any MetadataStore, clients: [LedgerClient],
         ledgerConfiguration: ManagedLedgerConfiguration, defaultCompression: CompressionType, topicIdleTimeout: Duration? = nil, topicLevelMetrics: Bool = true,
-        sessionTTL: Duration = .seconds(3), defaultBundles: Int = 4, policyDefaults: TopicPolicies.Defaults = .init(), logger: Logger
+        sessionTTL: Duration = .seconds(3), defaultBundles: Int = 4, policyDefaults: TopicPolicies.Defaults = .init(),
+        limits: BrokerLimits = BrokerLimits(), logger: Logger
     ) {
         self.policyDefaults = policyDefaults
+        self.limits = limits
         self.name = name
         self.clusterName = clusterName
         self.serviceURL = serviceURL
@@ -140,15 +144,23 @@ final class BrokerContext: Sendable {
         ClusterLayout.partitionedTopic(tenant: name.tenant, namespace: name.namespace, domain: name.domain, topic: name.local)
     }
 
-    /// The number of partitions (0 for a topic that is not partitioned).
+    /// The number of partitions (0 for a topic that is not partitioned). A stored count
+    /// outside 0...``BrokerLimits/partitionCeiling`` (written by hand, or before counts
+    /// were checked) is a metadata error, not a count to loop over.
     func partitions(of name: TopicName) async throws -> Int {
         guard let stored = try await self.metadata.get(Self.partitionsKey(name)) else { return 0 }
-        let object = try JSONSerialization.jsonObject(with: Data(stored.value)) as? [String: Any]
-        return object?["partitions"] as? Int ?? 0
+        struct Stored: Decodable { var partitions: Int? }
+        let decoded = try? JSONDecoder().decode(Stored.self, from: Data(stored.value))
+        guard let decoded, (0...BrokerLimits.partitionCeiling).contains(decoded.partitions ?? 0) else {
+            throw BrokerError(.metadata, "the stored partition count of \(name) is not a number from 0 to \(BrokerLimits.partitionCeiling)")
+        }
+        return decoded.partitions ?? 0
     }
 
-    /// Creates partitioned-topic metadata; throws `alreadyExists` when it exists.
+    /// Creates partitioned-topic metadata; throws `alreadyExists` when it exists, and
+    /// `notAllowed` for a count outside the limits.
     func createPartitionedTopic(_ name: TopicName, partitions: Int) async throws {
+        if let refusal = self.limits.partitionRefusal(partitions) { throw BrokerError(.notAllowed, refusal) }
         _ = try await self.metadata.put(Self.partitionsKey(name), value: Array("{\"partitions\":\(partitions)}".utf8), expecting: .absent)
     }
 

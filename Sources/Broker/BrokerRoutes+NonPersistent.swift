@@ -27,10 +27,7 @@ extension BrokerRoutes {
         }
         router.put("/admin/v2/non-persistent/{tenant}/{namespace}/{topic}/partitions") { request, route in
             let name = try Self.nonPersistentTopic(route)
-            let text = String(buffer: try await request.collectBody()).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let count = Int(text), count > 0 else {
-                throw RESTError(.preconditionFailed, reason: "the body must be a number of partitions above 0")
-            }
+            let count = try await Self.partitionCount(request, context().limits)
             let broker = try context()
             guard try await broker.policies(tenant: name.tenant, namespace: name.namespace) != nil else {
                 throw RESTError(.notFound, reason: "namespace \(name.namespaceName) does not exist")

@@ -43,7 +43,9 @@ extension BrokerRoutes {
             try value.validate()
         }
         policy("messageTTL", "a number of seconds", get: \.messageTTLSeconds, set: { $0.messageTTLSeconds = $1 }) { (value: Int) throws(BrokerError) in
-            guard value >= 0 else { throw BrokerError(.notAllowed, "the message TTL must be 0 or more seconds") }
+            guard NamespacePolicies.ttlSeconds.contains(value) else {
+                throw BrokerError(.notAllowed, "the message TTL must be 0 to \(Int32.max) seconds")
+            }
         }
         policy("deduplication", "true or false", get: \.deduplicationEnabled, set: { $0.deduplicationEnabled = $1 })
         policy("autoTopicCreation", "auto topic creation (allowAutoTopicCreation, topicType, defaultNumPartitions)", get: \.autoTopicCreation, set: { $0.autoTopicCreation = $1 }) {

@@ -27,8 +27,10 @@ extension BrokerRoutes {
         router.put(RouterPath(subscriptionPath)) { request, route in
             let body = try await request.collectBody()
             let start = try Self.messageID(body)
+            if let refusal = PulsarName.refusal(route.pathParameter("subscription"), kind: "subscription") {
+                throw RESTError(.preconditionFailed, reason: refusal)
+            }
             return try await onOwner(request, route) { topic, subscription in
-                if let refusal = PulsarName.refusal(subscription, kind: "subscription") { throw RESTError(.preconditionFailed, reason: refusal) }
                 try await topic.createSubscription(subscription, at: start)
                 return Response(status: .noContent)
             }

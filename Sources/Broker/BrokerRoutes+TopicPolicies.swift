@@ -39,8 +39,8 @@ extension BrokerRoutes {
         router.delete("\(base)/retention") { _, route in try await update(route) { $0.retention = nil } }
         router.get("\(base)/messageTTL") { _, route in try answer(try await read(route).messageTTLSeconds) }
         router.post("\(base)/messageTTL") { request, route in
-            guard let text = request.uri.queryParameters["messageTTL"], let seconds = Int(text), seconds >= 0 else {
-                throw RESTError(.preconditionFailed, reason: "messageTTL must be a number of seconds, 0 or more")
+            guard let text = request.uri.queryParameters["messageTTL"], let seconds = Int(text), NamespacePolicies.ttlSeconds.contains(seconds) else {
+                throw RESTError(.preconditionFailed, reason: "messageTTL must be a number of seconds from 0 to \(Int32.max)")
             }
             return try await update(route) { $0.messageTTLSeconds = seconds }
         }

@@ -43,7 +43,7 @@ extension BrokerRoutes {
         }
         router.post("\(topicPath)/partitions") { request, route in
             let name = try Self.topic(route)
-            let count = try await Self.integerBody(request, "a number of partitions")
+            let count = try await Self.partitionCount(request, context().limits)
             try await Self.mapped { try await context().updatePartitions(name, to: count) }
             return Response(status: .noContent)
         }
@@ -175,6 +175,16 @@ extension BrokerRoutes {
         let text = String(buffer: try await request.collectBody()).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let value = Int(text) else { throw RESTError(.badRequest, reason: "the body must be \(what); got '\(text.prefix(100))'") }
         return value
+    }
+
+    /// The body as a number of partitions within `limits`; 412 otherwise.
+    static func partitionCount(_ request: Request, _ limits: BrokerLimits) async throws -> Int {
+        let text = String(buffer: try await request.collectBody()).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let count = Int(text), count > 0 else {
+            throw RESTError(.preconditionFailed, reason: "the body must be a number of partitions above 0")
+        }
+        if let refusal = limits.partitionRefusal(count) { throw RESTError(.preconditionFailed, reason: refusal) }
+        return count
     }
 
     /// Runs `body`, answering the broker's refusals with Pulsar's statuses: 404 not

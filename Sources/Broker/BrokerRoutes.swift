@@ -33,12 +33,13 @@ enum BrokerRoutes {
         }
         router.put("/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions") { request, route in
             let name = try topic(route)
-            let text = String(buffer: try await request.collectBody()).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let count = Int(text), count > 0 else {
-                throw RESTError(.preconditionFailed, reason: "the body must be a number of partitions above 0")
+            let count = try await Self.partitionCount(request, context().limits)
+            let broker = try context()
+            guard try await broker.policies(tenant: name.tenant, namespace: name.namespace) != nil else {
+                throw RESTError(.notFound, reason: "namespace \(name.namespaceName) does not exist")
             }
             do {
-                try await context().createPartitionedTopic(name, partitions: count)
+                try await broker.createPartitionedTopic(name, partitions: count)
             } catch let error as MetadataError where error.code == .alreadyExists {
                 throw RESTError(.conflict, reason: "partitioned topic \(name) already exists")
             }

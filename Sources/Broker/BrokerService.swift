@@ -76,6 +76,8 @@ public final class BrokerService: Sendable {
         public var delayedDeliveryMaxIndex = 1_000_000
         /// Minutes after which deduplication forgets a producer that is gone (default 360).
         public var deduplicationProducerInactivityMinutes = 360
+        /// What clients may hold on this broker (Pulsar's limits and their defaults).
+        public var limits = BrokerLimits()
 
         public init(
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
@@ -155,7 +157,7 @@ public final class BrokerService: Sendable {
                 defaultCompression: configuration.storageCompression, topicIdleTimeout: configuration.topicIdleTimeout,
                 topicLevelMetrics: configuration.topicLevelMetrics,
                 sessionTTL: configuration.sessionTTL, defaultBundles: configuration.defaultBundles, policyDefaults: configuration.policyDefaults,
-                logger: logger
+                limits: configuration.limits, logger: logger
             )
             try await context.createDefaultNamespace()
             shared.context = context

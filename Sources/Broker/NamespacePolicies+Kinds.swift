@@ -4,9 +4,16 @@ struct RetentionPolicies: Codable, Equatable, Sendable {
     var retentionTimeInMinutes: Int
     var retentionSizeInMB: Int64
 
+    /// Pulsar's bounds: minutes are a 32-bit number, megabytes a 64-bit number of bytes.
+    static let minutes = -1...Int(Int32.max)
+    static let megabytes = Int64(-1)...(Int64.max >> 20)
+
     func validate() throws(BrokerError) {
-        guard self.retentionTimeInMinutes >= -1, self.retentionSizeInMB >= -1 else {
-            throw BrokerError(.notAllowed, "retention time and size must be -1 (no limit) or more")
+        guard Self.minutes.contains(self.retentionTimeInMinutes), Self.megabytes.contains(self.retentionSizeInMB) else {
+            throw BrokerError(
+                .notAllowed,
+                "retention time must be -1 (no limit) to \(Int32.max) minutes and size -1 (no limit) to \(Self.megabytes.upperBound) MB"
+            )
         }
     }
 }

@@ -4,6 +4,9 @@ import Foundation
 /// A namespace's policies, stored at `/admin/policies/<tenant>/<namespace>` as JSON. A
 /// policy left out takes the broker's default. The namespace exists while this key does.
 struct NamespacePolicies: Codable, Equatable, Sendable {
+    /// A message TTL's bounds, in seconds (Pulsar's is a 32-bit number).
+    static let ttlSeconds = 0...Int(Int32.max)
+
     var persistence: PersistencePolicies?
     /// How bookies store batches: `none`, `lz4` or `zstd`.
     var storageCompression: String?
@@ -68,14 +71,19 @@ public struct PersistencePolicies: Codable, Equatable, Sendable {
         self.bookkeeperAckQuorum = ackQuorum
     }
 
-    /// Checks E ≥ Qw ≥ Qa ≥ 1.
+    /// The most bookies a ledger's ensemble may have (the ledger client's bound).
+    static let maxEnsemble = 64
+
+    /// Checks 64 ≥ E ≥ Qw ≥ Qa ≥ 1 and a finite, non-negative mark-delete rate: a policy
+    /// storage cannot honour would fail every topic of the namespace as it loads.
     func validate() throws(BrokerError) {
-        guard self.bookkeeperEnsemble >= self.bookkeeperWriteQuorum, self.bookkeeperWriteQuorum >= self.bookkeeperAckQuorum,
-            self.bookkeeperAckQuorum >= 1
+        guard self.bookkeeperEnsemble <= Self.maxEnsemble, self.bookkeeperEnsemble >= self.bookkeeperWriteQuorum,
+            self.bookkeeperWriteQuorum >= self.bookkeeperAckQuorum, self.bookkeeperAckQuorum >= 1,
+            self.managedLedgerMaxMarkDeleteRate.map({ $0.isFinite && $0 >= 0 }) ?? true
         else {
             throw BrokerError(
                 .notAllowed,
-                "persistence needs ensemble ≥ write quorum ≥ ack quorum ≥ 1; got \(self.bookkeeperEnsemble)/\(self.bookkeeperWriteQuorum)/\(self.bookkeeperAckQuorum)"
+                "persistence needs \(Self.maxEnsemble) ≥ ensemble ≥ write quorum ≥ ack quorum ≥ 1 and a mark-delete rate of 0 or more; got \(self.bookkeeperEnsemble)/\(self.bookkeeperWriteQuorum)/\(self.bookkeeperAckQuorum)"
             )
         }
     }

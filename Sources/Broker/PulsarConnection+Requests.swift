@@ -235,7 +235,7 @@ extension PulsarConnection {
                 let name = try TopicName(request.partitionMetadata.topic)
                 command.type = .partitionedMetadataResponse
                 command.partitionMetadataResponse.requestID = request.partitionMetadata.requestID
-                command.partitionMetadataResponse.partitions = UInt32(try await self.broker.partitions(of: name))
+                command.partitionMetadataResponse.partitions = UInt32(clamping: try await self.broker.partitions(of: name))
                 command.partitionMetadataResponse.response = .success
             default:
                 let namespace = request.getTopicsOfNamespace.namespace

@@ -34,7 +34,8 @@ extension Topic {
         guard !self.isClosed else { return }
         let nowMilliseconds = UInt64(now.timeIntervalSince1970 * 1000)
         if let ttl = self.policies.messageTTL {
-            let cutoff = nowMilliseconds - UInt64(ttl / .milliseconds(1))
+            let age = UInt64(clamping: Int64(ttl / .milliseconds(1)))
+            let cutoff = nowMilliseconds > age ? nowMilliseconds - age : 0
             for cursor in await self.subscriptionCursors() {
                 do {
                     try await self.expire(cursor.name, publishedBefore: cutoff)

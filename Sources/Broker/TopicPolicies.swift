@@ -75,7 +75,8 @@ struct TopicPolicies: Equatable, Sendable {
         self.deduplicationInactivity = defaults.deduplicationInactivity
         self.retention = pick(\.retention).map { RetentionRule(minutes: $0.retentionTimeInMinutes, megabytes: $0.retentionSizeInMB) } ?? defaults.retention
         if let seconds = pick(\.messageTTLSeconds) {
-            self.messageTTL = seconds > 0 ? .seconds(seconds) : nil
+            // Stored policies are held to the REST API's bounds.
+            self.messageTTL = seconds > 0 ? .seconds(min(seconds, NamespacePolicies.ttlSeconds.upperBound)) : nil
         } else {
             self.messageTTL = defaults.messageTTL
         }

@@ -340,13 +340,22 @@ public actor ManagedLedger {
     /// The retention rule in force.
     public var retention: RetentionRule { self.state.retention }
 
+    /// Whole milliseconds of `duration`, at most Int64.max.
     static func milliseconds(_ duration: Duration) -> Int64 {
-        Self.nanoseconds(duration) / 1_000_000
+        Self.units(duration, perSecond: 1000)
     }
 
+    /// Nanoseconds of `duration`, at most Int64.max.
     static func nanoseconds(_ duration: Duration) -> Int64 {
+        Self.units(duration, perSecond: 1_000_000_000)
+    }
+
+    /// `duration` in units of which `perSecond` make a second, saturating at Int64's bounds.
+    private static func units(_ duration: Duration, perSecond: Int64) -> Int64 {
         let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: perSecond)
+        let (total, overflowAgain) = whole.addingReportingOverflow(attoseconds / (1_000_000_000_000_000_000 / perSecond))
+        return overflow || overflowAgain ? (seconds < 0 ? .min : .max) : total
     }
 
     // MARK: Closing

@@ -20,9 +20,11 @@ public struct RetentionRule: Equatable, Sendable {
     public static let infinite = RetentionRule(time: nil, size: nil)
 
     /// Pulsar's minutes and megabytes, -1 being no limit.
+    /// Minutes past 2^31 and megabytes past 2^43 count as those: stored policies are
+    /// trusted no more than requests.
     public init(minutes: Int, megabytes: Int64) {
-        self.time = minutes < 0 ? nil : .seconds(60 * minutes)
-        self.size = megabytes < 0 ? nil : megabytes << 20
+        self.time = minutes < 0 ? nil : .seconds(60 * min(minutes, Int(Int32.max)))
+        self.size = megabytes < 0 ? nil : min(megabytes, Int64.max >> 20) << 20
     }
 
     /// How many of `ledgers` (oldest first, the last one being written) may be deleted at
@@ -35,7 +37,7 @@ public struct RetentionRule: Equatable, Sendable {
         while count < ledgers.count - 1 {
             let info = ledgers[count]
             if let slowest, !(info.id < slowest.ledgerID || (info.id == slowest.ledgerID && slowest.entryID >= info.entries - 1)) { break }
-            let expired = self.time.map { limit in info.timestamp.map { now - $0 >= ManagedLedger.milliseconds(limit) } ?? false } ?? false
+            let expired = self.time.map { limit in info.timestamp.map { now.subtractingReportingOverflow($0).partialValue >= ManagedLedger.milliseconds(limit) && now >= $0 } ?? false } ?? false
             let overSize = self.size.map { total - deleted >= $0 } ?? false
             guard expired || overSize else { break }
             deleted += info.size

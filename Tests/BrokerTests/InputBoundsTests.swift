@@ -236,6 +236,35 @@ struct InputBoundsTests {
         await harness.shutdown()
     }
 
+    // MARK: 9. A message TTL above ~55 years; retention of Int.max minutes
+
+    @Test func aTTLLongerThanSince1970ExpiresNothing() async throws {
+        let harness = try await Harness.make()
+        let positions = try await harness.publish(2)
+        let consumer = try await harness.subscribe(1, Sink(), type: .exclusive)
+        var policies = TopicPolicies()
+        policies.messageTTL = .seconds(Int64(Int32.max))
+        try await harness.topic.apply(policies)
+        await harness.topic.enforcePolicies()
+        #expect(await consumer.subscription.cursor.markDeletePosition < positions[0])
+        await harness.shutdown()
+    }
+
+    @Test func retentionOfIntMaxMinutesAndMegabytesIsKeptForEver() {
+        let rule = RetentionRule(minutes: .max, megabytes: .max)
+        let ledgers = [
+            ManagedLedger.LedgerInfo(id: 1, entries: 1, size: 10, timestamp: 0),
+            ManagedLedger.LedgerInfo(id: 2, entries: 0, size: 0, timestamp: nil),
+        ]
+        #expect(rule.deletable(ledgers, slowest: nil, now: Int64(Date().timeIntervalSince1970 * 1000)) == 0, "56 years is less than 2^31 minutes")
+        let stored = TopicPolicies(
+            topic: nil, namespace: { var n = NamespacePolicies(); n.retention = RetentionPolicies(retentionTimeInMinutes: .max, retentionSizeInMB: .max); return n }(),
+            defaults: .init()
+        )
+        #expect(stored.retention.time != nil)
+        #expect(throws: BrokerError.self) { try RetentionPolicies(retentionTimeInMinutes: .max, retentionSizeInMB: 1).validate() }
+    }
+
     // MARK: 12. A batch index into an entry claiming 2^31-1 messages; FLOW past Int.max
 
     @Test func aStoredBatchCountIsBoundedByWhatABatchCanHold() async throws {
