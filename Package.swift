@@ -202,6 +202,7 @@ let package = Package(
             name: "Perf",
             dependencies: [
                 "Codec", "Metadata", "BookieWire", "Ledger", "MagnetarClient",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -265,7 +266,7 @@ let package = Package(
         .testTarget(
             name: "BookieServerTests",
             dependencies: [
-                "BookieServer", "BookieStorage", "BookieWire", "ClusterTesting", "Metadata", "bookie",
+                "BookieServer", "BookieStorage", "BookieWire", "ClusterTesting", "Ledger", "Metadata", "bookie",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

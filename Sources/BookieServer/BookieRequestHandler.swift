@@ -22,15 +22,17 @@ public final class BookieRequestHandler: ChannelInboundHandler {
     private let blockingPool: NIOThreadPool
     private let info: @Sendable () -> BookieInfo
     private let metrics: BookieMetrics
+    private let keys: any LedgerKeyAuthority
     private var responses: ResponseOutbox?
     private var frames: BookieFrameReader
     /// Where the server counts requests read and not answered (nil: not counted).
     var inFlight: InFlightRequests?
 
     public init(
-        store: BookieStore, blockingPool: NIOThreadPool, metrics: BookieMetrics, maximumFrameSize: Int = BookieFrame.defaultMaximumSize,
-        info: @escaping @Sendable () -> BookieInfo
+        store: BookieStore, blockingPool: NIOThreadPool, metrics: BookieMetrics, keys: any LedgerKeyAuthority,
+        maximumFrameSize: Int = BookieFrame.defaultMaximumSize, info: @escaping @Sendable () -> BookieInfo
     ) {
+        self.keys = keys
         self.store = store
         self.blockingPool = blockingPool
         self.metrics = metrics
@@ -82,8 +84,13 @@ public final class BookieRequestHandler: ChannelInboundHandler {
             // On the loop only while memory holds the ledger; its state is read from the
             // index (RocksDB) on the blocking pool.
             guard !self.store.addEntryIfLedgerInMemory(entry, ledgerKey: key, recovery: recovery, completion: completion) else { return }
-            Self.offload(id, .add, to: self.blockingPool, store: self.store, respond: respond) { store in
-                store.addEntry(entry, ledgerKey: key, recovery: recovery, completion: completion)
+            guard let ledgerID = LedgerEntry.ledgerID(of: entry) else {
+                return completion(.failure(BookieStore.Refusal(.corruptEntry, "an entry too short to name its ledger")))
+            }
+            Self.offload(id, .add, to: self.blockingPool, store: self.store, respond: respond) { [keys = self.keys, pool = self.blockingPool] store in
+                Self.authorized(ledgerID, key, store: store, keys: keys, pool: pool, fail: { completion(.failure($0)) }) {
+                    store.addEntry(entry, ledgerKey: key, recovery: recovery, completion: completion)
+                }
             }
         case .read(let read):
             let metrics = self.metrics
@@ -123,11 +130,14 @@ public final class BookieRequestHandler: ChannelInboundHandler {
             }
             guard read.fence else { return readEntries(nil) }
             // A fence reads the ledger's state from the index when memory holds none.
-            Self.offload(id, .read, to: self.blockingPool, store: self.store, respond: respond) { store in
-                store.fence(ledgerID: read.ledgerID, ledgerKey: read.ledgerKey) { result in
-                    switch result {
-                    case .success(let lac): readEntries(lac)
-                    case .failure(let refusal): respondMeasured(.failure(id, .read, refusal.status, refusal.message))
+            let failFence: @Sendable (BookieStore.Refusal) -> Void = { respondMeasured(.failure(id, .read, $0.status, $0.message)) }
+            Self.offload(id, .read, to: self.blockingPool, store: self.store, respond: respond) { [keys = self.keys, pool = self.blockingPool] store in
+                Self.authorized(read.ledgerID, read.ledgerKey, store: store, keys: keys, pool: pool, fail: failFence) {
+                    store.fence(ledgerID: read.ledgerID, ledgerKey: read.ledgerKey) { result in
+                        switch result {
+                        case .success(let lac): readEntries(lac)
+                        case .failure(let refusal): failFence(refusal)
+                        }
                     }
                 }
             }
@@ -137,11 +147,17 @@ public final class BookieRequestHandler: ChannelInboundHandler {
             }
         case .writeLAC(let ledgerID, let lac, let key):
             // The key check reads the ledger's state, from the index when memory holds none.
-            Self.offload(id, .writeLAC, to: self.blockingPool, store: self.store, respond: respond) { store in
-                store.writeLastAddConfirmed(ledgerID: ledgerID, lac: lac, ledgerKey: key) { result in
-                    switch result {
-                    case .success: respond(BookieResponse(requestID: id, .writeLAC(ledgerID: ledgerID)))
-                    case .failure(let refusal): respond(.failure(id, .writeLAC, refusal.status, refusal.message))
+            guard lac >= -1 else {
+                return respond(.failure(id, .writeLAC, .badRequest, "a last add confirmed of \(lac): entry ids are -1 or more"))
+            }
+            let fail: @Sendable (BookieStore.Refusal) -> Void = { respond(.failure(id, .writeLAC, $0.status, $0.message)) }
+            Self.offload(id, .writeLAC, to: self.blockingPool, store: self.store, respond: respond) { [keys = self.keys, pool = self.blockingPool] store in
+                Self.authorized(ledgerID, key, store: store, keys: keys, pool: pool, fail: fail) {
+                    store.writeLastAddConfirmed(ledgerID: ledgerID, lac: lac, ledgerKey: key) { result in
+                        switch result {
+                        case .success: respond(BookieResponse(requestID: id, .writeLAC(ledgerID: ledgerID)))
+                        case .failure(let refusal): fail(refusal)
+                        }
                     }
                 }
             }
@@ -171,7 +187,9 @@ public final class BookieRequestHandler: ChannelInboundHandler {
                 return respond(BookieResponse(requestID: id, .read(ledgerID: read.ledgerID, firstEntryID: read.firstEntryID, lastAddConfirmed: lac, entries: [])))
             }
             Self.run(id, .read, on: pool, store: store, respond: respond) { store throws(BookieStore.Refusal) in
-                let covered = min(Int(read.maxEntries), Int(UInt64(bitPattern: lac) - read.firstEntryID) + 1)
+                // lac ≥ firstEntryID here; the span may be any size up to 2^63.
+                let span = UInt64(bitPattern: lac) - read.firstEntryID
+                let covered = span >= UInt64(read.maxEntries) ? Int(read.maxEntries) : Int(span) + 1
                 let entries = try store.readEntries(
                     ledgerID: read.ledgerID, firstEntryID: read.firstEntryID, maxEntries: covered, maxBytes: Int(read.maxBytes)
                 )
@@ -208,6 +226,33 @@ public final class BookieRequestHandler: ChannelInboundHandler {
             Self.send(.failure(id, .getInfo, .badRequest, error.message), context: context)
         }
         context.close(promise: nil)
+    }
+
+    /// Runs `body` (on the pool, where this is called) once `key` is known to be the
+    /// ledger's: at once when the store holds the ledger's key (the store compares them
+    /// itself), else after `keys` vouched for it, back on the pool; calls `fail` instead
+    /// when it did not.
+    private static func authorized(
+        _ ledgerID: UInt64,
+        _ key: [UInt8],
+        store: BookieStore,
+        keys: any LedgerKeyAuthority,
+        pool: NIOThreadPool,
+        fail: @escaping @Sendable (BookieStore.Refusal) -> Void,
+        _ body: @escaping @Sendable () -> Void
+    ) {
+        do throws(BookieStore.Refusal) {
+            if let known = try store.ledgerState(ledgerID), !known.key.isEmpty { return body() }
+        } catch {
+            return fail(error)
+        }
+        Task {
+            if let refusal = await keys.check(ledgerID: ledgerID, key: key) { return fail(refusal) }
+            pool.submit { state in
+                guard case .active = state else { return fail(BookieStore.Refusal(.ioError, "the bookie is shutting down")) }
+                body()
+            }
+        }
     }
 
     /// Runs blocking `work` on the pool and responds with its body or its refusal.

@@ -7,7 +7,7 @@ extension BookieServer: Service {
     /// Serves until graceful shutdown or cancellation, then stops accepting, stops reading
     /// requests and (at graceful shutdown) answers those read, for up to 2 s, closes every
     /// connection, and shuts down the blocking pool given to
-    /// ``serve(store:blockingPool:metrics:info:)`` once the work queued on it is done, so
+    /// ``serve(store:blockingPool:metrics:keys:info:)`` once the work queued on it is done, so
     /// that nothing touches the store after this returns. Throws when the listening socket
     /// closes by itself.
     public func run() async throws {

@@ -27,6 +27,7 @@ public final class BookieServer: Sendable {
         var store: BookieStore
         var blockingPool: NIOThreadPool
         var metrics: BookieMetrics
+        var keys: any LedgerKeyAuthority
         var info: @Sendable () -> BookieInfo
     }
 
@@ -63,15 +64,16 @@ public final class BookieServer: Sendable {
         group: any EventLoopGroup,
         blockingPool: NIOThreadPool,
         metrics: BookieMetrics = BookieMetrics(),
+        keys: any LedgerKeyAuthority,
         info: @escaping @Sendable () -> BookieInfo
     ) async throws -> BookieServer {
         let server = try await Self.bind(configuration, group: group)
-        try await server.serve(store: store, blockingPool: blockingPool, metrics: metrics, info: info)
+        try await server.serve(store: store, blockingPool: blockingPool, metrics: metrics, keys: keys, info: info)
         return server
     }
 
     /// Binds the port without accepting connections yet (they wait in the backlog until
-    /// ``serve(store:blockingPool:metrics:info:)``), so that a bookie whose port is taken
+    /// ``serve(store:blockingPool:metrics:keys:info:)``), so that a bookie whose port is taken
     /// fails before it touches its data directories.
     public static func bind(_ configuration: Configuration, group: any EventLoopGroup) async throws -> BookieServer {
         let slot = Slot()
@@ -84,7 +86,7 @@ public final class BookieServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     guard let serving = slot.serving.withLock({ $0 }), slot.track(channel) else { throw ChannelError.ioOnClosedChannel }
                     let handler = BookieRequestHandler(
-                        store: serving.store, blockingPool: serving.blockingPool, metrics: serving.metrics,
+                        store: serving.store, blockingPool: serving.blockingPool, metrics: serving.metrics, keys: serving.keys,
                         maximumFrameSize: configuration.maximumFrameSize, info: serving.info
                     )
                     handler.inFlight = slot.inFlight
@@ -101,9 +103,10 @@ public final class BookieServer: Sendable {
         store: BookieStore,
         blockingPool: NIOThreadPool,
         metrics: BookieMetrics = BookieMetrics(),
+        keys: any LedgerKeyAuthority,
         info: @escaping @Sendable () -> BookieInfo
     ) async throws {
-        self.slot.serving.withLock { $0 = Serving(store: store, blockingPool: blockingPool, metrics: metrics, info: info) }
+        self.slot.serving.withLock { $0 = Serving(store: store, blockingPool: blockingPool, metrics: metrics, keys: keys, info: info) }
         try await self.channel.setOption(.autoRead, value: true).get()
     }
 

@@ -50,7 +50,7 @@ extension BookieService {
         let monitor: DiskMonitor
         do {
             try await server.serve(
-                store: store, blockingPool: pool, metrics: metrics,
+                store: store, blockingPool: pool, metrics: metrics, keys: MetadataLedgerKeys(metadata: metadata),
                 info: { DiskSpace.info(of: configuration.ledgerDirectories, readOnly: store.isReadOnly) }
             )
             var starting = configuration.diskMonitor

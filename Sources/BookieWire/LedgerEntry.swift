@@ -74,6 +74,12 @@ public struct LedgerEntry: Hashable, Sendable {
 
     /// Decodes an entry occupying all of `bytes`, verifying its digest. The payload is a
     /// slice of `bytes`, not a copy.
+    /// The ledger an encoded entry names (its first 8 bytes), without checking the rest;
+    /// nil when it is shorter.
+    public static func ledgerID(of bytes: ByteBuffer) -> UInt64? {
+        bytes.getInteger(at: bytes.readerIndex, as: UInt64.self)
+    }
+
     public init(decoding bytes: ByteBuffer) throws(BookieWireError) {
         guard bytes.readableBytes >= Self.headerSize,
             let (ledgerID, entryID, lac, length, digest) = bytes.getMultipleIntegers(

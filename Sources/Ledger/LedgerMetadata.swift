@@ -1,4 +1,5 @@
 import Foundation
+public import Metadata
 
 /// What the metadata store says about a ledger (`/ledgers/<id>`, JSON). Every change is a
 /// compare-and-set on the key's version, so concurrent writers and recoverers never
@@ -84,7 +85,7 @@ public struct LedgerMetadata: Codable, Hashable, Sendable {
 
     var key: [UInt8] { Array(self.password.utf8) }
 
-    func encoded() throws -> [UInt8] {
+    public func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return Array(try encoder.encode(self))
@@ -107,5 +108,19 @@ public struct LedgerMetadata: Codable, Hashable, Sendable {
         } catch {
             throw LedgerError(.corruptMetadata, "the metadata of ledger \(ledgerID) cannot be read: \(error)")
         }
+    }
+}
+
+extension LedgerMetadata {
+    /// Stores the metadata of an open ledger `id` whose entries are written straight to
+    /// `bookies` with the key `password` (benchmarks and tests that speak the bookie
+    /// protocol themselves): bookies take adds only for ledgers the metadata store has.
+    public static func register(_ id: UInt64, password: String, bookies: [String], in metadata: any MetadataStore) async throws {
+        let ledger = LedgerMetadata(
+            state: .open, ensembleSize: max(1, bookies.count), writeQuorum: max(1, bookies.count), ackQuorum: 1,
+            ensembles: [.init(firstEntryID: 0, bookies: bookies)], lastEntryID: -1, length: 0, digestType: "CRC32C", password: password,
+            creationTime: Int64(Date().timeIntervalSince1970 * 1000), customMetadata: [:]
+        )
+        _ = try await metadata.put(ClusterLayout.ledger(id), value: try ledger.encoded(), expecting: .absent)
     }
 }

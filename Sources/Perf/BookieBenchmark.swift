@@ -1,5 +1,8 @@
 import BookieWire
 import Histogram
+import Ledger
+import Logging
+import Metadata
 import NIOCore
 import NIOPosix
 
@@ -12,8 +15,12 @@ public struct BookieBenchmark: Sendable {
     public var inFlight: Int
     public var ledgers: Int
     public var duration: Duration
+    /// The bookie's metadata store, where the benchmark's ledgers are registered (a bookie
+    /// takes adds only for ledgers it has).
+    public var metadataURL: String
 
-    public init(host: String, port: Int, entrySize: Int, inFlight: Int, ledgers: Int, duration: Duration) {
+    public init(host: String, port: Int, entrySize: Int, inFlight: Int, ledgers: Int, duration: Duration, metadataURL: String) {
+        self.metadataURL = metadataURL
         self.host = host
         self.port = port
         self.entrySize = entrySize
@@ -25,13 +32,25 @@ public struct BookieBenchmark: Sendable {
     public func run() async throws -> PerfReport {
         let group = MultiThreadedEventLoopGroup.singleton
         let done = group.any().makePromise(of: LoadResult.self)
-        let ledgerBase = UInt64.random(in: 1 << 40...1 << 50)
+        let metadata = try await MetadataStoreURL.open(self.metadataURL, logger: Logger(label: "perf"))
+        var ledgerIDs: [UInt64] = []
+        do {
+            for _ in 0..<max(1, self.ledgers) {
+                let id = UInt64(try await metadata.nextID(ClusterLayout.ledgerIDCounter))
+                try await LedgerMetadata.register(id, password: "", bookies: ["\(self.host):\(self.port)"], in: metadata)
+                ledgerIDs.append(id)
+            }
+        } catch {
+            await metadata.close()
+            throw error
+        }
+        await metadata.close()
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        AddLoadHandler(benchmark: self, ledgerBase: ledgerBase, done: done)
+                        AddLoadHandler(benchmark: self, ledgerIDs: ledgerIDs, done: done)
                     )
                 }
             }
@@ -68,7 +87,7 @@ private final class AddLoadHandler: ChannelInboundHandler {
 
     private let benchmark: BookieBenchmark
     private var frames = BookieFrameReader()
-    private let ledgerBase: UInt64
+    private let ledgerIDs: [UInt64]
     private let done: EventLoopPromise<LoadResult>
     private let payload: ByteBuffer
     private var nextEntry: [UInt64]
@@ -84,9 +103,9 @@ private final class AddLoadHandler: ChannelInboundHandler {
     private var deadline = NIODeadline.now()
     private var finished = false
 
-    init(benchmark: BookieBenchmark, ledgerBase: UInt64, done: EventLoopPromise<LoadResult>) {
+    init(benchmark: BookieBenchmark, ledgerIDs: [UInt64], done: EventLoopPromise<LoadResult>) {
         self.benchmark = benchmark
-        self.ledgerBase = ledgerBase
+        self.ledgerIDs = ledgerIDs
         self.done = done
         self.payload = ByteBuffer(repeating: UInt8(ascii: "b"), count: benchmark.entrySize)
         self.nextEntry = Array(repeating: 0, count: max(1, benchmark.ledgers))
@@ -157,7 +176,7 @@ private final class AddLoadHandler: ChannelInboundHandler {
         let requestID = self.sequence * UInt64(self.outstanding.count) + UInt64(lane)
         let slot = Int(self.sequence % UInt64(self.nextEntry.count))
         self.sequence += 1
-        let ledgerID = self.ledgerBase + UInt64(slot)
+        let ledgerID = self.ledgerIDs[slot]
         let entryID = self.nextEntry[slot]
         self.nextEntry[slot] += 1
         let entry = LedgerEntry(ledgerID: ledgerID, entryID: entryID, lastAddConfirmed: Int64(entryID) - 1, ledgerLength: 0, payload: self.payload)

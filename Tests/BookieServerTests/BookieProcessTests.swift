@@ -76,6 +76,7 @@ struct BookieProcessTests {
         let port = try FreePort.allocate()
         let bookie = try await Self.startBookie(directory, port: port, log: "first.log")
         defer { bookie.stop() }
+        try await DirectLedgers.register(1...10, key: Self.key, metadataURL: "sqlite:\(directory.file("metadata.db"))")
 
         // 100k entries over 10 ledgers, interleaved, in pipelined bursts; kill mid-stream.
         let all = (0..<10_000).flatMap { entry in (1...10).map { ledger in (UInt64(ledger), UInt64(entry)) } }
@@ -148,6 +149,7 @@ struct BookieProcessTests {
         let httpPort = try FreePort.allocate()
         let bookie = try await Self.startBookie(directory, port: port, httpPort: httpPort, log: "bookie.log")
         defer { bookie.stop() }
+        try await DirectLedgers.register([7], key: Self.key, metadataURL: "sqlite:\(directory.file("metadata.db"))")
         let adds = (0..<5).map { BookieRequest(requestID: $0, .add(entry: Self.entry(7, $0), ledgerKey: Self.key, recovery: false)) }
         let reads = (0..<3).map { BookieRequest(requestID: 10 + $0, .read(ReadRequest(ledgerID: 7, firstEntryID: $0))) }
         #expect(try await PipelinedConnection(port: port).exchange(adds).allSatisfy { $0.status == .ok })

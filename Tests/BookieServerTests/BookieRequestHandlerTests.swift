@@ -19,7 +19,7 @@ struct BookieRequestHandlerTests {
         let pool: NIOThreadPool
         let channel: NIOAsyncTestingChannel
 
-        init() async throws {
+        init(keys: any LedgerKeyAuthority = TrustingKeys()) async throws {
             self.directory = try TemporaryDirectory(label: "request-handler")
             self.store = try BookieStore.open(
                 .init(journal: .init(directory: self.directory.file("journal"), preallocationStep: 256 << 10), ledgerDirectory: self.directory.file("ledgers"))
@@ -29,7 +29,7 @@ struct BookieRequestHandlerTests {
             self.channel = try await NIOAsyncTestingChannel { [store = self.store, pool = self.pool] channel in
                 try channel.pipeline.syncOperations.addHandler(
                     BookieRequestHandler(
-                        store: store, blockingPool: pool, metrics: BookieMetrics(), maximumFrameSize: 1 << 16,
+                        store: store, blockingPool: pool, metrics: BookieMetrics(), keys: keys, maximumFrameSize: 1 << 16,
                         info: { BookieInfo(freeBytes: 1, totalBytes: 2, readOnly: false) }
                     )
                 )

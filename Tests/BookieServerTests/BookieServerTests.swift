@@ -25,6 +25,7 @@ final class ServerFixture: Sendable {
             store: self.store,
             group: MultiThreadedEventLoopGroup.singleton,
             blockingPool: self.pool,
+            keys: TrustingKeys(),
             info: { BookieInfo(freeBytes: 1, totalBytes: 2, readOnly: false) }
         )
     }

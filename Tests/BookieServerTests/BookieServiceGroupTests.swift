@@ -37,6 +37,7 @@ struct BookieServiceGroupTests {
             ledgerDirectories: [directory.file("ledgers")], metadataURL: url, flushInterval: .milliseconds(50)
         )
         let metadata = try await MetadataStoreURL.open(url, logger: logger)
+        try await DirectLedgers.register([1], key: [], in: metadata)
         let trigger = Flag()
         let running = Task {
             try await BookieService(configuration: configuration, logger: logger).run { group in

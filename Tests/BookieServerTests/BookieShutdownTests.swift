@@ -31,6 +31,7 @@ struct BookieShutdownTests {
         let port = try FreePort.allocate()
         let bookie = try await BookieProcessTests.startBookie(directory, port: port, log: "first.log")
         defer { bookie.stop() }
+        try await DirectLedgers.register(1...4, key: BookieProcessTests.key, metadataURL: "sqlite:\(directory.file("metadata.db"))")
 
         // Bursts of pipelined adds over 4 ledgers on fresh connections, until the bookie
         // refuses connections.

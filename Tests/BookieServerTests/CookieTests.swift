@@ -98,6 +98,7 @@ struct CookieTests {
         logger.logLevel = .error
         let metadata = try await MetadataStoreURL.open(url, logger: logger)
         let ledger = UInt64(try await metadata.nextID(ClusterLayout.ledgerIDCounter))
+        try await DirectLedgers.register([ledger], key: BookieProcessTests.key, in: metadata)
         await metadata.close()
 
         var bookie = try await BookieProcessTests.startBookie(directory, port: port, log: "first.log")

@@ -54,7 +54,7 @@ struct EventLoopBlockingTests {
         let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
         let server = try await BookieServer.start(
-            .init(host: "127.0.0.1", port: 0), store: store, group: loops, blockingPool: pool,
+            .init(host: "127.0.0.1", port: 0), store: store, group: loops, blockingPool: pool, keys: TrustingKeys(),
             info: { BookieInfo(freeBytes: 1, totalBytes: 2, readOnly: false) }
         )
         let waiting = Task { try await PipelinedConnection(port: server.localPort).exchange([kind.request(ledgerID: 1)]) }

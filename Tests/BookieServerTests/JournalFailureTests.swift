@@ -30,6 +30,7 @@ struct JournalFailureTests {
             logger: logger
         )
         let metadata = try await MetadataStoreURL.open(url, logger: logger)
+        try await DirectLedgers.register([1, 2], key: [], in: metadata)
         let running = Task { try await service.run() }
         do {
             let port = try await Self.waitForRegistration(metadata, state: "writable")

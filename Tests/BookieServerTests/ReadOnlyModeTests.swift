@@ -58,6 +58,7 @@ struct ReadOnlyModeTests {
         )
         // Watch before the bookie starts, so its first registration is seen.
         let metadata = try await MetadataStoreURL.open(url, logger: logger)
+        try await DirectLedgers.register([1], key: [], in: metadata)
         let watch = try await metadata.watch(.key("/bookies/available/b1"))
         let running = Task { try await service.run() }
         var states = watch.makeAsyncIterator()

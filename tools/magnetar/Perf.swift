@@ -72,6 +72,8 @@ struct Perf: AsyncParsableCommand {
         @Option(help: "Adds outstanding at once.") var inFlight = 64
         @Option(help: "Seconds to run.") var duration = 10.0
         @Option(help: "Ledgers to spread the adds over.") var ledgers = 1
+        @Option(help: "The bookie's metadata store, where the ledgers are registered (a bookie takes adds only for ledgers it has).")
+        var metadataUrl: String
         @Flag(help: "End with one JSON summary line.") var json = false
 
         func run() async throws {
@@ -83,7 +85,7 @@ struct Perf: AsyncParsableCommand {
             }
             let report = try await BookieBenchmark(
                 host: String(self.bookie[..<colon]), port: port, entrySize: self.size, inFlight: self.inFlight,
-                ledgers: self.ledgers, duration: .milliseconds(Int(self.duration * 1000))
+                ledgers: self.ledgers, duration: .milliseconds(Int(self.duration * 1000)), metadataURL: self.metadataUrl
             ).run()
             print(report.description ?? "")
             print(
