@@ -40,6 +40,8 @@ struct Bookie: AsyncParsableCommand {
     @Option(help: "Most MB/s that compaction copies (default 32).") var compactionRateMb: String?
     @Option(help: "Turn read-only past this fraction of disk use (default 0.95).") var readOnlyAbove: String?
     @Option(help: "Turn writable again at this fraction of disk use (default 0.90).") var writableBelow: String?
+    @Option(help: "Refuse recovery adds too past this fraction of disk use (default: halfway from read-only-above to 1).")
+    var fullAbove: String?
     @Option(help: "Seconds the bookie's registration outlives its last keep-alive (default 10).") var sessionTtlSeconds: String?
     @Option(help: "Run autorecovery (the auditor and a re-replication worker) in this bookie (true|false, default true).") var autorecovery: String?
     @Option(help: "Seconds between audits for lost bookies; workers look for marked ledgers as often, at most every 10 s (default 30).")
@@ -51,7 +53,7 @@ struct Bookie: AsyncParsableCommand {
 
     static let settingNames: Set<String> = [
         "id", "listen", "http-port", "journal-dir", "ledger-dirs", "metadata-url", "rack", "journal-sync",
-        "gc-interval-seconds", "over-replicated-gc-seconds", "compaction-threshold", "compaction-rate-mb", "read-only-above", "writable-below",
+        "gc-interval-seconds", "over-replicated-gc-seconds", "compaction-threshold", "compaction-rate-mb", "read-only-above", "writable-below", "full-above",
         "session-ttl-seconds", "testing-journal-sync-delay-ms", "autorecovery", "audit-interval-seconds", "lost-bookie-grace-seconds",
         "rereplication-rate-mb",
     ]
@@ -70,6 +72,10 @@ struct Bookie: AsyncParsableCommand {
             let fraction: (String) -> Double? = { Double($0).flatMap { (0...1).contains($0) ? $0 : nil } }
             let readOnlyAbove = try settings.value("read-only-above", flag: self.readOnlyAbove, default: 0.95, fraction)
             let writableBelow = try settings.value("writable-below", flag: self.writableBelow, default: 0.90, fraction)
+            let fullAbove = try settings.value("full-above", flag: self.fullAbove, default: readOnlyAbove + (1 - readOnlyAbove) / 2, fraction)
+            guard fullAbove >= readOnlyAbove else {
+                throw ValidationError("full-above (\(fullAbove)) must not be below read-only-above (\(readOnlyAbove))")
+            }
             guard writableBelow <= readOnlyAbove else {
                 throw ValidationError("writable-below (\(writableBelow)) must not exceed read-only-above (\(readOnlyAbove))")
             }
@@ -83,7 +89,7 @@ struct Bookie: AsyncParsableCommand {
                 metadataURL: try settings.required("metadata-url", flag: self.metadataUrl),
                 rack: settings.string("rack", flag: self.rack),
                 journalSync: try settings.bool("journal-sync", flag: self.journalSync, default: true),
-                diskMonitor: DiskMonitor(readOnlyAbove: readOnlyAbove, writableBelow: writableBelow),
+                diskMonitor: DiskMonitor(readOnlyAbove: readOnlyAbove, writableBelow: writableBelow, fullAbove: fullAbove),
                 garbageCollectionInterval: .seconds(
                     try settings.value("gc-interval-seconds", flag: self.gcIntervalSeconds, default: 300) { Double($0).flatMap { $0 > 0 ? $0 : nil } }
                 ),

@@ -57,6 +57,7 @@ extension BookieService {
             _ = starting.observe(usage: try await NIOThreadPool.singleton.runIfActive { configuration.diskUsageOfFullest() })
             monitor = starting
             store.isReadOnly = monitor.readOnly || store.journalFailure != nil
+            store.isFull = monitor.full
             if let failure = store.journalFailure {
                 self.logger.warning("starting read-only: the journal cannot write", metadata: ["error": "\(failure)"])
             }

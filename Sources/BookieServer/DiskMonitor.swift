@@ -6,13 +6,22 @@
 public struct DiskMonitor: Sendable, Equatable {
     public var readOnlyAbove: Double
     public var writableBelow: Double
+    /// Past this the bookie refuses recovery adds too (copies for re-replication and
+    /// ledger recovery), so that they cannot fill its disks: halfway from `readOnlyAbove`
+    /// to a full disk unless given.
+    public var fullAbove: Double
     public private(set) var readOnly = false
+    public private(set) var full = false
 
-    /// - Precondition: `0 <= writableBelow <= readOnlyAbove <= 1`.
-    public init(readOnlyAbove: Double = 0.95, writableBelow: Double = 0.90) {
-        precondition(0 <= writableBelow && writableBelow <= readOnlyAbove && readOnlyAbove <= 1, "disk thresholds out of order")
+    /// - Precondition: `0 <= writableBelow <= readOnlyAbove <= fullAbove <= 1`.
+    public init(readOnlyAbove: Double = 0.95, writableBelow: Double = 0.90, fullAbove: Double? = nil) {
+        let fullAbove = fullAbove ?? (readOnlyAbove + (1 - readOnlyAbove) / 2)
+        precondition(
+            0 <= writableBelow && writableBelow <= readOnlyAbove && readOnlyAbove <= fullAbove && fullAbove <= 1, "disk thresholds out of order"
+        )
         self.readOnlyAbove = readOnlyAbove
         self.writableBelow = writableBelow
+        self.fullAbove = fullAbove
     }
 
     /// Takes a usage reading; returns true when the state changed.
@@ -23,6 +32,7 @@ public struct DiskMonitor: Sendable, Equatable {
         } else if self.readOnly, usage <= self.writableBelow {
             self.readOnly = false
         }
+        self.full = usage >= self.fullAbove
         return self.readOnly != before
     }
 }

@@ -38,6 +38,7 @@ final class DiskWatcher: Service, Sendable {
         let configuration = self.configuration
         guard let usage = try? await pool.runIfActive({ configuration.diskUsageOfFullest() }) else { return }
         _ = monitor.observe(usage: usage)
+        store.isFull = monitor.full
         if !monitor.readOnly, store.journalFailure?.code == .noSpace {
             do {
                 if try await pool.runIfActive({ try store.reopenJournalIfOutOfSpace() }) {

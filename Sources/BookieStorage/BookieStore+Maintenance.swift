@@ -168,6 +168,13 @@ extension BookieStore {
         set { self.readOnlyFlag.store(newValue, ordering: .relaxed) }
     }
 
+    /// Whether recovery adds are refused too: the disks are so full that copies made for
+    /// re-replication or recovery would fill them. Set by the bookie's disk monitor.
+    public var isFull: Bool {
+        get { self.fullFlag.load(ordering: .relaxed) }
+        set { self.fullFlag.store(newValue, ordering: .relaxed) }
+    }
+
     /// Why the store cannot take adds, if its journal failed.
     public var journalFailure: StorageError? { self.state.withLock { $0.journal }.failure }
 

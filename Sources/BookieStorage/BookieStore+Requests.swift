@@ -87,6 +87,9 @@ extension BookieStore {
                 if !recovery, self.isReadOnly {
                     return .refused(Refusal(.readOnly, "this bookie is read-only: its disks are nearly full, or its journal cannot write"))
                 }
+                if recovery, self.isFull {
+                    return .refused(Refusal(.readOnly, "this bookie's disks are full: it takes no copies of entries either"))
+                }
                 if known?.key.isEmpty ?? true, !ledgerKey.isEmpty {
                     // The key record goes first; the entry record follows it in the same journal.
                     if let failure = self.enqueue(.ledgerKey(ledgerID: ledgerID, key: ledgerKey), on: state.journal, completion: { _ in }) {

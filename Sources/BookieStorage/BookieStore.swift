@@ -96,6 +96,7 @@ public final class BookieStore: Sendable {
     /// completions, which take `state`, holding no lock of the journal's.
     let state: Mutex<State>
     let readOnlyFlag = Atomic(false)
+    let fullFlag = Atomic(false)
     let horizon: UInt64
     let journalConfiguration: Journal.Configuration
     let index: EntryIndex

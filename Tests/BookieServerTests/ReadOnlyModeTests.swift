@@ -39,6 +39,33 @@ struct ReadOnlyModeTests {
         store.close()
     }
 
+    @Test func pastTheFullMarkRecoveryAddsAreRefusedToo() async throws {
+        var monitor = DiskMonitor(readOnlyAbove: 0.8, writableBelow: 0.6)
+        _ = monitor.observe(usage: 0.89)
+        #expect(monitor.readOnly && !monitor.full)
+        _ = monitor.observe(usage: 0.9)
+        #expect(monitor.full, "halfway from the read-only mark to a full disk")
+        _ = monitor.observe(usage: 0.7)
+        #expect(monitor.readOnly && !monitor.full)
+
+        let directory = try TemporaryDirectory(label: "full-store")
+        defer { directory.remove() }
+        let store = try BookieStore.open(
+            .init(journal: .init(directory: directory.file("journal"), preallocationStep: 256 << 10), ledgerDirectory: directory.file("ledgers"))
+        )
+        store.isReadOnly = true
+        store.isFull = true
+        do {
+            _ = try await store.addEntry(BookieServerTests.entry(1, 0), ledgerKey: [], recovery: true)
+            Issue.record("a recovery add was accepted on a full disk")
+        } catch {
+            #expect(error.status == .readOnly)
+        }
+        store.isFull = false
+        _ = try await store.addEntry(BookieServerTests.entry(1, 0), ledgerKey: [], recovery: true)
+        store.close()
+    }
+
     @Test func aBookieFlipsAtATestSizedThresholdAndBackAndSaysSo() async throws {
         let directory = try TemporaryDirectory(label: "readonly-service")
         defer { directory.remove() }
