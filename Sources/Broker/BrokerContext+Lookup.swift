@@ -95,11 +95,15 @@ extension BrokerContext {
     }
 
     /// The bundle layout of a namespace: from its policies, where the first broker to need
-    /// it writes the default one; a namespace that does not exist has the default layout.
+    /// it writes the default one. A namespace that does not exist has none (`notFound`,
+    /// TopicNotFound to a client, as in Pulsar): topics are created only inside existing
+    /// namespaces, and a producer cannot make a tenant or namespace exist by naming it.
     func bundleLayout(tenant: String, namespace: String) async throws -> NamespaceBundles {
         let key = Self.policiesKey(tenant: tenant, namespace: namespace)
         while true {
-            guard let stored = try await self.metadata.get(key) else { return NamespaceBundles(count: self.membership.defaultBundles) }
+            guard let stored = try await self.metadata.get(key) else {
+                throw BrokerError(.notFound, "namespace \(tenant)/\(namespace) does not exist")
+            }
             var policies = try NamespacePolicies.decoded(stored.value, key: key)
             if let bundles = policies.bundles { return bundles }
             let bundles = NamespaceBundles(count: self.membership.defaultBundles)

@@ -67,7 +67,8 @@ final class BrokerContext: Sendable {
             let hash = NamespaceBundles.hash(name.description)
             return try await Self.loadTopic(
                 name, metadata: metadata, client: Self.client(for: name, among: clients), configuration: ledgerConfiguration,
-                defaultCompression: defaultCompression, policyDefaults: policyDefaults, logger: logger,
+                defaultCompression: defaultCompression, policyDefaults: policyDefaults, maxTopicsPerNamespace: limits.maxTopicsPerNamespace,
+                logger: logger,
                 mayServe: { membership.serves(name, hash: hash) }, ownershipLapsed: { !membership.session.isValid() }, onClosed: onClosed
             )
         }
@@ -84,8 +85,8 @@ final class BrokerContext: Sendable {
     /// policies (the broker's where it sets none), and puts its policies in force.
     static func loadTopic(
         _ name: TopicName, metadata: any MetadataStore, client: LedgerClient, configuration: ManagedLedgerConfiguration,
-        defaultCompression: CompressionType, policyDefaults: TopicPolicies.Defaults = .init(), logger: Logger,
-        mayServe: @escaping @Sendable () -> Bool = { true }, ownershipLapsed: @escaping @Sendable () -> Bool = { true },
+        defaultCompression: CompressionType, policyDefaults: TopicPolicies.Defaults = .init(), maxTopicsPerNamespace: Int = 0,
+        logger: Logger, mayServe: @escaping @Sendable () -> Bool = { true }, ownershipLapsed: @escaping @Sendable () -> Bool = { true },
         onClosed: @escaping @Sendable (Topic) -> Void
     ) async throws -> Topic {
         let key = Self.policiesKey(tenant: name.tenant, namespace: name.namespace)
@@ -100,6 +101,7 @@ final class BrokerContext: Sendable {
         }
         let compression = try policies.storageCompression.map { text throws(BrokerError) in try CompressionType(policy: text) }
         let own = try await Self.topicPolicies(name, metadata: metadata)
+        try await Self.checkRoom(for: name, metadata: metadata, maxTopicsPerNamespace: maxTopicsPerNamespace)
         let ledger = try await ManagedLedger.open(
             name: name.ledgerName, client: client, metadata: metadata, configuration: configuration, logger: logger
         )
@@ -114,6 +116,27 @@ final class BrokerContext: Sendable {
             throw error
         }
         return topic
+    }
+
+    /// Refuses (`notAllowed`) to create a topic in a namespace that has
+    /// `maxTopicsPerNamespace` topics already (0: no limit); a topic that exists loads.
+    static func checkRoom(for name: TopicName, metadata: any MetadataStore, maxTopicsPerNamespace limit: Int) async throws {
+        guard limit > 0, try await metadata.get(ClusterLayout.managedLedger(name.ledgerName)) == nil else { return }
+        // The partitions of a partitioned topic count as that one topic.
+        if let base = name.partitionedTopic, try await metadata.get(Self.partitionsKey(base)) != nil { return }
+        try await Self.checkTopicCount(tenant: name.tenant, namespace: name.namespace, metadata: metadata, limit: limit)
+    }
+
+    /// Refuses (`notAllowed`) when a namespace has `limit` topics already (0: no limit), a
+    /// partitioned topic counting once.
+    static func checkTopicCount(tenant: String, namespace: String, metadata: any MetadataStore, limit: Int) async throws {
+        guard limit > 0 else { return }
+        let topics = try await metadata.children(of: ClusterLayout.managedLedgers(tenant: tenant, namespace: namespace))
+        let partitioned = try await metadata.children(of: ClusterLayout.partitionedTopics(tenant: tenant, namespace: namespace))
+        let standalone = topics.filter { local in !partitioned.contains { local.hasPrefix("\($0)-partition-") } }
+        if standalone.count + partitioned.count >= limit {
+            throw BrokerError(.notAllowed, "namespace \(tenant)/\(namespace) has reached its limit of \(limit) topics")
+        }
     }
 
     static func topicPoliciesKey(_ name: TopicName) -> String {
@@ -161,6 +184,7 @@ final class BrokerContext: Sendable {
     /// `notAllowed` for a count outside the limits.
     func createPartitionedTopic(_ name: TopicName, partitions: Int) async throws {
         if let refusal = self.limits.partitionRefusal(partitions) { throw BrokerError(.notAllowed, refusal) }
+        try await Self.checkTopicCount(tenant: name.tenant, namespace: name.namespace, metadata: self.metadata, limit: self.limits.maxTopicsPerNamespace)
         _ = try await self.metadata.put(Self.partitionsKey(name), value: Array("{\"partitions\":\(partitions)}".utf8), expecting: .absent)
     }
 

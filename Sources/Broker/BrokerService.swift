@@ -194,6 +194,10 @@ extension BrokerService.Configuration {
         )
         defaults.delayedDeliveryCapacity = self.delayedDeliveryMaxIndex
         defaults.deduplicationInactivity = .seconds(60 * self.deduplicationProducerInactivityMinutes)
+        defaults.limits = TopicPolicies.Limits(
+            producers: self.limits.maxProducersPerTopic, consumers: self.limits.maxConsumersPerTopic,
+            consumersPerSubscription: self.limits.maxConsumersPerSubscription, subscriptions: self.limits.maxSubscriptionsPerTopic
+        )
         return defaults
     }
 }

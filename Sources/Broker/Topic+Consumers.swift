@@ -58,10 +58,20 @@ extension Topic {
         guard request.subscription != Deduplication.cursorName else {
             throw BrokerError(.notAllowed, "\(Deduplication.cursorName) is the broker's own cursor, not a subscription")
         }
+        let limits = self.policies.limits
+        let consumers = self.subscriptions.values.reduce(0) { $0 + $1.attached.count }
+        if TopicPolicies.Limits.reached(consumers, limits.consumers) {
+            throw BrokerError(.consumerBusy, "\(self.name) has reached its limit of \(limits.consumers) consumers")
+        }
         let subscription: Subscription
         if let existing = self.subscriptions[request.subscription] {
             subscription = existing
         } else {
+            if limits.subscriptions > 0, await self.cursor(named: request.subscription) == nil,
+                TopicPolicies.Limits.reached(await self.subscriptionNames().count, limits.subscriptions)
+            {
+                throw BrokerError(.notAllowed, "\(self.name) has reached its limit of \(limits.subscriptions) subscriptions")
+            }
             let initial: InitialPosition = request.initialPosition == .earliest ? .earliest : .latest
             let cursor = try await self.ledger.openCursor(request.subscription, initialPosition: initial)
             try self.checkOpen()
@@ -75,6 +85,11 @@ extension Topic {
                 )
                 self.subscriptions[request.subscription] = subscription
             }
+        }
+        if TopicPolicies.Limits.reached(subscription.attached.count, limits.consumersPerSubscription) {
+            throw BrokerError(
+                .consumerBusy, "subscription \(subscription.name) of \(self.name) has reached its limit of \(limits.consumersPerSubscription) consumers"
+            )
         }
         let consumer = Consumer(
             consumerID: request.consumerID, name: request.consumerName, priorityLevel: request.priorityLevel, subscription: subscription,

@@ -33,6 +33,9 @@ extension Topic {
             }
             throw BrokerError(.producerBusy, "producer \(requested) is already connected to \(self.name)")
         }
+        if TopicPolicies.Limits.reached(self.producers.count + self.waiting.count, self.policies.limits.producers) {
+            throw BrokerError(.producerBusy, "\(self.name) has reached its limit of \(self.policies.limits.producers) producers")
+        }
         let name: String
         if let requested {
             name = requested

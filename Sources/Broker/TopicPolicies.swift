@@ -15,6 +15,23 @@ struct TopicPolicies: Equatable, Sendable {
     var ageQuota: Quota?
     /// How long deduplication remembers a producer that is gone.
     var deduplicationInactivity: Duration = .seconds(360 * 60)
+    /// How many producers, consumers and subscriptions the topic takes.
+    var limits = Limits()
+
+    /// Pulsar's per-topic limits (0: no limit).
+    struct Limits: Equatable, Sendable {
+        /// maxProducersPerTopic.
+        var producers = 0
+        /// maxConsumersPerTopic.
+        var consumers = 0
+        /// maxConsumersPerSubscription.
+        var consumersPerSubscription = 0
+        /// maxSubscriptionsPerTopic.
+        var subscriptions = 0
+
+        /// Whether a count of `count` has reached `limit` (0: no limit).
+        static func reached(_ count: Int, _ limit: Int) -> Bool { limit > 0 && count >= limit }
+    }
 
     /// A backlog limit (bytes, or seconds of age) and its policy.
     struct Quota: Equatable, Sendable {
@@ -57,6 +74,9 @@ struct TopicPolicies: Equatable, Sendable {
         var delayedDeliveryCapacity = 1_000_000
         /// brokerDeduplicationProducerInactivityTimeoutMinutes (default 360).
         var deduplicationInactivity: Duration = .seconds(360 * 60)
+        /// maxProducersPerTopic, maxConsumersPerTopic, maxConsumersPerSubscription and
+        /// maxSubscriptionsPerTopic (default 0: no limit).
+        var limits = Limits()
 
         init(deduplication: Bool = false, retention: RetentionRule = RetentionRule(), messageTTL: Duration? = nil, sizeQuota: Quota? = nil) {
             self.deduplication = deduplication
@@ -73,6 +93,7 @@ struct TopicPolicies: Equatable, Sendable {
         func pick<T>(_ field: (NamespacePolicies) -> T?) -> T? { topic.flatMap(field) ?? field(namespace) }
         self.deduplication = pick(\.deduplicationEnabled) ?? defaults.deduplication
         self.deduplicationInactivity = defaults.deduplicationInactivity
+        self.limits = defaults.limits
         self.retention = pick(\.retention).map { RetentionRule(minutes: $0.retentionTimeInMinutes, megabytes: $0.retentionSizeInMB) } ?? defaults.retention
         if let seconds = pick(\.messageTTLSeconds) {
             // Stored policies are held to the REST API's bounds.

@@ -10,7 +10,7 @@ extension BrokerMembershipTests {
     /// be told to retry until the key goes; the broker deletes it and takes the bundle.
     @Test(arguments: [false, true])
     func aKeyNamingTheBrokerThatItDoesNotHoldIsTakenBack(inCurrentSession: Bool) async throws {
-        let metadata = MemoryMetadataStore()
+        let metadata = try await Self.store()
         let (broker, service) = Self.broker(0, metadata)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
@@ -36,7 +36,7 @@ extension BrokerMembershipTests {
     /// An unload whose final delete failed leaves the key, marked disabled, in the broker's
     /// session: the bundle must not be "being unloaded" for the rest of the session.
     @Test func aDisabledKeyLeftByAnUnloadIsTakenBack() async throws {
-        let metadata = MemoryMetadataStore()
+        let metadata = try await Self.store()
         let (broker, service) = Self.broker(0, metadata)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
@@ -57,7 +57,7 @@ extension BrokerMembershipTests {
     /// A broker that joins again closes its previous session: the keys it held there go at
     /// once instead of when the store expires the session.
     @Test func aBrokerJoiningAgainClosesItsPreviousSession() async throws {
-        let metadata = MemoryMetadataStore()
+        let metadata = try await Self.store()
         let session = BrokerSession(metadata: metadata, ttl: .seconds(30))
         let (first, _) = try await session.open()
         _ = try await metadata.put("/stale/key", value: [1], expecting: .absent, session: first)

@@ -24,6 +24,14 @@ struct BrokerMembershipTests {
         return (context, service)
     }
 
+    /// A memory store holding the public/default namespace, as every broker makes it when
+    /// it starts: topics exist only in namespaces that do.
+    static func store() async throws -> MemoryMetadataStore {
+        let metadata = MemoryMetadataStore()
+        try await Self.broker(99, metadata).0.createDefaultNamespace()
+        return metadata
+    }
+
     /// Looks `topic` up as a client would: following redirects, retrying "retry".
     static func lookUp(_ topic: String, from first: Int, in brokers: [BrokerContext]) async throws -> BrokerAddress {
         let name = try TopicName(topic)
@@ -53,7 +61,7 @@ struct BrokerMembershipTests {
     }
 
     @Test func theLeaseEndsWithoutKeepAlivesAndWhenInvalidated() async throws {
-        let metadata = MemoryMetadataStore()
+        let metadata = try await Self.store()
         let session = BrokerSession(metadata: metadata, ttl: .milliseconds(1500))
         #expect(!session.isValid())
         let (_, generation) = try await session.open()
@@ -70,7 +78,7 @@ struct BrokerMembershipTests {
     }
 
     @Test func oneLeaderAndOneOwnerPerBundle() async throws {
-        let metadata = MemoryMetadataStore()
+        let metadata = try await Self.store()
         let (brokers, services) = (0..<3).map { Self.broker($0, metadata) }.reduce(into: ([BrokerContext](), [MembershipService]())) {
             $0.0.append($1.0)
             $0.1.append($1.1)
@@ -94,7 +102,7 @@ struct BrokerMembershipTests {
     }
 
     @Test func aBrokerWhoseSessionEndsStopsServingAtOnceAndJoinsAgain() async throws {
-        let metadata = MemoryMetadataStore()
+        let metadata = try await Self.store()
         let (broker, service) = Self.broker(0, metadata)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
@@ -124,7 +132,7 @@ extension BrokerMembershipTests {
     /// mistake the first one's delete, which its watch delivers after its own claim, for
     /// the loss of its key.
     @Test func aBundleTakenRightAfterItsUnloadStaysWithItsNewOwner() async throws {
-        let metadata = MemoryMetadataStore()
+        let metadata = try await Self.store()
         let (first, firstService) = Self.broker(0, metadata)
         let (second, secondService) = Self.broker(1, metadata)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -151,7 +159,7 @@ extension BrokerMembershipTests {
     /// consumers starting together): every lookup is answered, none is told to retry
     /// because another one's claim of the bundle is half-way.
     @Test func concurrentLookupsOfAnUnownedBundleAreAllAnswered() async throws {
-        let metadata = MemoryMetadataStore()
+        let metadata = try await Self.store()
         let (broker, service) = Self.broker(0, metadata)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await service.run() }
@@ -181,7 +189,7 @@ extension BrokerMembershipTests {
     /// consumer reconnecting after an unload) are all sent to the same broker: the one
     /// the transfer asked for, or the one the first was sent to.
     @Test func aBundleIsPlacedOnOneBrokerHoweverManyLookupsRaceForIt() async throws {
-        let metadata = MemoryMetadataStore()
+        let metadata = try await Self.store()
         let members = (0..<3).map { Self.broker($0, metadata) }
         let brokers = members.map(\.0)
         try await withThrowingTaskGroup(of: Void.self) { group in

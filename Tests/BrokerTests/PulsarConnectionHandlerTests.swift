@@ -38,6 +38,7 @@ import Testing
                 metadata: metadata, clients: [LedgerClient(metadata: metadata)], ledgerConfiguration: ManagedLedgerConfiguration(),
                 defaultCompression: .none, logger: Logger(label: "test")
             )
+            try await broker.createDefaultNamespace()
             let channel = NIOAsyncTestingChannel()
             let connection = PulsarConnection(broker: broker, channel: channel)
             let flushes = FlushCounter()
