@@ -27,6 +27,8 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
     let outbox: Outbox
     /// Confined to ``eventLoop``.
     var machine: Machine
+    /// The keep-alive ticks, while the channel is open; confined to ``eventLoop``.
+    private var keepAlive: RepeatedTask?
     private let requests: AsyncStream<Request>
     private let requestContinuation: AsyncStream<Request>.Continuation
 
@@ -60,18 +62,43 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
         self.perform(self.machine.received(Self.unwrapInboundIn(data)), context: context)
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        self.startKeepAlive(context: context)
+        context.fireChannelActive()
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.startKeepAlive(context: context) }
+    }
+
+    /// Ticks the machine's keep-alive every interval while the channel is open.
+    private func startKeepAlive(context: ChannelHandlerContext) {
+        guard self.keepAlive == nil else { return }
+        let interval = TimeAmount.nanoseconds(Int64(clamping: self.broker.limits.keepAliveInterval.components.seconds) * 1_000_000_000)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        self.keepAlive = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            guard let self else { return }
+            self.perform(self.machine.keepAliveTick(), context: bound.value)
+            self.outbox.drain()
+        }
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         self.outbox.drain()
         context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.keepAlive?.cancel()
+        self.keepAlive = nil
         self.perform(self.machine.channelClosed(), context: context)
         self.requestContinuation.finish()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.keepAlive?.cancel()
+        self.keepAlive = nil
         self.requestContinuation.finish()
     }
 
@@ -96,6 +123,9 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
             self.outbox.enqueue(command)
         case .replyAndClose(let command):
             self.outbox.enqueue(command)
+            self.outbox.drain()
+            context.close(promise: nil)
+        case .close:
             self.outbox.drain()
             context.close(promise: nil)
         case .connected(let version):

@@ -41,6 +41,8 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
         case reply(Pulsar_Proto_BaseCommand)
         /// Writes a command, flushes and closes the connection.
         case replyAndClose(Pulsar_Proto_BaseCommand)
+        /// Closes the connection: its client stopped answering.
+        case close
         /// Answers CONNECT with CONNECTED at this protocol version.
         case connected(protocolVersion: Int32)
         /// Releases what the connection held: its channel is gone.
@@ -76,6 +78,10 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
     /// Ids of producers and consumers being created, each with whether a CLOSE cancelled it.
     private var creatingProducers: [UInt64: Bool] = [:]
     private var creatingConsumers: [UInt64: Bool] = [:]
+    /// Whether anything was read since the last keep-alive tick.
+    private var heardSinceTick = false
+    /// Whether a PING went out that nothing has answered since.
+    private var awaitingPong = false
 
     /// What becomes of a producer or consumer its topic admitted.
     enum Admission: Equatable {
@@ -105,6 +111,9 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
 
     /// A command was read.
     mutating func received(_ frame: PulsarFrame) -> Action {
+        // Anything read shows the client is there, as a PONG does.
+        self.heardSinceTick = true
+        self.awaitingPong = false
         let command = frame.command
         switch self.state {
         case .closing, .closed:
@@ -122,6 +131,32 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
         case .active:
             return self.activeCommand(frame)
         }
+    }
+
+    /// The keep-alive interval passed (``BrokerLimits/keepAliveInterval``): a connection
+    /// silent for a whole interval is PINGed, and closed when the next interval passes
+    /// with still nothing read, as Pulsar's broker does; a client half gone (its host lost,
+    /// a partition) so frees its exclusive producers and subscriptions. A connection that
+    /// has not sent CONNECT by the first tick is closed.
+    mutating func keepAliveTick() -> Action {
+        switch self.state {
+        case .closing, .closed: return .none
+        case .awaitingConnect:
+            self.state = .closing
+            return .close
+        case .active: break
+        }
+        if self.awaitingPong {
+            self.state = .closing
+            return .close
+        }
+        defer { self.heardSinceTick = false }
+        guard !self.heardSinceTick else { return .none }
+        self.awaitingPong = true
+        var ping = Pulsar_Proto_BaseCommand()
+        ping.type = .ping
+        ping.ping = Pulsar_Proto_CommandPing()
+        return .reply(ping)
     }
 
     /// A frame could not be decoded: the stream cannot be trusted past it. The request

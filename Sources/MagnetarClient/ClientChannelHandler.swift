@@ -66,8 +66,14 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private let handshake: EventLoopPromise<Handshake>
     private let logger: Logger
     private var closeError: PulsarClientError?
+    private let keepAliveInterval: TimeAmount
+    private var keepAlive: RepeatedTask?
 
-    init(connectionID: UInt64, clientVersion: String, handshake: EventLoopPromise<Handshake>, logger: Logger) {
+    init(
+        connectionID: UInt64, clientVersion: String, handshake: EventLoopPromise<Handshake>, keepAliveInterval: TimeAmount = .seconds(30),
+        logger: Logger
+    ) {
+        self.keepAliveInterval = keepAliveInterval
         self.connectionID = connectionID
         self.clientVersion = clientVersion
         self.handshake = handshake
@@ -84,6 +90,11 @@ final class ClientChannelHandler: ChannelDuplexHandler {
         connect.connect.featureFlags = flags
         self.writeCommand(connect, context: context)
         context.flush()
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.keepAlive = context.eventLoop.scheduleRepeatedTask(initialDelay: self.keepAliveInterval, delay: self.keepAliveInterval) { _ in
+            let (handler, context) = bound.value
+            handler.run(handler.machine.keepAliveTick(), context: context)
+        }
         context.fireChannelActive()
     }
 
@@ -100,7 +111,14 @@ final class ClientChannelHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.keepAlive?.cancel()
+        self.keepAlive = nil
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        self.keepAlive?.cancel()
+        self.keepAlive = nil
         let error = self.closeError ?? PulsarClientError(.connectionClosed, "the connection to the broker closed")
         self.handshake.fail(error)
         self.run(self.machine.channelClosed(error), context: context)

@@ -32,8 +32,10 @@ final class ClientConnection: Sendable {
         group: any EventLoopGroup,
         clientVersion: String,
         timeout: Duration,
+        keepAliveInterval: Duration = .seconds(30),
         logger: Logger
     ) async throws(PulsarClientError) -> ClientConnection {
+        let keepAlive = TimeAmount.nanoseconds(Int64(clamping: keepAliveInterval.components.seconds) * 1_000_000_000)
         let id = Self.connectionIDs.add(1, ordering: .relaxed).newValue
         let eventLoop = group.next()
         let handshake = eventLoop.makePromise(of: ClientChannelHandler.Handshake.self)
@@ -47,7 +49,9 @@ final class ClientConnection: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PulsarFrameDecoder(maxMessageSize: 64 << 20)))
                         try channel.pipeline.syncOperations.addHandler(
-                            ClientChannelHandler(connectionID: id, clientVersion: clientVersion, handshake: handshake, logger: logger)
+                            ClientChannelHandler(
+                                connectionID: id, clientVersion: clientVersion, handshake: handshake, keepAliveInterval: keepAlive, logger: logger
+                            )
                         )
                     }
                 }

@@ -14,10 +14,12 @@ final class ConnectionPool: Sendable {
     private let group: any EventLoopGroup
     private let clientVersion: String
     private let connectTimeout: Duration
+    private let keepAliveInterval: Duration
     private let logger: Logger
     private let slots = Mutex<(closed: Bool, slots: [BrokerAddress: Slot])>((false, [:]))
 
-    init(group: any EventLoopGroup, clientVersion: String, connectTimeout: Duration, logger: Logger) {
+    init(group: any EventLoopGroup, clientVersion: String, connectTimeout: Duration, keepAliveInterval: Duration = .seconds(30), logger: Logger) {
+        self.keepAliveInterval = keepAliveInterval
         self.group = group
         self.clientVersion = clientVersion
         self.connectTimeout = connectTimeout
@@ -59,7 +61,8 @@ final class ConnectionPool: Sendable {
         case .open(let promise):
             do {
                 let connection = try await ClientConnection.connect(
-                    to: address, group: self.group, clientVersion: self.clientVersion, timeout: self.connectTimeout, logger: self.logger
+                    to: address, group: self.group, clientVersion: self.clientVersion, timeout: self.connectTimeout,
+                    keepAliveInterval: self.keepAliveInterval, logger: self.logger
                 )
                 let closeNow = self.slots.withLock { state in
                     if state.closed { return true }

@@ -26,6 +26,9 @@ public final class PulsarClient: Sendable {
         public var maxLookupRedirects: Int
         /// What the client calls itself in CONNECT.
         public var clientVersion: String
+        /// A connection silent this long is PINGed, and closed (its producers and consumers
+        /// reconnect) when it stays silent as long again. Default 30 s, as Pulsar's clients.
+        public var keepAliveInterval: Duration
 
         public init(
             serviceURL: ServiceURL,
@@ -33,8 +36,10 @@ public final class PulsarClient: Sendable {
             connectionTimeout: Duration = .seconds(10),
             backoff: Backoff = Backoff(),
             maxLookupRedirects: Int = 20,
-            clientVersion: String = "magnetar-swift"
+            clientVersion: String = "magnetar-swift",
+            keepAliveInterval: Duration = .seconds(30)
         ) {
+            self.keepAliveInterval = keepAliveInterval
             self.serviceURL = serviceURL
             self.operationTimeout = operationTimeout
             self.connectionTimeout = connectionTimeout
@@ -58,7 +63,8 @@ public final class PulsarClient: Sendable {
         self.group = eventLoopGroup
         self.logger = logger
         self.pool = ConnectionPool(
-            group: eventLoopGroup, clientVersion: configuration.clientVersion, connectTimeout: configuration.connectionTimeout, logger: logger
+            group: eventLoopGroup, clientVersion: configuration.clientVersion, connectTimeout: configuration.connectionTimeout,
+            keepAliveInterval: configuration.keepAliveInterval, logger: logger
         )
     }
 
