@@ -80,6 +80,8 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Topics per namespace (maxTopicsPerNamespace; default 0: no limit).") var maxTopicsPerNamespace: String?
     @Option(help: "SENDs awaiting their receipt per connection before it is read no more until some are (default 1000).")
     var maxPendingPublishRequestsPerConnection: String?
+    @Option(help: "Megabytes of SENDs awaiting their receipt over the broker before connections stop reading (default 256).")
+    var maxMessagePublishBufferSizeInMb: String?
     @Option(help: "Partitions per partitioned topic (maxNumPartitionsPerPartitionedTopic; default 0: up to 10000).")
     var maxNumPartitionsPerPartitionedTopic: String?
     @Option(help: "Seconds of silence after which a client is PINGed, and then closed if it stays silent as long (default 30).")
@@ -94,7 +96,7 @@ struct BrokerCommand: AsyncParsableCommand {
         "delayed-delivery-max-index", "deduplication-producer-inactivity-timeout-minutes", "broker-max-connections",
         "broker-max-connections-per-ip", "max-producers-per-topic", "max-consumers-per-topic", "max-consumers-per-subscription",
         "max-subscriptions-per-topic", "max-topics-per-namespace", "max-pending-publish-requests-per-connection",
-        "max-num-partitions-per-partitioned-topic", "keep-alive-interval-seconds",
+        "max-num-partitions-per-partitioned-topic", "keep-alive-interval-seconds", "max-message-publish-buffer-size-in-mb",
     ]
 
     func run() async throws {
@@ -212,6 +214,9 @@ extension BrokerCommand {
         limits.maxPendingPublishRequestsPerConnection = try settings.value(
             "max-pending-publish-requests-per-connection", flag: self.maxPendingPublishRequestsPerConnection, default: 1000
         ) { Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil } }
+        limits.maxMessagePublishBufferBytes = try settings.value(
+            "max-message-publish-buffer-size-in-mb", flag: self.maxMessagePublishBufferSizeInMb, default: 256
+        ) { Int($0).flatMap { (1...(1 << 20)).contains($0) ? $0 : nil } } << 20
         limits.maxNumPartitionsPerPartitionedTopic = try settings.value(
             "max-num-partitions-per-partitioned-topic", flag: self.maxNumPartitionsPerPartitionedTopic, default: 0, count
         )

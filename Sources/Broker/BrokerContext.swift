@@ -35,6 +35,10 @@ final class BrokerContext: Sendable {
     let policyDefaults: TopicPolicies.Defaults
     /// What clients may hold on this broker.
     let limits: BrokerLimits
+    /// The bytes of SENDs not receipted yet, over every connection.
+    let publishBuffer: PublishBuffer
+    /// The binary-protocol connections, counted against their limits.
+    let connections: ConnectionLimiter
     /// Clients connected over the binary protocol now.
     let openConnections = Atomic<Int>(0)
 
@@ -46,6 +50,8 @@ final class BrokerContext: Sendable {
     ) {
         self.policyDefaults = policyDefaults
         self.limits = limits
+        self.publishBuffer = PublishBuffer(limit: limits.maxMessagePublishBufferBytes)
+        self.connections = ConnectionLimiter(maxConnections: limits.maxConnections, maxPerAddress: limits.maxConnectionsPerIP)
         self.name = name
         self.clusterName = clusterName
         self.serviceURL = serviceURL

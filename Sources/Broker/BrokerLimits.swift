@@ -19,6 +19,9 @@ public struct BrokerLimits: Sendable, Equatable {
     /// `maxPendingPublishRequestsPerConnection`: SENDs of one connection waiting for their
     /// receipt before the broker stops reading it (default 1000).
     public var maxPendingPublishRequestsPerConnection = 1000
+    /// `maxMessagePublishBufferSizeInMB`: bytes of SENDs awaiting their receipt over the
+    /// whole broker past which connections stop reading as they take one (default 256 MiB).
+    public var maxMessagePublishBufferBytes = 256 << 20
     /// `maxNumPartitionsPerPartitionedTopic` (default 0: up to ``partitionCeiling``).
     public var maxNumPartitionsPerPartitionedTopic = 0
     /// `keepAliveIntervalSeconds`: the broker PINGs a client this long after it last heard

@@ -27,4 +27,11 @@ protocol ConsumerSink: AnyObject, Sendable {
     func consumerClosed(_ consumer: any ConsumerHandle)
     /// The consumer has everything of its terminated topic (REACHED_END_OF_TOPIC).
     func reachedEndOfTopic(_ consumer: any ConsumerHandle)
+    /// Whether the client takes more messages now (its socket takes writes); dispatch
+    /// skips its consumers meanwhile, and the sink has them flowed when it does again.
+    var isReady: Bool { get }
+}
+
+extension ConsumerSink {
+    var isReady: Bool { true }
 }

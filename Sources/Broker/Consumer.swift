@@ -34,7 +34,11 @@ final class Consumer: DispatchTarget, @unchecked Sendable {
 
     var topic: Topic? { self.subscription.topic }
 
-    var permits: Int { self.isClosed ? 0 : self.credit }
+    /// Permits dispatch may use now: none while its client's socket is full.
+    var permits: Int { self.isClosed || !self.sink.isReady ? 0 : self.credit }
+
+    /// The permits its client granted and it has not used, as CONSUMER_STATS reports them.
+    var availablePermits: Int { self.isClosed ? 0 : self.credit }
 
     var unackedCount: Int { self.unacked.count }
 

@@ -17,6 +17,33 @@ final class Outbox: Sendable {
         /// Whether the last part is a buffer of commands that more commands can join.
         var lastIsOpen = false
         var drainScheduled = false
+        /// Bytes queued since the last drain.
+        var bytes = 0
+        /// Whether ``isFull`` answered true since the last drain.
+        var refused = false
+    }
+
+    /// Bytes queued between two drains past which ``isFull`` says so (1 MiB): dispatch
+    /// then waits for the drain instead of queuing more.
+    static let limit = 1 << 20
+
+    /// Called on the channel's loop after a drain that emptied an outbox ``isFull``
+    /// refused: what waited for room is to be sent.
+    var relieved: (@Sendable () -> Void)? {
+        get { self.onRelieved.withLock { $0 } }
+        set { self.onRelieved.withLock { $0 = newValue } }
+    }
+
+    private let onRelieved = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Whether the outbox holds ``limit`` bytes or more; remembered, so the next drain
+    /// calls ``relieved``.
+    var isFull: Bool {
+        self.state.withLock { state in
+            let full = state.bytes >= Self.limit
+            if full { state.refused = true }
+            return full
+        }
     }
 
     private let state = Mutex(State())
@@ -31,7 +58,9 @@ final class Outbox: Sendable {
         self.state.withLock { state in
             var buffer = self.openBuffer(&state)
             // A command this broker built always has its required fields.
+            let before = buffer.readableBytes
             try? PulsarFrame.write(command: command, into: &buffer)
+            state.bytes += buffer.readableBytes - before
             state.parts[state.parts.count - 1] = buffer
         }
     }
@@ -48,6 +77,7 @@ final class Outbox: Sendable {
             state.parts[state.parts.count - 1] = buffer
             guard written else { return }
             state.parts.append(metadataAndPayload)
+            state.bytes += metadataAndPayload.readableBytes + 64
             state.lastIsOpen = false
         }
     }
@@ -78,14 +108,20 @@ final class Outbox: Sendable {
 
     /// Writes what is queued and flushes once. On the channel's event loop only.
     func drain() {
-        let parts = self.state.withLock { state in
+        let (parts, refused) = self.state.withLock { state in
             state.drainScheduled = false
             state.lastIsOpen = false
-            defer { state.parts.removeAll(keepingCapacity: true) }
-            return state.parts
+            state.bytes = 0
+            defer {
+                state.parts.removeAll(keepingCapacity: true)
+                state.refused = false
+            }
+            return (state.parts, state.refused)
         }
         guard !parts.isEmpty else { return }
         for part in parts { self.channel.write(part, promise: nil) }
         self.channel.flush()
+        // A socket that is not writable now resumes dispatch when it is again.
+        if refused, self.channel.isWritable { self.relieved?() }
     }
 }

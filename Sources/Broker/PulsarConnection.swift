@@ -29,6 +29,8 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
     var machine: Machine
     /// The keep-alive ticks, while the channel is open; confined to ``eventLoop``.
     private var keepAlive: RepeatedTask?
+    /// SENDs not receipted yet; past its limits the connection stops reading.
+    let publishWindow: PublishWindow
     private let requests: AsyncStream<Request>
     private let requestContinuation: AsyncStream<Request>.Continuation
 
@@ -38,7 +40,9 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
         self.eventLoop = channel.eventLoop
         self.outbox = Outbox(channel: channel)
         self.machine = Machine(limits: CommandLimits(maxMessageSize: broker.maxMessageSize))
+        self.publishWindow = PublishWindow(maxPending: broker.limits.maxPendingPublishRequestsPerConnection, buffer: broker.publishBuffer)
         (self.requests, self.requestContinuation) = AsyncStream.makeStream()
+        self.outbox.relieved = { [weak self] in self?.resumeDispatch() }
     }
 
     /// Runs the connection's requests until its channel closes; then cancels those still
@@ -88,6 +92,11 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
         context.fireChannelReadComplete()
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.perform(self.machine.writabilityChanged(context.channel.isWritable), context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         self.keepAlive?.cancel()
         self.keepAlive = nil
@@ -128,6 +137,9 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
         case .close:
             self.outbox.drain()
             context.close(promise: nil)
+        case .resumeDispatch(let consumers):
+            // Permits of 0: each subscription sends what it held back while the socket was full.
+            for consumer in consumers { consumer.flow(permits: 0) }
         case .connected(let version):
             var command = Pulsar_Proto_BaseCommand()
             command.type = .connected
@@ -183,6 +195,27 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
         self.outbox.flush()
     }
 
+    /// Has the consumers sent what waited for room in the outbox; on the channel's loop.
+    private func resumeDispatch() {
+        if case .resumeDispatch(let consumers) = self.machine.writabilityChanged(true) {
+            for consumer in consumers { consumer.flow(permits: 0) }
+        }
+    }
+
+    /// Reads again after the publish window paused reading; from any thread.
+    private func resumeReading() {
+        let channel = self.channel
+        channel.eventLoop.execute {
+            channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            channel.read()
+        }
+    }
+
+    /// Whether the client takes more messages now: its socket is writable and the outbox
+    /// holds less than ``Outbox/limit``. Dispatch skips a consumer whose connection does
+    /// not; writability coming back (or the outbox draining) resumes it.
+    var isReady: Bool { self.channel.isWritable && !self.outbox.isFull }
+
     /// ERROR for the request `requestID`, with the ServerError for `error`.
     func fail(requestID: UInt64, _ error: any Error) {
         self.send(PulsarErrorAnswer.error(requestID: requestID, BrokerError.code(for: error).serverError, "\(error)"))
@@ -199,7 +232,10 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
     private func publish(_ producer: Producer, _ request: Pulsar_Proto_CommandSend, _ payload: PulsarPayload) {
         let low = Int64(bitPattern: request.sequenceID)
         let high = request.hasHighestSequenceID ? max(low, Int64(bitPattern: request.highestSequenceID)) : low
+        let bytes = payload.metadataAndPayload.readableBytes
+        if self.publishWindow.admitted(bytes: bytes) { self.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
         producer.topic.publish(producer, payload, sequenceIDs: low...high) { result in
+            if self.publishWindow.completed(bytes: bytes) { self.resumeReading() }
             switch result {
             case .success(let position):
                 var command = Pulsar_Proto_BaseCommand()

@@ -43,6 +43,8 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
         case replyAndClose(Pulsar_Proto_BaseCommand)
         /// Closes the connection: its client stopped answering.
         case close
+        /// The socket takes writes again: these consumers are sent what waited.
+        case resumeDispatch([Consumer])
         /// Answers CONNECT with CONNECTED at this protocol version.
         case connected(protocolVersion: Int32)
         /// Releases what the connection held: its channel is gone.
@@ -157,6 +159,14 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
         ping.type = .ping
         ping.ping = Pulsar_Proto_CommandPing()
         return .reply(ping)
+    }
+
+    /// The channel's writability changed (its send buffer passed a water mark).
+    /// Dispatch skips a consumer whose connection is not writable; once it is again, its
+    /// consumers are sent what waited.
+    func writabilityChanged(_ writable: Bool) -> Action {
+        guard writable, self.state == .active, !self.consumers.isEmpty else { return .none }
+        return .resumeDispatch(Array(self.consumers.values))
     }
 
     /// A frame could not be decoded: the stream cannot be trusted past it. The request

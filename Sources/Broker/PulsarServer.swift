@@ -27,6 +27,11 @@ final class PulsarServer: Service, Sendable {
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let context = shared.context else { throw BrokerError(.serviceNotReady, "the broker is starting") }
+                    let address = channel.remoteAddress?.ipAddress ?? "?"
+                    guard context.connections.admit(address) else {
+                        throw BrokerError(.notAllowed, "too many connections (from \(address), or in all)")
+                    }
+                    channel.closeFuture.whenComplete { _ in context.connections.release(address) }
                     let connection = PulsarConnection(broker: context, channel: channel)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PulsarFrameDecoder(maxMessageSize: maxMessageSize)))
                     try channel.pipeline.syncOperations.addHandler(connection)

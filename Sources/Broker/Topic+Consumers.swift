@@ -177,7 +177,7 @@ extension Topic {
     /// What CONSUMER_STATS answers for a consumer.
     func stats(of consumer: Consumer) -> ConsumerStats {
         ConsumerStats(
-            name: consumer.name, permits: max(0, consumer.permits), unacked: consumer.unackedCount,
+            name: consumer.name, permits: max(0, consumer.availablePermits), unacked: consumer.unackedCount,
             backlog: max(0, Int(consumer.subscription.cursor.assumeIsolated { $0.backlog })),
             type: ConsumerSet<Consumer>.describe(consumer.subscription.type)
         )

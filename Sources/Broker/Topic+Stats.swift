@@ -62,7 +62,7 @@ extension Subscription {
             stats.consumers.append(
                 TopicStats.SubscriptionStats.ConsumerStats(
                     consumerName: consumer.name, msgRateOut: rates.messagesOut, msgThroughputOut: rates.bytesOut, msgOutCounter: total.messagesOut,
-                    bytesOutCounter: total.bytesOut, availablePermits: max(0, consumer.permits), unackedMessages: consumer.unackedCount,
+                    bytesOutCounter: total.bytesOut, availablePermits: max(0, consumer.availablePermits), unackedMessages: consumer.unackedCount,
                     connectedSince: TopicStats.timestamp(consumer.connectedSince)
                 )
             )
