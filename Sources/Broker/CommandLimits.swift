@@ -21,6 +21,10 @@ struct CommandLimits: Sendable, Equatable {
     /// The most 64-bit words an ack set (one bit per message of a batch) may have.
     var maxAckSetWords: Int { (self.maxMessagesPerBatch + 63) / 64 }
 
+    /// The largest message sent in chunks (its `uncompressed_size` and
+    /// `total_chunk_msg_size`, which a consumer allocates to put it back together): 1 GiB.
+    static let maxChunkedMessageSize = 1 << 30
+
     /// The most message ids one ACK or REDELIVER may name.
     static let maxMessageIDsPerCommand = 100_000
 }
@@ -94,8 +98,14 @@ extension CommandLimits {
         {
             return "sequence ids are 0 to \(Int64.max)"
         }
-        if Int(metadata.uncompressedSize) > self.maxMessageSize {
-            return "an uncompressed size of \(metadata.uncompressedSize) bytes is above the maximum message size \(self.maxMessageSize)"
+        // A chunk names the size of the whole message it is part of.
+        let chunked = metadata.hasChunkID || metadata.hasNumChunksFromMsg
+        if chunked, metadata.totalChunkMsgSize < 0 || metadata.chunkID < 0 || (metadata.hasNumChunksFromMsg && metadata.chunkID >= metadata.numChunksFromMsg) {
+            return "chunk \(metadata.chunkID) of \(metadata.numChunksFromMsg), of a message of \(metadata.totalChunkMsgSize) bytes"
+        }
+        let largest = chunked ? Self.maxChunkedMessageSize : self.maxMessageSize
+        if Int(metadata.uncompressedSize) > largest || Int(metadata.totalChunkMsgSize) > largest {
+            return "an uncompressed size of \(metadata.uncompressedSize) bytes is above the maximum message size \(largest)"
         }
         let compressed = metadata.hasCompression && metadata.compression != .none
         let bytes = compressed ? Int(metadata.uncompressedSize) : payload.payload.readableBytes

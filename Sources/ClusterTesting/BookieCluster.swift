@@ -79,6 +79,10 @@ public final class BookieCluster: Sendable {
 
     public func isRunning(_ index: Int) -> Bool { self.member(index).process?.isRunning ?? false }
 
+    /// The process id of each bookie, nil for one not running: a bookie restarted has
+    /// another.
+    public var pids: [Int32?] { self.members.withLock { $0.map { $0.process.map(\.pid) } } }
+
     /// Starts `count` more bookies with the next ids and waits until each serves. A port
     /// that someone else binds first is replaced by a fresh one (up to three tries).
     public func add(count: Int = 1) async throws {

@@ -21,14 +21,22 @@ public final class HTTPServer: Service, Sendable {
     private let stops: (stream: AsyncStream<Never>, continuation: AsyncStream<Never>.Continuation)
     private let stopped: Atomic<Bool>
 
-    /// A server for `router` on `host:port`.
-    public init(host: String, port: Int, router: Router<BasicRequestContext>, logger: Logger) {
+    /// How long a connection may stay open with no request under way (default 30 s): an
+    /// idle client, or one that never finishes sending a request's head (slowloris), is
+    /// closed then.
+    public static let defaultIdleTimeout: Duration = .seconds(30)
+
+    /// A server for `router` on `host:port`; a connection with no request under way for
+    /// `idleTimeout` is closed.
+    public init(host: String, port: Int, router: Router<BasicRequestContext>, idleTimeout: Duration = HTTPServer.defaultIdleTimeout, logger: Logger) {
         let binding = Binding()
         self.binding = binding
         self.stops = AsyncStream.makeStream()
         self.stopped = Atomic(false)
+        let timeout = TimeAmount.milliseconds(max(1, min(idleTimeout.components.seconds, 1 << 32) * 1000 + idleTimeout.components.attoseconds / 1_000_000_000_000_000))
         self.application = Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: timeout)),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), reuseAddress: true),
             onServerRunning: { channel in binding.bound(port: channel.localAddress?.port ?? port) },
             logger: logger

@@ -62,9 +62,15 @@ public actor ManagedCursor {
         self.name = name
         self.key = key
         self.ledger = ledger
+        // A stored record is held to the same bounds as acknowledgements: ranges past the
+        // limit (or out of order) are dropped, and their entries delivered again.
+        let limit = ledger.configuration.maxUnackedRangesToPersist
+        let ordered = record.acked.enumerated().prefix { index, range in
+            index == 0 ? range.lowerBound > record.markDelete : record.acked[index - 1].upperBound < range.lowerBound
+        }.map(\.element)
         self.state = State(
-            markDelete: record.markDelete, acked: record.acked,
-            batches: Dictionary((record.batches ?? []).map { ($0.position, $0.unacked) }, uniquingKeysWith: { $1 }),
+            markDelete: record.markDelete, acked: Array(ordered.prefix(limit)),
+            batches: Dictionary((record.batches ?? []).prefix(limit).map { ($0.position, $0.unacked) }, uniquingKeysWith: { $1 }),
             readPosition: ledger.next(after: record.markDelete), version: version, persistedMarkDelete: record.markDelete,
             properties: record.properties ?? [:]
         )
@@ -154,6 +160,8 @@ public actor ManagedCursor {
         guard !self.state.deleted, !self.isAcked(position) else { return true }
         guard self.isWritten(position) else { return false }
         let before = self.state.batches[position]
+        // A batch acknowledged in part for the first time needs room to be remembered.
+        if before == nil, self.state.batches.count >= self.ledger.configuration.maxUnackedRangesToPersist { return false }
         var left = ackSet
         if let before {
             // A message stays unacknowledged only while both say so (the sets of one batch
@@ -190,7 +198,14 @@ public actor ManagedCursor {
             self.state.acked.remove(at: index - 1)
             index -= 1
         }
-        if index < self.state.acked.count, self.next(after: position) >= self.state.acked[index].lowerBound {
+        let joinsNext = index < self.state.acked.count && self.next(after: position) >= self.state.acked[index].lowerBound
+        if lower == position, !joinsNext, self.next(after: self.state.markDelete) < position,
+            self.state.acked.count >= self.ledger.configuration.maxUnackedRangesToPersist
+        {
+            // A range of its own would pass the limit: not kept (delivered again after a reload).
+            return
+        }
+        if joinsNext {
             upper = self.state.acked[index].upperBound
             self.state.acked.remove(at: index)
         }

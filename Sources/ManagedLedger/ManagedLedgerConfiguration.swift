@@ -21,6 +21,12 @@ public struct ManagedLedgerConfiguration: Sendable {
     public var cursorPersistInterval: Duration = .seconds(1)
     /// Which consumed ledgers are kept, and how long (default: none, as in Pulsar).
     public var retention = RetentionRule()
+    /// Ranges of individually acknowledged entries, and batches acknowledged in part, a
+    /// cursor keeps each (Pulsar's `managedLedgerMaxUnackedRangesToPersist`, default
+    /// 10 000): an acknowledgement that would need one more is not kept, and its message
+    /// is delivered again after the topic next loads. Acks in any pattern so cost bounded
+    /// memory and a bounded cursor record.
+    public var maxUnackedRangesToPersist = 10_000
 
     public init(
         ensembleSize: Int = 2,

@@ -10,6 +10,21 @@ import Testing
 /// `{"reason": …}` answers to requests it refuses.
 @Suite("Broker HTTP", .timeLimit(.minutes(3)))
 struct BrokerHTTPTests {
+    /// Numbers and names no cluster can honour, each of which once stopped a broker,
+    /// stored a policy every topic then failed on, or a name that reads as a path: each
+    /// is refused with 412.
+    static let unhonourable: [(method: String, path: String, body: String)] = [
+        ("PUT", "/admin/v2/persistent/public/default/p/partitions", "4294967296"),
+        ("PUT", "/admin/v2/persistent/public/default/p/partitions", "1000000000"),
+        ("POST", "/admin/v2/namespaces/public/default/messageTTL", "2000000000000"),
+        ("POST", "/admin/v2/namespaces/public/default/retention", #"{"retentionTimeInMinutes":9223372036854775807,"retentionSizeInMB":1}"#),
+        ("POST", "/admin/v2/namespaces/public/default/persistence", #"{"bookkeeperEnsemble":1000,"bookkeeperWriteQuorum":2,"bookkeeperAckQuorum":2}"#),
+        ("PUT", "/admin/v2/tenants/%2E%2E", #"{"adminRoles":[],"allowedClusters":["standalone"]}"#),
+        ("PUT", "/admin/v2/persistent/public/default/a%0Ab/partitions", "2"),
+        ("PUT", "/admin/v2/persistent/public/default/a%252Fb/partitions", "2"),
+        ("PUT", "/admin/v2/persistent/public/default/sub/subscription/%2E%2E", ""),
+    ]
+
     @Test func healthMetricsAndRefusals() async throws {
         let cluster = try await BrokerCluster.start(label: "http")
         defer { cluster.stop() }
@@ -33,19 +48,7 @@ struct BrokerHTTPTests {
         let partitions = try await cluster.http("PUT", "/admin/v2/persistent/public/default/p/partitions", body: "many")
         #expect(partitions.status == 412)
         #expect(Self.reason(partitions.body) == "the body must be a number of partitions above 0")
-        // Numbers and names no cluster can honour, each of which once stopped a broker,
-        // stored a policy every topic then failed on, or a name that reads as a path.
-        for (method, path, body) in [
-            ("PUT", "/admin/v2/persistent/public/default/p/partitions", "4294967296"),
-            ("PUT", "/admin/v2/persistent/public/default/p/partitions", "1000000000"),
-            ("POST", "/admin/v2/namespaces/public/default/messageTTL", "2000000000000"),
-            ("POST", "/admin/v2/namespaces/public/default/retention", #"{"retentionTimeInMinutes":9223372036854775807,"retentionSizeInMB":1}"#),
-            ("POST", "/admin/v2/namespaces/public/default/persistence", #"{"bookkeeperEnsemble":1000,"bookkeeperWriteQuorum":2,"bookkeeperAckQuorum":2}"#),
-            ("PUT", "/admin/v2/tenants/%2E%2E", #"{"adminRoles":[],"allowedClusters":["standalone"]}"#),
-            ("PUT", "/admin/v2/persistent/public/default/a%0Ab/partitions", "2"),
-            ("PUT", "/admin/v2/persistent/public/default/a%252Fb/partitions", "2"),
-            ("PUT", "/admin/v2/persistent/public/default/sub/subscription/%2E%2E", ""),
-        ] {
+        for (method, path, body) in Self.unhonourable {
             let answer = try await cluster.http(method, path, body: body)
             #expect(answer.status == 412 && Self.reason(answer.body) != nil, "\(method) \(path) \(body): \(answer)")
         }

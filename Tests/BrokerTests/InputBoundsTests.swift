@@ -293,12 +293,18 @@ struct InputBoundsTests {
     // MARK: 13. SENDs whose metadata claims more than their bytes hold
 
     enum Lie: String, CaseIterable, Sendable {
-        case uncompressedSizeOverLZ4, billionMessages, negativeMessages, sequenceIDAboveInt64
+        case uncompressedSizeOverLZ4, chunkOfTwoGigabytes, billionMessages, negativeMessages, sequenceIDAboveInt64
 
         func apply(_ metadata: inout Pulsar_Proto_MessageMetadata) {
             switch self {
             case .uncompressedSizeOverLZ4:
                 metadata.compression = .lz4
+                metadata.uncompressedSize = 2_000_000_000
+            case .chunkOfTwoGigabytes:
+                metadata.uuid = "u"
+                metadata.chunkID = 0
+                metadata.numChunksFromMsg = 400
+                metadata.totalChunkMsgSize = 2_000_000_000
                 metadata.uncompressedSize = 2_000_000_000
             case .billionMessages: metadata.numMessagesInBatch = 1_000_000_000
             case .negativeMessages: metadata.numMessagesInBatch = .min
@@ -331,6 +337,33 @@ struct InputBoundsTests {
             return
         }
         #expect(answer.type == .sendError && answer.sendError.sequenceID == 7, "\(what)")
+    }
+
+    /// A chunk names its whole message's size, which may pass the maximum message size.
+    @Test func aChunkOfAMessageAboveTheMaximumSizeIsTaken() throws {
+        var machine = Machine()
+        _ = machine.received(Self.connect())
+        _ = machine.producerCreated(1, "p")
+        var metadata = Pulsar_Proto_MessageMetadata()
+        metadata.producerName = "p"
+        metadata.publishTime = 1
+        metadata.sequenceID = 0
+        metadata.uuid = "u"
+        metadata.chunkID = 0
+        metadata.numChunksFromMsg = 3
+        metadata.totalChunkMsgSize = Int32(12 << 20)
+        metadata.uncompressedSize = UInt32(12 << 20)
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .send
+        command.send.producerID = 1
+        command.send.sequenceID = 0
+        var frame = ByteBuffer()
+        try PulsarFrame.write(command: command, metadata: metadata, payload: ByteBuffer(repeating: 1, count: 4 << 20), into: &frame)
+        var decoder = PulsarFrameDecoder(maxMessageSize: 5 << 20)
+        guard case .publish = machine.received(try #require(try decoder.decode(buffer: &frame))) else {
+            Issue.record("a chunk of a 12 MiB message was refused")
+            return
+        }
     }
 
     @Test func aBatchThatFitsItsBytesIsTaken() throws {

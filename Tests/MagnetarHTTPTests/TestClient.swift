@@ -18,9 +18,10 @@ struct ReceivedResponse: Sendable {
 /// Starts a server on a free loopback port, runs `body` with the port, and stops the server.
 func withServer<Result: Sendable>(
     _ router: Router<BasicRequestContext>,
+    idleTimeout: Duration = HTTPServer.defaultIdleTimeout,
     _ body: (Int) async throws -> Result
 ) async throws -> Result {
-    let server = HTTPServer(host: "127.0.0.1", port: 0, router: router, logger: Logger(label: "test-http"))
+    let server = HTTPServer(host: "127.0.0.1", port: 0, router: router, idleTimeout: idleTimeout, logger: Logger(label: "test-http"))
     async let serving: Void = server.run()
     do {
         let result = try await body(try await server.boundPort())
