@@ -37,8 +37,8 @@ struct BacklogQuota: Codable, Equatable, Sendable {
         guard Self.policies.contains(self.policy) else {
             throw BrokerError(.notAllowed, "the backlog quota policy must be one of \(Self.policies.joined(separator: ", ")); got '\(self.policy)'")
         }
-        guard (self.limitSize ?? -1) >= -1, (self.limitTime ?? -1) >= -1 else {
-            throw BrokerError(.notAllowed, "backlog quota limits must be -1 (no limit) or more")
+        guard (self.limitSize ?? -1) >= -1, (-1...Int(Int32.max)).contains(self.limitTime ?? -1) else {
+            throw BrokerError(.notAllowed, "backlog quota limits must be -1 (no limit) or more, and a time at most \(Int32.max) seconds")
         }
     }
 }

@@ -6,6 +6,9 @@ extension Subscription {
     /// The time now, as delivery times are given: milliseconds since 1970.
     static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
+    /// The longest a release timer waits, in milliseconds: a day.
+    static let longestWait: Int64 = 86_400_000
+
     /// Holds `position` until `time` and makes sure a release is scheduled for it; false
     /// when the index is full.
     func hold(_ position: Position, until time: Int64) -> Bool {
@@ -19,7 +22,9 @@ extension Subscription {
         guard let next = self.delayed.nextTime, let topic = self.topic else { return }
         if let pending = self.delayedRelease, pending.at <= next { return }
         self.delayedRelease?.task.cancel()
-        let wait = TimeAmount.milliseconds(max(0, next - Self.now))
+        // A client may ask for any time: the wait is cut to a day (the release then looks
+        // again), so no time far off overflows the timer.
+        let wait = TimeAmount.milliseconds(min(max(0, next.subtractingReportingOverflow(Self.now).partialValue), Self.longestWait))
         let task = topic.eventLoop.scheduleTask(in: wait) { [weak self] in
             guard let subscription = self else { return }
             topic.onLoop { _ in subscription.releaseDelayed() }

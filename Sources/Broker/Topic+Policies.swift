@@ -86,10 +86,13 @@ extension Topic {
     private func enforceQuotas(now: UInt64) async {
         if let quota = self.policies.ageQuota {
             let oldest = await self.oldestBacklog()
-            let exceeded = oldest.map { now > $0.time && (now - $0.time) / 1000 > UInt64(quota.limit) } ?? false
+            // Stored limits are trusted no more than requests: the arithmetic saturates.
+            let limitMilliseconds = UInt64(clamping: quota.limit).multipliedReportingOverflow(by: 1000)
+            let age = limitMilliseconds.overflow ? UInt64.max : limitMilliseconds.partialValue
+            let exceeded = oldest.map { now > $0.time && now - $0.time > age } ?? false
             self.ageQuotaExceeded = exceeded && quota.policy != .evict
             if exceeded, quota.policy == .evict {
-                let cutoff = now - UInt64(quota.limit) * 1000
+                let cutoff = now > age ? now - age : 0
                 for cursor in await self.subscriptionCursors() { _ = try? await self.expire(cursor.name, publishedBefore: cutoff) }
             }
         } else {

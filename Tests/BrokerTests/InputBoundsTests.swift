@@ -265,6 +265,20 @@ struct InputBoundsTests {
         #expect(throws: BrokerError.self) { try RetentionPolicies(retentionTimeInMinutes: .max, retentionSizeInMB: 1).validate() }
     }
 
+    // MARK: A delivery time at Int64.max
+
+    @Test func aMessageDelayedToTheLastMillisecondIsHeldWithoutOverflow() async throws {
+        let harness = try await Harness.make()
+        let position = try await Self.store(harness) { $0.deliverAtTime = .max }
+        let sink = Sink()
+        let consumer = try await harness.subscribe(1, sink, type: .shared)
+        harness.topic.flow(consumer, permits: 10)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(sink.deliveries.isEmpty, "held, not delivered")
+        #expect(await harness.topic.lastMessage(for: consumer).position == position, "the topic still serves")
+        await harness.shutdown()
+    }
+
     // MARK: 12. A batch index into an entry claiming 2^31-1 messages; FLOW past Int.max
 
     @Test func aStoredBatchCountIsBoundedByWhatABatchCanHold() async throws {
