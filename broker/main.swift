@@ -80,6 +80,9 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Topics per namespace (maxTopicsPerNamespace; default 0: no limit).") var maxTopicsPerNamespace: String?
     @Option(help: "SENDs awaiting their receipt per connection before it is read no more until some are (default 1000).")
     var maxPendingPublishRequestsPerConnection: String?
+    @Option(help: "Unacknowledged messages a consumer holds before it is sent no more until half are acked (default 50000; 0: no limit).")
+    var maxUnackedMessagesPerConsumer: String?
+    @Option(help: "Likewise for a subscription (default 200000; 0: no limit).") var maxUnackedMessagesPerSubscription: String?
     @Option(help: "Megabytes of SENDs awaiting their receipt over the broker before connections stop reading (default 256).")
     var maxMessagePublishBufferSizeInMb: String?
     @Option(help: "Partitions per partitioned topic (maxNumPartitionsPerPartitionedTopic; default 0: up to 10000).")
@@ -97,6 +100,7 @@ struct BrokerCommand: AsyncParsableCommand {
         "broker-max-connections-per-ip", "max-producers-per-topic", "max-consumers-per-topic", "max-consumers-per-subscription",
         "max-subscriptions-per-topic", "max-topics-per-namespace", "max-pending-publish-requests-per-connection",
         "max-num-partitions-per-partitioned-topic", "keep-alive-interval-seconds", "max-message-publish-buffer-size-in-mb",
+        "max-unacked-messages-per-consumer", "max-unacked-messages-per-subscription",
     ]
 
     func run() async throws {
@@ -214,6 +218,12 @@ extension BrokerCommand {
         limits.maxPendingPublishRequestsPerConnection = try settings.value(
             "max-pending-publish-requests-per-connection", flag: self.maxPendingPublishRequestsPerConnection, default: 1000
         ) { Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil } }
+        limits.maxUnackedMessagesPerConsumer = try settings.value(
+            "max-unacked-messages-per-consumer", flag: self.maxUnackedMessagesPerConsumer, default: 50_000, count
+        )
+        limits.maxUnackedMessagesPerSubscription = try settings.value(
+            "max-unacked-messages-per-subscription", flag: self.maxUnackedMessagesPerSubscription, default: 200_000, count
+        )
         limits.maxMessagePublishBufferBytes = try settings.value(
             "max-message-publish-buffer-size-in-mb", flag: self.maxMessagePublishBufferSizeInMb, default: 256
         ) { Int($0).flatMap { (1...(1 << 20)).contains($0) ? $0 : nil } } << 20

@@ -22,6 +22,11 @@ public struct BrokerLimits: Sendable, Equatable {
     /// `maxMessagePublishBufferSizeInMB`: bytes of SENDs awaiting their receipt over the
     /// whole broker past which connections stop reading as they take one (default 256 MiB).
     public var maxMessagePublishBufferBytes = 256 << 20
+    /// `maxUnackedMessagesPerConsumer`: a consumer holding as many messages unacknowledged
+    /// is sent nothing more until half of them are (default 50 000; 0: no limit).
+    public var maxUnackedMessagesPerConsumer = 50_000
+    /// `maxUnackedMessagesPerSubscription`, likewise for a subscription (default 200 000).
+    public var maxUnackedMessagesPerSubscription = 200_000
     /// `maxNumPartitionsPerPartitionedTopic` (default 0: up to ``partitionCeiling``).
     public var maxNumPartitionsPerPartitionedTopic = 0
     /// `keepAliveIntervalSeconds`: the broker PINGs a client this long after it last heard

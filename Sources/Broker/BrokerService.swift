@@ -196,7 +196,8 @@ extension BrokerService.Configuration {
         defaults.deduplicationInactivity = .seconds(60 * self.deduplicationProducerInactivityMinutes)
         defaults.limits = TopicPolicies.Limits(
             producers: self.limits.maxProducersPerTopic, consumers: self.limits.maxConsumersPerTopic,
-            consumersPerSubscription: self.limits.maxConsumersPerSubscription, subscriptions: self.limits.maxSubscriptionsPerTopic
+            consumersPerSubscription: self.limits.maxConsumersPerSubscription, subscriptions: self.limits.maxSubscriptionsPerTopic,
+            unackedPerConsumer: self.limits.maxUnackedMessagesPerConsumer, unackedPerSubscription: self.limits.maxUnackedMessagesPerSubscription
         )
         return defaults
     }

@@ -35,6 +35,13 @@ final class Subscription: @unchecked Sendable {
     let counters = TrafficCounters()
     /// Messages acknowledged by expiry (message TTL, expire-messages), for stats.
     var expiredMessages = 0
+    /// Pulsar's limits on the topic, as its policies set them.
+    var limits: TopicPolicies.Limits { self.topic?.assumeIsolated { $0.policies.limits } ?? .init() }
+    /// Messages delivered to its consumers and not acknowledged.
+    private(set) var unackedMessages = 0
+    /// Whether dispatch stops for holding `maxUnackedMessagesPerSubscription` of them;
+    /// it goes on at half.
+    private(set) var blockedOnUnacked = false
     private var consumers: ConsumerSet<Consumer>
     private var dispatching = false
     /// How long dispatch waits, on its topic's clock, before reading again after a read failed.
@@ -69,7 +76,11 @@ final class Subscription: @unchecked Sendable {
 
     /// Whether messages with a delivery time wait for it: on Shared and Key_Shared
     /// subscriptions, as in Pulsar; Exclusive and Failover deliver at once.
-    var holdsDelayedMessages: Bool { self.consumers.type == .shared || self.consumers.type == .keyShared }
+    var holdsDelayedMessages: Bool { self.sharesMessages }
+
+    /// Whether its consumers share its messages (Shared, Key_Shared): only those are held
+    /// to the unacknowledged-message limits, as in Pulsar.
+    var sharesMessages: Bool { self.consumers.type == .shared || self.consumers.type == .keyShared }
 
     var isEmpty: Bool { self.consumers.isEmpty }
 
@@ -131,6 +142,20 @@ final class Subscription: @unchecked Sendable {
         let removed = self.consumers.removeAll()
         for consumer in removed { _ = consumer.close() }
         return removed
+    }
+
+    /// A consumer's unacknowledged messages changed by `delta`; blocks or unblocks the
+    /// subscription against `maxUnackedMessagesPerSubscription`, and dispatches again when
+    /// it or a consumer may take more.
+    func unackedChanged(by delta: Int) {
+        self.unackedMessages += delta
+        let limit = self.sharesMessages ? self.limits.unackedPerSubscription : 0
+        if limit > 0, self.unackedMessages >= limit {
+            self.blockedOnUnacked = true
+        } else if self.blockedOnUnacked, limit == 0 || self.unackedMessages <= limit / 2 {
+            self.blockedOnUnacked = false
+            self.dispatch()
+        }
     }
 
     func flow(_ consumer: Consumer, permits: Int) {

@@ -28,6 +28,11 @@ struct TopicPolicies: Equatable, Sendable {
         var consumersPerSubscription = 0
         /// maxSubscriptionsPerTopic.
         var subscriptions = 0
+        /// maxUnackedMessagesPerConsumer (Pulsar's default 50 000): a consumer holding as
+        /// many is sent nothing more until half are acknowledged.
+        var unackedPerConsumer = 0
+        /// maxUnackedMessagesPerSubscription (Pulsar's default 200 000), likewise.
+        var unackedPerSubscription = 0
 
         /// Whether a count of `count` has reached `limit` (0: no limit).
         static func reached(_ count: Int, _ limit: Int) -> Bool { limit > 0 && count >= limit }

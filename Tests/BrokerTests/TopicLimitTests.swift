@@ -96,3 +96,39 @@ struct TopicLimitTests {
         _ = try await broker.bundle(of: try TopicName("persistent://public/default/t"))
     }
 }
+
+/// maxUnackedMessagesPerConsumer and …PerSubscription on Shared subscriptions.
+@Suite(.timeLimit(.minutes(1)))
+struct UnackedLimitTests {
+    typealias Harness = TopicDispatchTests.Harness
+    typealias Sink = TopicDispatchTests.RecordingSink
+
+    @Test func aSharedConsumerAtItsUnackedLimitGetsNothingMoreUntilHalfAreAcked() async throws {
+        let harness = try await Harness.make()
+        try await TopicLimitTests.limited(harness, .init(unackedPerConsumer: 4))
+        let positions = try await harness.publish(10)
+        let sink = Sink()
+        let consumer = try await harness.subscribe(1, sink, type: .shared)
+        harness.topic.flow(consumer, permits: 100)
+        try await TopicDispatchTests.waitFor("four messages") { sink.deliveries.count == 4 }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(sink.deliveries.count == 4, "no more than the limit while none is acked")
+        let acked = await withCheckedContinuation { continuation in
+            harness.topic.ack(consumer, positions.prefix(2).map { AckedMessage(position: $0) }, cumulative: false) { continuation.resume(returning: $0) }
+        }
+        #expect(acked == nil)
+        try await TopicDispatchTests.waitFor("more after half were acked") { sink.deliveries.count > 4 }
+        await harness.shutdown()
+    }
+
+    @Test func anExclusiveReaderIsNotHeldToIt() async throws {
+        let harness = try await Harness.make()
+        try await TopicLimitTests.limited(harness, .init(unackedPerConsumer: 4, unackedPerSubscription: 4))
+        _ = try await harness.publish(10)
+        let sink = Sink()
+        let consumer = try await harness.subscribe(1, sink, type: .exclusive)
+        harness.topic.flow(consumer, permits: 100)
+        try await TopicDispatchTests.waitFor("all ten") { sink.deliveries.count == 10 }
+        await harness.shutdown()
+    }
+}
