@@ -38,10 +38,10 @@ final class Subscription: @unchecked Sendable {
     /// Pulsar's limits on the topic, as its policies set them.
     var limits: TopicPolicies.Limits { self.topic?.assumeIsolated { $0.policies.limits } ?? .init() }
     /// Messages delivered to its consumers and not acknowledged.
-    private(set) var unackedMessages = 0
+    var unackedMessages = 0
     /// Whether dispatch stops for holding `maxUnackedMessagesPerSubscription` of them;
     /// it goes on at half.
-    private(set) var blockedOnUnacked = false
+    var blockedOnUnacked = false
     private var consumers: ConsumerSet<Consumer>
     private var dispatching = false
     /// How long dispatch waits, on its topic's clock, before reading again after a read failed.
@@ -142,20 +142,6 @@ final class Subscription: @unchecked Sendable {
         let removed = self.consumers.removeAll()
         for consumer in removed { _ = consumer.close() }
         return removed
-    }
-
-    /// A consumer's unacknowledged messages changed by `delta`; blocks or unblocks the
-    /// subscription against `maxUnackedMessagesPerSubscription`, and dispatches again when
-    /// it or a consumer may take more.
-    func unackedChanged(by delta: Int) {
-        self.unackedMessages += delta
-        let limit = self.sharesMessages ? self.limits.unackedPerSubscription : 0
-        if limit > 0, self.unackedMessages >= limit {
-            self.blockedOnUnacked = true
-        } else if self.blockedOnUnacked, limit == 0 || self.unackedMessages <= limit / 2 {
-            self.blockedOnUnacked = false
-            self.dispatch()
-        }
     }
 
     func flow(_ consumer: Consumer, permits: Int) {
