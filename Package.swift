@@ -251,6 +251,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "FuzzPulsarFrames",
+            dependencies: [
+                "Broker", "ManagedLedger", "PulsarProto", "PulsarWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/Fuzzing/PulsarFrames",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "magnetar",
             dependencies: [
                 "ClusterVerification", "Ledger", "MagnetarClient", "MagnetarHTTP", "MagnetarHTTPClient", "MagnetarVersion", "Metadata", "Perf", "Settings",
