@@ -253,7 +253,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzPulsarFrames",
             dependencies: [
-                "Broker", "ManagedLedger", "PulsarProto", "PulsarWire",
+                "Broker", "PulsarProto", "PulsarWire",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/Fuzzing/PulsarFrames",
