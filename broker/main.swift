@@ -83,6 +83,8 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Unacknowledged messages a consumer holds before it is sent no more until half are acked (default 50000; 0: no limit).")
     var maxUnackedMessagesPerConsumer: String?
     @Option(help: "Likewise for a subscription (default 200000; 0: no limit).") var maxUnackedMessagesPerSubscription: String?
+    @Option(help: "Individually acknowledged ranges a cursor keeps; acks past them are redelivered after a reload (default 10000).")
+    var managedLedgerMaxUnackedRangesToPersist: String?
     @Option(help: "Megabytes of SENDs awaiting their receipt over the broker before connections stop reading (default 256).")
     var maxMessagePublishBufferSizeInMb: String?
     @Option(help: "Partitions per partitioned topic (maxNumPartitionsPerPartitionedTopic; default 0: up to 10000).")
@@ -100,7 +102,7 @@ struct BrokerCommand: AsyncParsableCommand {
         "broker-max-connections-per-ip", "max-producers-per-topic", "max-consumers-per-topic", "max-consumers-per-subscription",
         "max-subscriptions-per-topic", "max-topics-per-namespace", "max-pending-publish-requests-per-connection",
         "max-num-partitions-per-partitioned-topic", "keep-alive-interval-seconds", "max-message-publish-buffer-size-in-mb",
-        "max-unacked-messages-per-consumer", "max-unacked-messages-per-subscription",
+        "max-unacked-messages-per-consumer", "max-unacked-messages-per-subscription", "managed-ledger-max-unacked-ranges-to-persist",
     ]
 
     func run() async throws {
@@ -182,6 +184,9 @@ struct BrokerCommand: AsyncParsableCommand {
                 "deduplication-producer-inactivity-timeout-minutes", flag: self.deduplicationProducerInactivityTimeoutMinutes, default: 360, count
             )
             configuration.limits = try self.limits(settings)
+            configuration.maxUnackedRangesToPersist = try settings.value(
+                "managed-ledger-max-unacked-ranges-to-persist", flag: self.managedLedgerMaxUnackedRangesToPersist, default: 10_000
+            ) { Int($0).flatMap { (1...10_000_000).contains($0) ? $0 : nil } }
         } catch let problem as Settings.Problem {
             throw ValidationError(problem.description)
         }

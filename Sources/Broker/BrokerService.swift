@@ -78,6 +78,9 @@ public final class BrokerService: Sendable {
         public var deduplicationProducerInactivityMinutes = 360
         /// What clients may hold on this broker (Pulsar's limits and their defaults).
         public var limits = BrokerLimits()
+        /// Individually acked ranges and partly acked batches a cursor keeps
+        /// (`managedLedgerMaxUnackedRangesToPersist`, default 10 000).
+        public var maxUnackedRangesToPersist = 10_000
 
         public init(
             host: String = "127.0.0.1", port: Int = 6650, httpPort: Int = 8080, advertisedHost: String? = nil, metadataURL: String,
@@ -143,6 +146,7 @@ public final class BrokerService: Sendable {
             ledgerConfiguration.writeQuorum = configuration.writeQuorum
             ledgerConfiguration.ackQuorum = configuration.ackQuorum
             ledgerConfiguration.maxEntriesPerLedger = configuration.maxEntriesPerLedger
+            ledgerConfiguration.maxUnackedRangesToPersist = configuration.maxUnackedRangesToPersist
             // Connections learn the broker's context once it exists.
             let shared = ContextBox()
             let binary = try await PulsarServer.bind(
