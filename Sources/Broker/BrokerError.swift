@@ -30,6 +30,10 @@ public struct BrokerError: Error, Hashable, Sendable, CustomStringConvertible {
         )
         /// It exists already (REST: 409).
         public static let conflict = Code(name: "Conflict", serverError: .notAllowedError)
+        /// A message stored by a broker whose ownership of its topic lapsed meanwhile: it is
+        /// answered with neither receipt nor error (the topic closes, and the producer
+        /// resends to the next owner), but its completion still comes, for the counts.
+        public static let withheld = Code(name: "Withheld", serverError: .serviceNotReady)
     }
 
     public var code: Code

@@ -246,6 +246,8 @@ final class PulsarConnection: ChannelInboundHandler, @unchecked Sendable {
                 command.sendReceipt.messageID.ledgerID = UInt64(bitPattern: position.ledgerID)
                 command.sendReceipt.messageID.entryID = UInt64(bitPattern: position.entryID)
                 self.send(command)
+            case .failure(let error) where error.code == .withheld:
+                break
             case .failure(let error):
                 self.send(PulsarErrorAnswer.sendError(request, error.code.serverError, error.message))
             }

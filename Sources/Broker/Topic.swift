@@ -159,7 +159,10 @@ actor Topic {
                 // Stored, but a broker whose ownership lapsed meanwhile (it was paused
                 // past its session) acknowledges nothing more: the producer is closed and
                 // resends to the new owner.
-                guard self.mayServe() else { return self.onLoop { $0.close($0.notServedReason) } }
+                guard self.mayServe() else {
+                    self.onLoop { $0.close($0.notServedReason) }
+                    return completion(.failure(BrokerError(.withheld, "\(self.name) is no longer served here")))
+                }
                 completion(.success(position))
             case .failure(let error as ManagedLedgerError) where error.code == .terminated:
                 completion(.failure(BrokerError(.topicTerminated, "\(self.name) is terminated")))
