@@ -80,10 +80,8 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
     /// Ids of producers and consumers being created, each with whether a CLOSE cancelled it.
     private var creatingProducers: [UInt64: Bool] = [:]
     private var creatingConsumers: [UInt64: Bool] = [:]
-    /// Whether anything was read since the last keep-alive tick.
-    private var heardSinceTick = false
-    /// Whether a PING went out that nothing has answered since.
-    private var awaitingPong = false
+    /// When the client is PINGed or given up on.
+    private var keepAlive = KeepAlive()
 
     /// What becomes of a producer or consumer its topic admitted.
     enum Admission: Equatable {
@@ -114,8 +112,7 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
     /// A command was read.
     mutating func received(_ frame: PulsarFrame) -> Action {
         // Anything read shows the client is there, as a PONG does.
-        self.heardSinceTick = true
-        self.awaitingPong = false
+        self.keepAlive.heard()
         let command = frame.command
         switch self.state {
         case .closing, .closed:
@@ -148,17 +145,13 @@ struct PulsarConnectionStateMachine<Producer, Consumer> {
             return .close
         case .active: break
         }
-        if self.awaitingPong {
+        switch self.keepAlive.tick() {
+        case .nothing: return .none
+        case .ping: return .reply(KeepAlive.ping)
+        case .giveUp:
             self.state = .closing
             return .close
         }
-        defer { self.heardSinceTick = false }
-        guard !self.heardSinceTick else { return .none }
-        self.awaitingPong = true
-        var ping = Pulsar_Proto_BaseCommand()
-        ping.type = .ping
-        ping.ping = Pulsar_Proto_CommandPing()
-        return .reply(ping)
     }
 
     /// The channel's writability changed (its send buffer passed a water mark).

@@ -42,10 +42,8 @@ struct ClientConnectionStateMachine<Request, Listener> {
     /// PRODUCER requests not answered yet, by producer id: a WaitForExclusive producer
     /// that the broker closes while it waits to be let in has its request failed.
     private var producerRequests: [UInt64: UInt64] = [:]
-    /// Whether anything was read since the last keep-alive tick.
-    private var heardSinceTick = false
-    /// Whether a PING went out that nothing has answered since.
-    private var awaitingPong = false
+    /// When the broker is PINGed or given up on.
+    private var keepAlive = KeepAlive()
 
     var pendingRequests: Int { self.requests.count }
 
@@ -87,8 +85,7 @@ struct ClientConnectionStateMachine<Request, Listener> {
 
     /// A frame arrived.
     mutating func received(_ frame: PulsarFrame) -> Action {
-        self.heardSinceTick = true
-        self.awaitingPong = false
+        self.keepAlive.heard()
         let command = frame.command
         switch self.state {
         case .closed:
@@ -119,16 +116,11 @@ struct ClientConnectionStateMachine<Request, Listener> {
     /// paused or cut off), so that its producers and consumers reconnect elsewhere.
     mutating func keepAliveTick() -> Action {
         guard self.state == .active else { return .none }
-        if self.awaitingPong {
-            return .closeConnection(PulsarClientError(.connectionClosed, "the broker answered no PING for a keep-alive interval"))
+        switch self.keepAlive.tick() {
+        case .nothing: return .none
+        case .ping: return .reply(KeepAlive.ping)
+        case .giveUp: return .closeConnection(PulsarClientError(.connectionClosed, "the broker answered no PING for a keep-alive interval"))
         }
-        defer { self.heardSinceTick = false }
-        guard !self.heardSinceTick else { return .none }
-        self.awaitingPong = true
-        var ping = Pulsar_Proto_BaseCommand()
-        ping.type = .ping
-        ping.ping = Pulsar_Proto_CommandPing()
-        return .reply(ping)
     }
 
     /// The channel closed (or failed with `error`).

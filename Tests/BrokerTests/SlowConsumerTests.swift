@@ -1,5 +1,6 @@
 import ClusterTesting
 import Foundation
+import CNIOLinux
 import Glibc
 import NIOCore
 import PulsarProto
