@@ -7,6 +7,18 @@ import Testing
 /// What the connection refuses before any topic sees it: SENDs that lie about their size,
 /// and names outside Pulsar's rule.
 extension InputBoundsTests {
+    /// A SEND of producer 1 with `metadata` over `payload`, decoded as the broker reads it.
+    static func sendFrame(sequenceID: UInt64, metadata: Pulsar_Proto_MessageMetadata, payload: ByteBuffer) throws -> PulsarFrame {
+        var command = Pulsar_Proto_BaseCommand()
+        command.type = .send
+        command.send.producerID = 1
+        command.send.sequenceID = sequenceID
+        var frame = ByteBuffer()
+        try PulsarFrame.write(command: command, metadata: metadata, payload: payload, into: &frame)
+        var decoder = PulsarFrameDecoder(maxMessageSize: 5 << 20)
+        return try #require(try decoder.decode(buffer: &frame))
+    }
+
     // MARK: 13. SENDs whose metadata claims more than their bytes hold
 
     enum Lie: String, CaseIterable, Sendable {
@@ -41,15 +53,8 @@ extension InputBoundsTests {
         metadata.publishTime = 1
         metadata.sequenceID = 7
         lie.apply(&metadata)
-        var command = Pulsar_Proto_BaseCommand()
-        command.type = .send
-        command.send.producerID = 1
-        command.send.sequenceID = 7
-        var frame = ByteBuffer()
-        try PulsarFrame.write(command: command, metadata: metadata, payload: ByteBuffer(repeating: 1, count: 100), into: &frame)
-        var decoder = PulsarFrameDecoder()
-        let decoded = try #require(try decoder.decode(buffer: &frame))
-        guard case .reply(let answer) = machine.received(decoded) else {
+        let sent = try Self.sendFrame(sequenceID: 7, metadata: metadata, payload: ByteBuffer(repeating: 1, count: 100))
+        guard case .reply(let answer) = machine.received(sent) else {
             Issue.record("\(what) was not refused")
             return
         }
@@ -70,14 +75,8 @@ extension InputBoundsTests {
         metadata.numChunksFromMsg = 3
         metadata.totalChunkMsgSize = Int32(12 << 20)
         metadata.uncompressedSize = UInt32(12 << 20)
-        var command = Pulsar_Proto_BaseCommand()
-        command.type = .send
-        command.send.producerID = 1
-        command.send.sequenceID = 0
-        var frame = ByteBuffer()
-        try PulsarFrame.write(command: command, metadata: metadata, payload: ByteBuffer(repeating: 1, count: 4 << 20), into: &frame)
-        var decoder = PulsarFrameDecoder(maxMessageSize: 5 << 20)
-        guard case .publish = machine.received(try #require(try decoder.decode(buffer: &frame))) else {
+        let sent = try Self.sendFrame(sequenceID: 0, metadata: metadata, payload: ByteBuffer(repeating: 1, count: 4 << 20))
+        guard case .publish = machine.received(sent) else {
             Issue.record("a chunk of a 12 MiB message was refused")
             return
         }
@@ -92,14 +91,8 @@ extension InputBoundsTests {
         metadata.numMessagesInBatch = 16
         metadata.publishTime = 1
         metadata.sequenceID = 0
-        var command = Pulsar_Proto_BaseCommand()
-        command.type = .send
-        command.send.producerID = 1
-        command.send.sequenceID = 0
-        var frame = ByteBuffer()
-        try PulsarFrame.write(command: command, metadata: metadata, payload: ByteBuffer(repeating: 1, count: 96), into: &frame)
-        var decoder = PulsarFrameDecoder()
-        guard case .publish = machine.received(try #require(try decoder.decode(buffer: &frame))) else {
+        let sent = try Self.sendFrame(sequenceID: 0, metadata: metadata, payload: ByteBuffer(repeating: 1, count: 96))
+        guard case .publish = machine.received(sent) else {
             Issue.record("a batch of 16 messages in 96 bytes was refused")
             return
         }
