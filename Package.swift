@@ -250,13 +250,20 @@ let package = Package(
             exclude: ["broker.conf"],
             swiftSettings: strictSettings
         ),
+        .target(name: "FuzzDriver", path: "Sources/Fuzzing/Driver", swiftSettings: strictSettings),
         .executableTarget(
             name: "FuzzPulsarFrames",
             dependencies: [
-                "Broker", "PulsarProto", "PulsarWire",
+                "Broker", "FuzzDriver", "PulsarProto", "PulsarWire",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/Fuzzing/PulsarFrames",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzStorageFiles",
+            dependencies: ["BookieStorage", "FuzzDriver"],
+            path: "Sources/Fuzzing/StorageFiles",
             swiftSettings: strictSettings
         ),
         .executableTarget(

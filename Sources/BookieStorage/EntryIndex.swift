@@ -106,9 +106,14 @@ final class EntryIndex: Sendable {
     func location(ledgerID: UInt64, entryID: UInt64) throws(StorageError) -> EntryLocation? {
         self.testingBeforeRead.withLock { $0 }?(ledgerID)
         guard let value = try self.database.get(Self.entryKey(ledgerID, entryID)) else { return nil }
+        return try Self.location(decoding: value, of: ledgerID, entryID)
+    }
+
+    /// An entry's location from its index value (checked: a damaged value is `corrupt`).
+    static func location(decoding value: [UInt8], of ledgerID: UInt64, _ entryID: UInt64) throws(StorageError) -> EntryLocation {
         var reader = BytesReader(value)
         guard let logID = reader.read(UInt64.self), let offset = reader.read(UInt64.self), let length = reader.read(UInt32.self),
-            reader.isAtEnd
+            reader.isAtEnd, offset <= UInt64(Int64.max)
         else { throw StorageError(.corrupt, "the index entry of \(ledgerID):\(entryID) is malformed") }
         return EntryLocation(logID: logID, offset: offset, length: length)
     }
@@ -116,6 +121,11 @@ final class EntryIndex: Sendable {
     func state(ledgerID: UInt64) throws(StorageError) -> LedgerState? {
         self.testingBeforeRead.withLock { $0 }?(ledgerID)
         guard let value = try self.database.get(Self.ledgerKey(ledgerID)) else { return nil }
+        return try Self.state(decoding: value, of: ledgerID)
+    }
+
+    /// A ledger's state from its index value (checked: a damaged value is `corrupt`).
+    static func state(decoding value: [UInt8], of ledgerID: UInt64) throws(StorageError) -> LedgerState {
         var reader = BytesReader(value)
         guard let fenced = reader.read(UInt8.self), let lac = reader.read(UInt64.self), let count = reader.read(UInt16.self),
             let key = reader.readBytes(Int(count)), reader.isAtEnd
@@ -133,8 +143,13 @@ final class EntryIndex: Sendable {
 
     func checkpoint() throws(StorageError) -> JournalPosition? {
         guard let value = try self.database.get(Self.checkpointKey) else { return nil }
+        return try Self.checkpoint(decoding: value)
+    }
+
+    /// The checkpoint from its index value (checked: a damaged value is `corrupt`).
+    static func checkpoint(decoding value: [UInt8]) throws(StorageError) -> JournalPosition {
         var reader = BytesReader(value)
-        guard let fileID = reader.read(UInt64.self), let offset = reader.read(UInt64.self), reader.isAtEnd else {
+        guard let fileID = reader.read(UInt64.self), let offset = reader.read(UInt64.self), reader.isAtEnd, offset <= UInt64(Int64.max) else {
             throw StorageError(.corrupt, "the checkpoint record is malformed")
         }
         return JournalPosition(fileID: fileID, offset: offset)

@@ -15,6 +15,8 @@ import NIOCore
 final class EntryLog: @unchecked Sendable {
     static let headerSize = 16
     static let recordHeaderSize = 4 + 4 + 8 + 8
+    /// The longest record a log holds (an entry is at most a journal record's body).
+    static let maximumRecordSize = recordHeaderSize + JournalRecord.maximumBodySize
     private static let magic = Array("MGENTLOG".utf8)
 
     private let directory: String
@@ -134,12 +136,15 @@ final class EntryLog: @unchecked Sendable {
 
     /// Reads the entry at `location`, checking that it is `ledgerID:entryID` and intact.
     func read(_ location: EntryLocation, ledgerID: UInt64, entryID: UInt64) throws(StorageError) -> ByteBuffer {
-        let fd = try self.readDescriptor(location.logID)
-        var record = ByteBuffer()
         let length = Int(location.length)
         let path = Self.path(self.directory, location.logID)
+        guard length <= Self.maximumRecordSize, let offset = off_t(exactly: location.offset) else {
+            throw StorageError(.corrupt, "\(path) at \(location.offset): the record of \(ledgerID):\(entryID) is longer than any record or past any file")
+        }
+        let fd = try self.readDescriptor(location.logID)
+        var record = ByteBuffer()
         let read = record.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { raw in
-            max(0, pread(fd, raw.baseAddress!, length, off_t(location.offset)))
+            max(0, pread(fd, raw.baseAddress!, length, offset))
         }
         guard read == length, length >= Self.recordHeaderSize,
             let (size, checksum, ledger, entry) = record.readMultipleIntegers(as: (UInt32, UInt32, UInt64, UInt64).self),
@@ -189,7 +194,7 @@ final class EntryLog: @unchecked Sendable {
             guard let (size, _, ledgerID, entryID) = window.getMultipleIntegers(at: window.readerIndex, as: (UInt32, UInt32, UInt64, UInt64).self)
             else { return }
             let length = Int(size) + 8
-            guard length >= Self.recordHeaderSize, offset + length <= fileSize else { return }
+            guard length >= Self.recordHeaderSize, length <= Self.maximumRecordSize, offset + length <= fileSize else { return }
             try visit(ledgerID, entryID, EntryLocation(logID: logID, offset: UInt64(offset), length: UInt32(length)))
             if window.readableBytes >= length {
                 window.moveReaderIndex(forwardBy: length)

@@ -32,7 +32,7 @@ extension Journal {
         let ids = try JournalFile.ids(in: directory).filter { $0 >= start.fileID }
         var summary = ReplaySummary(records: 0, end: start, tornBytes: 0)
         for (index, id) in ids.enumerated() {
-            let first = id == start.fileID ? Int(start.offset) : 0
+            let first = id == start.fileID ? Int(clamping: start.offset) : 0
             try Self.replayFile(directory, id: id, isNewest: index == ids.count - 1, from: first, into: &summary, visit: visit)
         }
         return summary

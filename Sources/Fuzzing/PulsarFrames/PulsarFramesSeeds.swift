@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import PulsarProto
 import PulsarWire
@@ -7,14 +6,11 @@ import PulsarWire
 /// SUBSCRIBE, FLOW, ACK, SEEK, REDELIVER, LOOKUP), each one input, and the whole session
 /// as one more.
 enum PulsarFramesSeeds {
-    static func write(to directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    static func seeds() throws -> [[UInt8]] {
+        let frames = try Self.frames()
         var session = ByteBuffer()
-        for (index, frame) in try Self.frames().enumerated() {
-            session.writeImmutableBuffer(frame)
-            try Data(frame.readableBytesView).write(to: URL(fileURLWithPath: "\(directory)/seed-\(index)"))
-        }
-        try Data(session.readableBytesView).write(to: URL(fileURLWithPath: "\(directory)/seed-session"))
+        for frame in frames { session.writeImmutableBuffer(frame) }
+        return (frames + [session]).map { Array($0.readableBytesView) }
     }
 
     static func frames() throws -> [ByteBuffer] {
