@@ -261,6 +261,12 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "FuzzBookieFrames",
+            dependencies: ["BookieServer", "FuzzDriver"],
+            path: "Sources/Fuzzing/BookieFrames",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "FuzzStorageFiles",
             dependencies: ["BookieStorage", "FuzzDriver"],
             path: "Sources/Fuzzing/StorageFiles",

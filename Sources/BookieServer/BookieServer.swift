@@ -24,11 +24,8 @@ public final class BookieServer: Sendable {
 
     /// What connections are served with, once the store is open.
     struct Serving: Sendable {
-        var store: BookieStore
+        var processor: BookieRequestProcessor
         var blockingPool: NIOThreadPool
-        var metrics: BookieMetrics
-        var keys: any LedgerKeyAuthority
-        var info: @Sendable () -> BookieInfo
     }
 
     /// Where the connection initializer finds what to serve with, and the connections
@@ -85,10 +82,7 @@ public final class BookieServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let serving = slot.serving.withLock({ $0 }), slot.track(channel) else { throw ChannelError.ioOnClosedChannel }
-                    let handler = BookieRequestHandler(
-                        store: serving.store, blockingPool: serving.blockingPool, metrics: serving.metrics, keys: serving.keys,
-                        maximumFrameSize: configuration.maximumFrameSize, info: serving.info
-                    )
+                    let handler = BookieRequestHandler(processor: serving.processor, maximumFrameSize: configuration.maximumFrameSize)
                     handler.inFlight = slot.inFlight
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
@@ -106,7 +100,8 @@ public final class BookieServer: Sendable {
         keys: any LedgerKeyAuthority,
         info: @escaping @Sendable () -> BookieInfo
     ) async throws {
-        self.slot.serving.withLock { $0 = Serving(store: store, blockingPool: blockingPool, metrics: metrics, keys: keys, info: info) }
+        let processor = BookieRequestProcessor(store: store, blockingPool: blockingPool, metrics: metrics, keys: keys, info: info)
+        self.slot.serving.withLock { $0 = Serving(processor: processor, blockingPool: blockingPool) }
         try await self.channel.setOption(.autoRead, value: true).get()
     }
 

@@ -29,8 +29,11 @@ struct BookieRequestHandlerTests {
             self.channel = try await NIOAsyncTestingChannel { [store = self.store, pool = self.pool] channel in
                 try channel.pipeline.syncOperations.addHandler(
                     BookieRequestHandler(
-                        store: store, blockingPool: pool, metrics: BookieMetrics(), keys: keys, maximumFrameSize: 1 << 16,
-                        info: { BookieInfo(freeBytes: 1, totalBytes: 2, readOnly: false) }
+                        processor: BookieRequestProcessor(
+                            store: store, blockingPool: pool, metrics: BookieMetrics(), keys: keys,
+                            info: { BookieInfo(freeBytes: 1, totalBytes: 2, readOnly: false) }
+                        ),
+                        maximumFrameSize: 1 << 16
                     )
                 )
             }
