@@ -48,44 +48,58 @@ extension Journal {
     ) throws {
         let path = JournalFile.path(directory, id)
         try MappedFile.withContents(of: path) { bytes in
-            func corrupt(_ offset: Int, _ what: String) -> StorageError {
-                StorageError(.corrupt, "\(path) is damaged at offset \(offset): \(what); refusing to replay past it")
+            try Self.replayContents(bytes, path: path, id: id, isNewest: isNewest, from: startOffset, into: &summary, visit: visit)
+        }
+    }
+
+    /// Replays the contents of journal file `id` (read from `path`), as ``replay(directory:from:visit:)``
+    /// does each file.
+    static func replayContents(
+        _ bytes: UnsafeRawBufferPointer,
+        path: String,
+        id: UInt64,
+        isNewest: Bool,
+        from startOffset: Int,
+        into summary: inout ReplaySummary,
+        visit: (JournalRecord, JournalPosition) throws -> Void
+    ) throws {
+        func corrupt(_ offset: Int, _ what: String) -> StorageError {
+            StorageError(.corrupt, "\(path) is damaged at offset \(offset): \(what); refusing to replay past it")
+        }
+        guard bytes.count >= JournalFile.headerSize else {
+            // A crash while the file was being created: nothing in it was acknowledged.
+            if isNewest { return }
+            throw corrupt(0, "the file is shorter than its header")
+        }
+        let header = Array(bytes[0..<JournalFile.headerSize])
+        guard Array(header[0..<8]) == JournalFile.magic, header[8...].reduce(0, { $0 << 8 | UInt64($1) }) == id else {
+            if isNewest && header.allSatisfy({ $0 == 0 }) { return }
+            throw corrupt(0, "the header is not that of journal file \(id)")
+        }
+        var offset = JournalFile.headerSize
+        while offset + JournalFile.batchHeaderSize <= bytes.count {
+            let length = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).bigEndian)
+            let checksum = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).bigEndian
+            if length == 0 && checksum == 0 { return }  // The preallocated, never-written rest.
+            let dataStart = offset + JournalFile.batchHeaderSize
+            let plausible = length <= bytes.count - dataStart
+            if plausible, CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[dataStart..<(dataStart + length)])) == checksum {
+                try Self.replayBatch(
+                    bytes, dataStart..<(dataStart + length), fileID: id, after: startOffset,
+                    into: &summary, corrupt: corrupt, visit: visit
+                )
+                offset = dataStart + length
+                summary.end = max(summary.end, JournalPosition(fileID: id, offset: UInt64(offset)))
+                continue
             }
-            guard bytes.count >= JournalFile.headerSize else {
-                // A crash while the file was being created: nothing in it was acknowledged.
-                if isNewest { return }
-                throw corrupt(0, "the file is shorter than its header")
+            // A bad batch: torn only if it is the last thing ever written.
+            let after = plausible ? dataStart + length : dataStart
+            guard isNewest, ZeroScan.lastNonZero(bytes, in: after..<bytes.count) == nil else {
+                throw corrupt(offset, "a batch fails its checksum and data follows it")
             }
-            let header = Array(bytes[0..<JournalFile.headerSize])
-            guard Array(header[0..<8]) == JournalFile.magic, header[8...].reduce(0, { $0 << 8 | UInt64($1) }) == id else {
-                if isNewest && header.allSatisfy({ $0 == 0 }) { return }
-                throw corrupt(0, "the header is not that of journal file \(id)")
-            }
-            var offset = JournalFile.headerSize
-            while offset + JournalFile.batchHeaderSize <= bytes.count {
-                let length = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).bigEndian)
-                let checksum = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).bigEndian
-                if length == 0 && checksum == 0 { return }  // The preallocated, never-written rest.
-                let dataStart = offset + JournalFile.batchHeaderSize
-                let plausible = length <= bytes.count - dataStart
-                if plausible, CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[dataStart..<(dataStart + length)])) == checksum {
-                    try Self.replayBatch(
-                        bytes, dataStart..<(dataStart + length), fileID: id, after: startOffset,
-                        into: &summary, corrupt: corrupt, visit: visit
-                    )
-                    offset = dataStart + length
-                    summary.end = max(summary.end, JournalPosition(fileID: id, offset: UInt64(offset)))
-                    continue
-                }
-                // A bad batch: torn only if it is the last thing ever written.
-                let after = plausible ? dataStart + length : dataStart
-                guard isNewest, ZeroScan.lastNonZero(bytes, in: after..<bytes.count) == nil else {
-                    throw corrupt(offset, "a batch fails its checksum and data follows it")
-                }
-                summary.tornBytes = (ZeroScan.lastNonZero(bytes, in: offset..<after) ?? offset) + 1 - offset
-                summary.tornAt = JournalPosition(fileID: id, offset: UInt64(offset))
-                return
-            }
+            summary.tornBytes = (ZeroScan.lastNonZero(bytes, in: offset..<after) ?? offset) + 1 - offset
+            summary.tornAt = JournalPosition(fileID: id, offset: UInt64(offset))
+            return
         }
     }
 

@@ -11,86 +11,95 @@ import NIOCore
 ///
 /// The first byte picks what the rest is (its value modulo 4):
 /// 0: the newest journal file; 1: an older journal file (a newer one follows it);
-/// 2: an entry log file; 3: 20 bytes of an entry's index value, 8 of a checkpoint
+/// 2: an entry log file; 3: 20 bytes of an entry's index value, 16 of a checkpoint
 /// value and the rest a ledger state value, read over a small entry log of one entry.
 public enum StorageFileHarness {
-    /// Where the files of the input being run go (created once per process).
-    private static let directory: String = {
-        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
-        let path = (base as NSString).appendingPathComponent("magnetar-storage-fuzz-\(getpid())")
-        try? FileManager.default.removeItem(atPath: path)
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }()
+    /// The files the harness reads, made once per process: a log whose file 1 each
+    /// entry-log input overwrites in place, and a log holding entry 1:0 for the index values
+    /// to point into.
+    private final class Files: Sendable {
+        let directory: String
+        let scanned: EntryLog
+        let scannedPath: String
+        let pointedInto: EntryLog
 
-    public static func run(_ bytes: UnsafeRawBufferPointer) {
-        guard let mode = bytes.first else { return }
-        let rest = Array(bytes.dropFirst())
-        let directory = Self.directory
-        defer {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-                try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
+        init() {
+            let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+            self.directory = (base as NSString).appendingPathComponent("magnetar-storage-fuzz-\(getpid())")
+            try? FileManager.default.removeItem(atPath: self.directory)
+            let scan = (self.directory as NSString).appendingPathComponent("scan")
+            let point = (self.directory as NSString).appendingPathComponent("point")
+            do {
+                self.scanned = try EntryLog(directory: scan, number: 0, after: 1)
+                self.pointedInto = try EntryLog(directory: point, number: 0)
+                _ = try self.pointedInto.append(ledgerID: 1, entryID: 0, bytes: ByteBuffer(repeating: 7, count: 40))
+                try self.pointedInto.flush()
+            } catch {
+                fatalError("the storage fuzz harness cannot make its files in \(self.directory): \(error)")
             }
+            self.scannedPath = EntryLog.path(scan, 1)
         }
-        switch mode % 4 {
-        case 0:
-            Self.replayJournal(files: [rest], in: directory)
-        case 1:
-            Self.replayJournal(files: [rest, JournalFile.header(2)], in: directory)
-        case 2:
-            Self.readEntryLog(rest, in: directory)
-        default:
-            Self.readIndexValues(rest, in: directory)
+
+        /// Replaces the contents of the scanned log's file 1, keeping its inode (the log
+        /// may hold it open from an earlier read).
+        func overwriteScanned(with contents: [UInt8]) {
+            let fd = open(self.scannedPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { fatalError("cannot write \(self.scannedPath)") }
+            defer { close(fd) }
+            try? contents.withUnsafeBytes { raw in try writeAll(fd, raw, at: 0, path: self.scannedPath) }
         }
     }
 
-    /// Journal files 1, 2, … with these contents, replayed from the start and from a
-    /// position inside the first.
-    private static func replayJournal(files: [[UInt8]], in directory: String) {
-        for (index, contents) in files.enumerated() {
-            Self.write(contents, to: JournalFile.path(directory, UInt64(index + 1)))
+    private static let files = Files()
+
+    public static func run(_ bytes: UnsafeRawBufferPointer) {
+        guard let mode = bytes.first else { return }
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[1...])
+        switch mode % 4 {
+        case 0, 1:
+            Self.replayJournal(rest, isNewest: mode % 4 == 0)
+        case 2:
+            Self.readEntryLog(Array(rest))
+        default:
+            Self.readIndexValues(Array(rest))
         }
-        let middle = JournalPosition(fileID: 1, offset: UInt64((files.first?.count ?? 0) / 2))
-        for start in [JournalPosition.start, middle] {
-            _ = try? Journal.replay(directory: directory, from: start) { record, _ in
+    }
+
+    /// The bytes as journal file 1 (the newest, or one a newer file follows), replayed from
+    /// its start and from its middle.
+    private static func replayJournal(_ contents: UnsafeRawBufferPointer, isNewest: Bool) {
+        for start in [0, contents.count / 2] {
+            var summary = Journal.ReplaySummary(records: 0, end: .start, tornBytes: 0)
+            _ = try? Journal.replayContents(contents, path: "journal 1", id: 1, isNewest: isNewest, from: start, into: &summary) { record, _ in
                 if case .entry(_, _, let bytes) = record { _ = bytes.readableBytes }
             }
         }
     }
 
     /// The bytes as entry log 1: scanned, and every record the scan finds read back.
-    private static func readEntryLog(_ contents: [UInt8], in directory: String) {
-        Self.write(contents, to: EntryLog.path(directory, 1))
-        guard let log = try? EntryLog(directory: directory, number: 0, after: 1) else { return }
+    private static func readEntryLog(_ contents: [UInt8]) {
+        let files = Self.files
+        files.overwriteScanned(with: contents)
         var locations: [(UInt64, UInt64, EntryLocation)] = []
-        try? log.scan(1) { ledgerID, entryID, location in
+        try? files.scanned.scan(1) { ledgerID, entryID, location in
             if locations.count < 1000 { locations.append((ledgerID, entryID, location)) }
         }
         for (ledgerID, entryID, location) in locations {
-            _ = try? log.read(location, ledgerID: ledgerID, entryID: entryID)
+            _ = try? files.scanned.read(location, ledgerID: ledgerID, entryID: entryID)
         }
     }
 
-    /// Index values decoded and an entry read where the location value points, in a log
-    /// holding entry 1:0.
-    private static func readIndexValues(_ values: [UInt8], in directory: String) {
-        guard let log = try? EntryLog(directory: directory, number: 0) else { return }
-        guard (try? log.append(ledgerID: 1, entryID: 0, bytes: ByteBuffer(repeating: 7, count: 40))) != nil,
-            (try? log.flush()) != nil
-        else { return }
+    /// Index values decoded, and entry 1:0 read where the location value points.
+    private static func readIndexValues(_ values: [UInt8]) {
         let location = Array(values.prefix(20))
         if let decoded = try? EntryIndex.location(decoding: location, of: 1, 0) {
-            _ = try? log.read(decoded, ledgerID: 1, entryID: 0)
+            _ = try? Self.files.pointedInto.read(decoded, ledgerID: 1, entryID: 0)
         }
         let checkpoint = Array(values.dropFirst(20).prefix(16))
         if let position = try? EntryIndex.checkpoint(decoding: checkpoint) {
-            _ = try? Journal.replay(directory: directory, from: position) { _, _ in }
+            _ = try? Journal.replay(directory: Self.files.directory, from: position) { _, _ in }
         }
         _ = try? EntryIndex.state(decoding: Array(values.dropFirst(36)), of: 1)
-    }
-
-    private static func write(_ contents: [UInt8], to path: String) {
-        FileManager.default.createFile(atPath: path, contents: Data(contents))
     }
 
     /// Seed inputs: a journal of each record kind, the same as an older file, an entry log
@@ -110,8 +119,8 @@ public enum StorageFileHarness {
         journal += [UInt8](repeating: 0, count: 64)
 
         // An entry log as the store writes one, read back from its file.
-        let directory = Self.directory
-        defer { try? FileManager.default.removeItem(atPath: EntryLog.path(directory, 1)) }
+        let directory = (Self.files.directory as NSString).appendingPathComponent("seeds")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         var log: [UInt8] = []
         if let writer = try? EntryLog(directory: directory, number: 0) {
             for entry in 0..<3 { _ = try? writer.append(ledgerID: 1, entryID: UInt64(entry), bytes: ByteBuffer(repeating: UInt8(entry), count: 24)) }
