@@ -267,6 +267,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "FuzzRESTBodies",
+            dependencies: [
+                "Broker", "FuzzDriver", "LedgerTesting",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Sources/Fuzzing/RESTBodies",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "FuzzStorageFiles",
             dependencies: ["BookieStorage", "FuzzDriver"],
             path: "Sources/Fuzzing/StorageFiles",
