@@ -48,6 +48,8 @@ struct Bookie: AsyncParsableCommand {
     var auditIntervalSeconds: String?
     @Option(help: "Seconds a bookie may be missing before its ledgers are re-replicated (default 60).") var lostBookieGraceSeconds: String?
     @Option(help: "Most MB/s a re-replication worker copies (default 50; 0: no limit).") var rereplicationRateMb: String?
+    @Option(help: "Requests of one connection read and not answered past which it is not read until half are answered (default 10000).")
+    var maxPendingRequestsPerConnection: String?
     @Option(help: "Testing only: wait this many milliseconds before every journal sync, as a slow disk would (default 0).")
     var testingJournalSyncDelayMs: String?
 
@@ -55,7 +57,7 @@ struct Bookie: AsyncParsableCommand {
         "id", "listen", "http-port", "journal-dir", "ledger-dirs", "metadata-url", "rack", "journal-sync",
         "gc-interval-seconds", "over-replicated-gc-seconds", "compaction-threshold", "compaction-rate-mb", "read-only-above", "writable-below", "full-above",
         "session-ttl-seconds", "testing-journal-sync-delay-ms", "autorecovery", "audit-interval-seconds", "lost-bookie-grace-seconds",
-        "rereplication-rate-mb",
+        "rereplication-rate-mb", "max-pending-requests-per-connection",
     ]
 
     func run() async throws {
@@ -102,6 +104,9 @@ struct Bookie: AsyncParsableCommand {
             configuration.sessionTTL = .milliseconds(
                 Int(try settings.value("session-ttl-seconds", flag: self.sessionTtlSeconds, default: 10) { Double($0).flatMap { (0.5...86_400).contains($0) ? $0 : nil } } * 1000)
             )
+            configuration.maxPendingRequestsPerConnection = try settings.value(
+                "max-pending-requests-per-connection", flag: self.maxPendingRequestsPerConnection, default: 10_000
+            ) { Int($0).flatMap { (1...10_000_000).contains($0) ? $0 : nil } }
             configuration.testingJournalSyncDelay = .milliseconds(
                 try settings.value("testing-journal-sync-delay-ms", flag: self.testingJournalSyncDelayMs, default: 0) { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
             )

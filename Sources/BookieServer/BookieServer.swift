@@ -14,11 +14,18 @@ public final class BookieServer: Sendable {
         public var port: Int
         /// Frames above this size are refused before they are buffered (default 8 MiB).
         public var maximumFrameSize: Int
+        /// Requests of one connection read and not yet answered past which the bookie stops
+        /// reading that connection, until half of them are answered (default 10 000).
+        public var maxPendingRequestsPerConnection: Int
 
-        public init(host: String, port: Int, maximumFrameSize: Int = BookieFrame.defaultMaximumSize) {
+        public init(
+            host: String, port: Int, maximumFrameSize: Int = BookieFrame.defaultMaximumSize,
+            maxPendingRequestsPerConnection: Int = BookieRequestHandler.defaultMaxPendingRequests
+        ) {
             self.host = host
             self.port = port
             self.maximumFrameSize = maximumFrameSize
+            self.maxPendingRequestsPerConnection = max(1, maxPendingRequestsPerConnection)
         }
     }
 
@@ -82,7 +89,10 @@ public final class BookieServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let serving = slot.serving.withLock({ $0 }), slot.track(channel) else { throw ChannelError.ioOnClosedChannel }
-                    let handler = BookieRequestHandler(processor: serving.processor, maximumFrameSize: configuration.maximumFrameSize)
+                    let handler = BookieRequestHandler(
+                        processor: serving.processor, maximumFrameSize: configuration.maximumFrameSize,
+                        maxPendingRequests: configuration.maxPendingRequestsPerConnection
+                    )
                     handler.inFlight = slot.inFlight
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }

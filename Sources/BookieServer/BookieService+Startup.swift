@@ -25,7 +25,10 @@ extension BookieService {
         // (a supervisor restarting it would otherwise write files at every attempt).
         let server: BookieServer
         do {
-            server = try await BookieServer.bind(.init(host: configuration.host, port: configuration.port), group: MultiThreadedEventLoopGroup.singleton)
+            server = try await BookieServer.bind(
+                .init(host: configuration.host, port: configuration.port, maxPendingRequestsPerConnection: configuration.maxPendingRequestsPerConnection),
+                group: MultiThreadedEventLoopGroup.singleton
+            )
         } catch {
             throw StorageError(.io, "cannot listen on \(configuration.host):\(configuration.port) (bookie): \(error)")
         }

@@ -60,6 +60,9 @@ public final class BookieService: Sendable {
         public var autorecovery: Bool = true
         /// Autorecovery's timings and copy rate; its id and session TTL are the bookie's.
         public var autorecoverySettings = AutorecoveryService.Configuration(id: "")
+        /// Requests of one connection read and not answered past which the bookie stops
+        /// reading it until half are answered (default 10 000; `max-pending-requests-per-connection`).
+        public var maxPendingRequestsPerConnection = BookieRequestHandler.defaultMaxPendingRequests
         /// For tests only: a wait before every journal sync, as a slow disk would add
         /// (default zero; the bookie's `--testing-journal-sync-delay-ms`).
         public var testingJournalSyncDelay: Duration = .zero

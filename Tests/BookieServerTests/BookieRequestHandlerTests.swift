@@ -19,7 +19,10 @@ struct BookieRequestHandlerTests {
         let pool: NIOThreadPool
         let channel: NIOAsyncTestingChannel
 
-        init(keys: any LedgerKeyAuthority = TrustingKeys()) async throws {
+        init(
+            keys: any LedgerKeyAuthority = TrustingKeys(), maxPendingRequests: Int = BookieRequestHandler.defaultMaxPendingRequests,
+            before: (any ChannelHandler & Sendable)? = nil
+        ) async throws {
             self.directory = try TemporaryDirectory(label: "request-handler")
             self.store = try BookieStore.open(
                 .init(journal: .init(directory: self.directory.file("journal"), preallocationStep: 256 << 10), ledgerDirectory: self.directory.file("ledgers"))
@@ -27,13 +30,14 @@ struct BookieRequestHandlerTests {
             self.pool = NIOThreadPool(numberOfThreads: 1)
             self.pool.start()
             self.channel = try await NIOAsyncTestingChannel { [store = self.store, pool = self.pool] channel in
+                if let before { try channel.pipeline.syncOperations.addHandler(before) }
                 try channel.pipeline.syncOperations.addHandler(
                     BookieRequestHandler(
                         processor: BookieRequestProcessor(
                             store: store, blockingPool: pool, metrics: BookieMetrics(), keys: keys,
                             info: { BookieInfo(freeBytes: 1, totalBytes: 2, readOnly: false) }
                         ),
-                        maximumFrameSize: 1 << 16
+                        maximumFrameSize: 1 << 16, maxPendingRequests: maxPendingRequests
                     )
                 )
             }
