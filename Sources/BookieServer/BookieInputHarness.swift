@@ -84,6 +84,12 @@ public enum BookieInputHarness {
 
     private static let rig = Rig()
 
+    /// Opens the store and the rest before the first input (what lives as long as the
+    /// process is then not taken for a leak of that input).
+    public static func prepare() {
+        _ = Self.rig
+    }
+
     public static func run(_ bytes: UnsafeRawBufferPointer) {
         _ = Self.answers(to: bytes)
     }

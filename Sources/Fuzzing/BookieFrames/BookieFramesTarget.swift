@@ -10,7 +10,8 @@ import FuzzDriver
 
     @_cdecl("FuzzBookieFrames_main")
     func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-        FuzzDriver.main(argc, argv) { data, size in fuzzOneInput(data, size) }
+        BookieInputHarness.prepare()
+        return FuzzDriver.main(argc, argv) { data, size in fuzzOneInput(data, size) }
     }
 #else
     @main struct BookieFramesReplay {
