@@ -76,7 +76,7 @@ public final class BookieRequestHandler: ChannelDuplexHandler {
 
     private func outbox(_ context: ChannelHandlerContext) -> ResponseOutbox {
         if let outbox = self.responses { return outbox }
-        let outbox = ResponseOutbox(context: context) { [unowned self] count, context in self.answered(count, context: context) }
+        let outbox = ResponseOutbox(context: context) { [weak self] count, context in self?.answered(count, context: context) }
         self.responses = outbox
         return outbox
     }
