@@ -33,23 +33,12 @@ extension Journal {
         var summary = ReplaySummary(records: 0, end: start, tornBytes: 0)
         for (index, id) in ids.enumerated() {
             let first = id == start.fileID ? Int(clamping: start.offset) : 0
-            try Self.replayFile(directory, id: id, isNewest: index == ids.count - 1, from: first, into: &summary, visit: visit)
+            let path = JournalFile.path(directory, id)
+            try MappedFile.withContents(of: path) { bytes in
+                try Self.replayContents(bytes, path: path, id: id, isNewest: index == ids.count - 1, from: first, into: &summary, visit: visit)
+            }
         }
         return summary
-    }
-
-    private static func replayFile(
-        _ directory: String,
-        id: UInt64,
-        isNewest: Bool,
-        from startOffset: Int,
-        into summary: inout ReplaySummary,
-        visit: (JournalRecord, JournalPosition) throws -> Void
-    ) throws {
-        let path = JournalFile.path(directory, id)
-        try MappedFile.withContents(of: path) { bytes in
-            try Self.replayContents(bytes, path: path, id: id, isNewest: isNewest, from: startOffset, into: &summary, visit: visit)
-        }
     }
 
     /// Replays the contents of journal file `id` (read from `path`), as ``replay(directory:from:visit:)``

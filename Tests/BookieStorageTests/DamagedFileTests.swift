@@ -12,14 +12,20 @@ struct DamagedFileTests {
         withUnsafeBytes(of: value.bigEndian) { Array($0) }
     }
 
+    /// An entry log holding entry 1:0 (8 bytes), flushed.
+    static func logOfOneEntry(in directory: TemporaryDirectory) throws -> EntryLog {
+        let log = try EntryLog(directory: directory.file("logs"))
+        _ = try log.append(ledgerID: 1, entryID: 0, bytes: ByteBuffer(repeating: 1, count: 8))
+        try log.flush()
+        return log
+    }
+
     /// An index value pointing at an offset past 2^63 (a file offset is a signed 64-bit
     /// number): refused as corrupt, never read.
     @Test func anEntryLocationPastTheLargestFileOffsetIsCorrupt() throws {
         let directory = try TemporaryDirectory(label: "damaged-location")
         defer { directory.remove() }
-        let log = try EntryLog(directory: directory.file("logs"))
-        _ = try log.append(ledgerID: 1, entryID: 0, bytes: ByteBuffer(repeating: 1, count: 8))
-        try log.flush()
+        let log = try Self.logOfOneEntry(in: directory)
         let value = Self.bigEndian(log.currentID) + Self.bigEndian(UInt64(1) << 63) + Self.bigEndian(UInt32(32))
         #expect(throws: StorageError.self) {
             let location = try EntryIndex.location(decoding: value, of: 1, 0)
@@ -32,9 +38,7 @@ struct DamagedFileTests {
     @Test func anEntryLocationLongerThanAnyRecordIsCorrupt() throws {
         let directory = try TemporaryDirectory(label: "damaged-length")
         defer { directory.remove() }
-        let log = try EntryLog(directory: directory.file("logs"))
-        _ = try log.append(ledgerID: 1, entryID: 0, bytes: ByteBuffer(repeating: 1, count: 8))
-        try log.flush()
+        let log = try Self.logOfOneEntry(in: directory)
         let location = EntryLocation(logID: log.currentID, offset: UInt64(EntryLog.headerSize), length: .max)
         let error = #expect(throws: StorageError.self) { try log.read(location, ledgerID: 1, entryID: 0) }
         #expect(error?.code == .corrupt)
